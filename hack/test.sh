@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every gatewarden test: the root module with the race detector, then each nested module
+# under hack/ (end-to-end suites through real proxies and a real browser, chart and cluster tests).
+# On a fresh Debian machine, run as root, it first installs what the tests need with apt.
+set -o errexit -o nounset -o pipefail
+
+usage() {
+  cat <<'USAGE'
+usage: hack/test.sh [-h]
+Runs go vet and go test -race for the root module, then go test for every nested module under
+hack/. Installs redis-server, nginx, caddy and chromium with apt when they are missing and the
+script runs as root. Set SKIP_NESTED=1 to run only the root module.
+USAGE
+}
+[ "${1:-}" = "-h" ] && { usage; exit 0; }
+
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v caddy >/dev/null || need+=(caddy)
+command -v chromium >/dev/null || need+=(chromium)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${need[*]} with apt"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "missing ${need[*]}: install them (Debian: apt-get install ${need[*]}); tests that need them will skip outside CI" >&2
+  fi
+fi
+
+status=0
+echo "== go vet ./..."
+go vet ./...
+echo "== go test -race ./... (root module)"
+go test -race -count=1 -timeout 20m ./... || status=1
+
+if [ "${SKIP_NESTED:-0}" != 1 ]; then
+  for mod in hack/*/go.mod; do
+    [ -e "$mod" ] || continue
+    dir=$(dirname "$mod")
+    echo "== go test ./... ($dir)"
+    (cd "$dir" && go test -count=1 -timeout 25m ./...) || status=1
+  done
+fi
+
+shots="${E2E_SCREENSHOT_DIR:-hack/stack/artifacts/screenshots}"
+if [ -d "$shots" ]; then
+  echo "== screenshots kept in $shots"
+  ls -l "$shots"
+fi
+exit "$status"
