@@ -1,0 +1,297 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const testSecret = "0123456789abcdef0123456789abcdef" // 32 bytes
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func rulesFile(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("../../rules.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// minimalArgs is a valid configuration on the command line.
+func minimalArgs(t *testing.T) []string {
+	return []string{
+		"--public-url=http://localhost:8000",
+		"--fusionauth-url=http://localhost:9011",
+		"--client-id=app",
+		"--client-secret=s3cret",
+		"--redis-addrs=127.0.0.1:6379",
+		"--cookie-secret=" + testSecret,
+		"--dev-mode",
+		"--rules-file=" + rulesFile(t),
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(minimalArgs(t), env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.Rules == nil {
+		t.Fatal("rules not loaded")
+	}
+	got := map[string]any{
+		"listen":        c.Listen,
+		"cookie":        c.SessionCookieName(),
+		"alg":           c.SigningAlg,
+		"ttl":           c.TokenTTL,
+		"lifetime":      c.SessionLifetime,
+		"idle":          c.SessionIdleTimeout,
+		"refreshWindow": c.RefreshWindow,
+		"cacheTTL":      c.SessionCacheTTL,
+		"shutdown":      c.ShutdownTimeout,
+		"level":         c.LogLevel,
+		"trusted":       fmt.Sprint(c.TrustedProxies),
+		"passHeaders":   c.PassUserHeaders,
+	}
+	want := map[string]any{
+		"listen":        ":4180",
+		"cookie":        "gw_session",
+		"alg":           "ES256",
+		"ttl":           60 * time.Second,
+		"lifetime":      12 * time.Hour,
+		"idle":          time.Hour,
+		"refreshWindow": 2 * time.Minute,
+		"cacheTTL":      time.Second,
+		"shutdown":      15 * time.Second,
+		"level":         slog.LevelInfo,
+		"trusted":       fmt.Sprint([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}),
+		"passHeaders":   false,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("defaults (-want +got):\n%s", d)
+	}
+}
+
+func TestLayersFlagsOverEnvOverFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := writeFile(t, dir, "authproxy.yaml", `
+listen: ":1111"
+token_ttl: 10s
+refresh_window: 30s
+session_lifetime: 2h
+trusted_proxies: [10.0.0.0/8, 192.168.1.1]
+allowed_redirect_hosts: "a.example, b.example"
+pass_user_headers: true
+redis_db: 3
+`)
+	e := env(map[string]string{
+		"AUTHPROXY_CONFIG":            file,
+		"AUTHPROXY_LISTEN":            ":2222",
+		"AUTHPROXY_TOKEN_TTL":         "20s",
+		"AUTHPROXY_CLIENT_SECRET":     "from-env",
+		"AUTHPROXY_SIGNING_ALG":       "RS256",
+		"AUTHPROXY_SESSION_CACHE_TTL": "0s",
+	})
+	args := append(minimalArgs(t), "--listen=:3333")
+	// client secret: drop the flag so env supplies it.
+	args = filter(args, "--client-secret=")
+	c, err := Load(args, e, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	got := []string{c.Listen, c.TokenTTL.String(), c.RefreshWindow.String(), c.SessionLifetime.String(),
+		fmt.Sprint(c.TrustedProxies), strings.Join(c.AllowedRedirectHosts, "|"), fmt.Sprint(c.PassUserHeaders),
+		fmt.Sprint(c.RedisDB), c.ClientSecret.Reveal(), c.SigningAlg, c.SessionCacheTTL.String()}
+	want := []string{":3333", "20s", "30s", "2h0m0s", "[10.0.0.0/8 192.168.1.1/32]", "a.example|b.example", "true",
+		"3", "from-env", "RS256", "0s"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("layers (-want +got):\n%s", d)
+	}
+}
+
+func filter(args []string, prefix string) []string {
+	var out []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, prefix) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func TestSecretFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	args := filter(filter(minimalArgs(t), "--client-secret="), "--cookie-secret=")
+	args = append(args,
+		"--client-secret-file="+writeFile(t, dir, "cs", "file-secret\n"),
+		"--cookie-secret-file="+writeFile(t, dir, "ck", testSecret+"\n"),
+		"--redis-password-file="+writeFile(t, dir, "rp", "redispw"),
+	)
+	c, err := Load(args, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.ClientSecret.Reveal() != "file-secret" || c.CookieSecret.Reveal() != testSecret || c.RedisPassword.Reveal() != "redispw" {
+		t.Errorf("secrets not read from files")
+	}
+}
+
+func TestHTTPSCookieName(t *testing.T) {
+	t.Parallel()
+	c := Config{PublicURL: "https://gw.example", CookieName: "gw_session"}
+	if got := c.SessionCookieName(); got != "__Host-gw_session" {
+		t.Errorf("https cookie name = %q", got)
+	}
+	c.PublicURL = "http://localhost"
+	if got := c.SessionCookieName(); got != "gw_session" {
+		t.Errorf("http cookie name = %q", got)
+	}
+}
+
+// TestEveryProblemAtOnce feeds a configuration broken in many ways and
+// expects one error that names each problem.
+func TestEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	badRules := writeFile(t, dir, "rules.yaml", "rules: []\n")
+	args := []string{
+		"--public-url=localhost:8000",
+		"--client-secret=x",
+		"--cookie-secret=short",
+		"--signing-alg=none",
+		"--rules-file=" + badRules,
+		"--trusted-proxies=10.0.0.0/8,not-a-cidr",
+		"--token-ttl=-1s",
+		"--session-lifetime=1h",
+		"--session-idle-timeout=2h",
+		"--refresh-window=soon",
+	}
+	_, err := Load(args, env(nil), &bytes.Buffer{})
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("want ErrInvalid, got %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"public-url", "fusionauth-url: required", "client-id: required", "redis-addrs: required",
+		"cookie-secret: must be at least 32", "signing-alg", "rules-file", "not-a-cidr",
+		"token-ttl: must be positive", "session-idle-timeout (2h0m0s) must not exceed", "refresh-window (flag --refresh-window)",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not mention %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "short") {
+		t.Errorf("error leaks the cookie secret value:\n%s", msg)
+	}
+}
+
+func TestValidateCases(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // "" = valid
+	}{
+		{name: "valid", args: nil},
+		{name: "public url not http", args: []string{"--public-url=ftp://x"}, wantErr: "public-url"},
+		{name: "public url relative", args: []string{"--public-url=/x"}, wantErr: "public-url"},
+		{name: "fusionauth url with query", args: []string{"--fusionauth-url=http://x/?a=b"}, wantErr: "fusionauth-url"},
+		{name: "redis addr without port", args: []string{"--redis-addrs=redis"}, wantErr: "redis-addrs"},
+		{name: "no signing keys without dev mode", args: []string{"--dev-mode=false"}, wantErr: "signing-key-files: required"},
+		{name: "hs256 without secret", args: []string{"--dev-mode=false", "--signing-alg=HS256"}, wantErr: "hs256-secret-file"},
+		{name: "missing key file", args: []string{"--signing-key-files=/nonexistent/key.pem"}, wantErr: "signing-key-files"},
+		{name: "bad redirect host", args: []string{"--allowed-redirect-hosts=evil.example/x"}, wantErr: "allowed-redirect-hosts"},
+		{name: "bad bool", args: []string{"--pass-user-headers=maybe"}, wantErr: "pass-user-headers"},
+		{name: "bad level", args: []string{"--log-level=loud"}, wantErr: "log-level"},
+		{name: "negative cache ttl", args: []string{"--session-cache-ttl=-1s"}, wantErr: "session-cache-ttl"},
+		{name: "bad cookie name", args: []string{"--cookie-name=a;b"}, wantErr: "cookie-name"},
+		{name: "both secret and file", args: []string{"--client-secret-file=/dev/null"}, wantErr: "client-secret and client-secret-file"},
+		{name: "positional argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(append(minimalArgs(t), tt.args...), env(nil), &bytes.Buffer{})
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want mention of %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestFileUnknownKeyRejected(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := writeFile(t, dir, "c.yaml", "listen: \":1\"\ncookie_secrte: typo\nsession_lifetime: {a: b}\n")
+	_, err := Load(append(minimalArgs(t), "--config="+file), env(nil), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), `unknown key "cookie_secrte"`) || !strings.Contains(err.Error(), "not a mapping") {
+		t.Fatalf("want unknown key and mapping errors, got %v", err)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	_, err := Load([]string{"-h"}, env(nil), &out)
+	if !errors.Is(err, ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"-public-url", "AUTHPROXY_PUBLIC_URL", "-check-config", "-cookie-secret-file"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q", want)
+		}
+	}
+}
+
+// TestSecretsRedacted logs the whole config through slog JSON, fmt and %#v
+// and checks that no secret value appears.
+func TestSecretsRedacted(t *testing.T) {
+	t.Parallel()
+	c, err := Load(append(filter(minimalArgs(t), "--client-secret="), "--client-secret=client-SECRET-value", "--redis-password=redis-SECRET-value"), env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
+	fmt.Fprintf(&buf, "%v %+v %#v %s", c, *c, *c, c.CookieSecret)
+	out := buf.String()
+	for _, s := range []string{"client-SECRET-value", "redis-SECRET-value", testSecret} {
+		if strings.Contains(out, s) {
+			t.Errorf("secret %q leaked:\n%s", s, out)
+		}
+	}
+	if !strings.Contains(out, `"client_secret":"[REDACTED]"`) || !strings.Contains(out, `"client_id":"app"`) {
+		t.Errorf("log lacks redacted secret or client id:\n%s", out)
+	}
+}
