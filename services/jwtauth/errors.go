@@ -1,0 +1,34 @@
+package jwtauth
+
+import "errors"
+
+// Sentinel errors. Verify wraps one of them (and, for token failures, also
+// ErrInvalidToken) so callers can use errors.Is. None of them is ever shown to
+// a client: the middleware answers with a generic body.
+var (
+	// ErrNoToken: the request carried no Authorization header.
+	ErrNoToken = errors.New("jwtauth: no token")
+	// ErrMalformed: the header or the token is not well formed.
+	ErrMalformed = errors.New("jwtauth: malformed token")
+	// ErrInvalidToken: the token failed verification (parent of the more
+	// specific token errors below).
+	ErrInvalidToken = errors.New("jwtauth: invalid token")
+	// ErrUnknownKey: no trusted key matches the token's kid/alg.
+	ErrUnknownKey = errors.New("jwtauth: unknown key")
+	// ErrExpired: the token's exp is in the past (beyond leeway).
+	ErrExpired = errors.New("jwtauth: token expired")
+	// ErrNotYetValid: nbf or iat lies in the future beyond leeway.
+	ErrNotYetValid = errors.New("jwtauth: token not yet valid")
+	// ErrUntrustedIssuer: the iss claim names no configured issuer.
+	ErrUntrustedIssuer = errors.New("jwtauth: untrusted issuer")
+	// ErrAudience: the aud claim does not contain the expected audience.
+	ErrAudience = errors.New("jwtauth: audience mismatch")
+	// ErrSignature: the signature does not verify.
+	ErrSignature = errors.New("jwtauth: bad signature")
+	// ErrTooLarge: the token exceeds MaxTokenSize.
+	ErrTooLarge = errors.New("jwtauth: token too large")
+	// ErrNotReady: an issuer's key set has never been loaded.
+	ErrNotReady = errors.New("jwtauth: keys not loaded")
+	// ErrConfig: the configuration or an issuer spec is invalid.
+	ErrConfig = errors.New("jwtauth: invalid config")
+)
