@@ -2,37 +2,141 @@ package jwtauth
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
 
+// claimsKey is the context key for verified claims.
 type claimsKey struct{}
 
-// Middleware verifies the bearer token of every request.
+// realm is named in the challenge sent when a request carries no token.
+const realm = "gatewarden"
+
+// Response bodies. They say nothing about why a token was refused.
+const (
+	codeUnauthenticated = "unauthenticated"
+	codeInvalidToken    = "invalid_token"
+	codeForbidden       = "forbidden"
+)
+
+// Middleware verifies the bearer token of every request and passes the
+// verified claims to next through the request context (see FromContext).
+//
+// A request without a bearer token (no Authorization header, or another
+// scheme) gets 401 with `WWW-Authenticate: Bearer realm="gatewarden"` and no
+// error code (RFC 6750 section 3.1); any other failure gets 401 with
+// `WWW-Authenticate: Bearer error="invalid_token"`. Both carry a generic JSON
+// body; the reason is logged at debug level, never the token.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusUnauthorized)
+		if r2, ok := v.authenticate(w, r); ok {
+			next.ServeHTTP(w, r2)
+		}
 	})
 }
 
-// Gin adapts Verifier.Middleware to gin.
+// Gin adapts Middleware to gin. Handlers read the claims with
+// FromContext(c.Request.Context()).
 func Gin(v *Verifier) gin.HandlerFunc {
-	return func(c *gin.Context) { c.AbortWithStatus(http.StatusUnauthorized) }
+	return func(c *gin.Context) {
+		r, ok := v.authenticate(c.Writer, c.Request)
+		if !ok {
+			c.Abort()
+			return
+		}
+		c.Request = r
+		c.Next()
+	}
 }
 
-// FromContext returns the verified claims stored by the middleware.
+// authenticate verifies r's token; on failure it writes the 401 and returns false.
+func (v *Verifier) authenticate(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	ctx := r.Context()
+	var (
+		claims *Claims
+		err    error
+	)
+	values := r.Header.Values("Authorization")
+	token := ""
+	switch len(values) {
+	case 0:
+		err = ErrNoToken
+	case 1:
+		token, err = BearerToken(values[0])
+	default:
+		err = errors.New("jwtauth: more than one Authorization header")
+	}
+	if err == nil {
+		claims, err = v.Verify(ctx, token)
+	}
+	if err != nil {
+		v.logger.DebugContext(ctx, "token rejected", attrReason, err.Error(), attrMethod, r.Method, attrPath, r.URL.Path)
+		if errors.Is(err, ErrNoToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+			writeJSONError(w, http.StatusUnauthorized, codeUnauthenticated, "a bearer token is required")
+		} else {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			writeJSONError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired")
+		}
+		return nil, false
+	}
+	return r.WithContext(context.WithValue(ctx, claimsKey{}, claims)), true
+}
+
+// FromContext returns the claims the middleware verified for this request.
 func FromContext(ctx context.Context) (*Claims, bool) {
 	c, ok := ctx.Value(claimsKey{}).(*Claims)
 	return c, ok && c != nil
 }
 
-// RequireAnyRole answers 403 unless the verified claims carry one of roles.
+// RequireAnyRole returns middleware, to be placed after Middleware, that
+// answers 403 unless the verified claims carry at least one of roles. A
+// request without verified claims gets 401 (fail closed).
 func RequireAnyRole(roles ...string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler { return next }
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if checkRoles(w, r, roles) {
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
 }
 
-// GinRequireAnyRole is RequireAnyRole for gin.
+// GinRequireAnyRole is RequireAnyRole for gin, placed after Gin.
 func GinRequireAnyRole(roles ...string) gin.HandlerFunc {
-	return func(c *gin.Context) { c.AbortWithStatus(http.StatusForbidden) }
+	return func(c *gin.Context) {
+		if !checkRoles(c.Writer, c.Request, roles) {
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+func checkRoles(w http.ResponseWriter, r *http.Request, roles []string) bool {
+	claims, ok := FromContext(r.Context())
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+		writeJSONError(w, http.StatusUnauthorized, codeUnauthenticated, "a bearer token is required")
+		return false
+	}
+	if !claims.HasAnyRole(roles...) {
+		writeJSONError(w, http.StatusForbidden, codeForbidden, "requires one of the roles: "+strings.Join(roles, ", "))
+		return false
+	}
+	return true
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{code, message})
 }

@@ -2,8 +2,19 @@ package jwtauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 const (
@@ -13,25 +24,300 @@ const (
 	DefaultCacheSize = 10000
 	// DefaultJWKSRefresh is the default background JWKS refresh interval.
 	DefaultJWKSRefresh = 5 * time.Minute
-	// MaxTokenSize is the largest token accepted; larger ones are rejected before parsing.
+	// MaxTokenSize is the largest token accepted; larger ones are rejected
+	// before any decoding.
 	MaxTokenSize = 8 << 10
 )
 
-// Verifier verifies bearer tokens against a set of trusted issuers.
-type Verifier struct{}
+// Log attribute keys.
+const (
+	attrIssuer = "iss"
+	attrError  = "error"
+	attrReason = "reason"
+	attrMethod = "method"
+	attrPath   = "path"
+)
 
-// New validates cfg and builds a Verifier.
+// Verifier verifies bearer tokens against a fixed set of trusted issuers.
+// It is safe for concurrent use.
+type Verifier struct {
+	issuers map[string]*issuer
+	jwks    []*jwksSource
+	cache   *tokenCache // nil when disabled
+	now     func() time.Time
+	logger  *slog.Logger
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// issuer is one trusted issuer: its parser (pinned algorithms, iss, aud,
+// leeway) and its keys.
+type issuer struct {
+	name   string
+	parser *jwt.Parser
+	static staticKeys  // PEM or HMAC keys; nil for JWKS issuers
+	jwks   *jwksSource // nil for PEM/HMAC issuers
+}
+
+// New validates cfg, builds a Verifier and fetches every JWKS once. A JWKS
+// that cannot be fetched does not make New fail: the Verifier then rejects
+// that issuer's tokens and Ready reports the problem until a background
+// retry succeeds. The background refresh stops when ctx is done or Close is
+// called.
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
-	return nil, errors.New("jwtauth: new: not implemented")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("jwtauth: new: %w", err)
+	}
+	v := &Verifier{issuers: map[string]*issuer{}, now: cfg.Now, logger: cfg.Logger}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.logger == nil {
+		v.logger = slog.New(slog.DiscardHandler)
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: fetchTimeout}
+	}
+	leeway := cfg.Leeway
+	if leeway == 0 {
+		leeway = DefaultLeeway
+	}
+	switch size := cfg.CacheSize; {
+	case size == 0:
+		v.cache = newTokenCache(DefaultCacheSize)
+	case size > 0:
+		v.cache = newTokenCache(size)
+	}
+	for _, ic := range cfg.Issuers {
+		keys, algs, _ := checkIssuer(ic) // already validated
+		aud := ic.Audience
+		if aud == "" {
+			aud = cfg.Audience
+		}
+		is := &issuer{
+			name: ic.Issuer,
+			parser: jwt.NewParser(
+				jwt.WithValidMethods(algs),
+				jwt.WithIssuer(ic.Issuer),
+				jwt.WithAudience(aud),
+				jwt.WithExpirationRequired(),
+				jwt.WithIssuedAt(),
+				jwt.WithLeeway(leeway),
+				jwt.WithTimeFunc(v.now),
+				jwt.WithStrictDecoding(),
+			),
+		}
+		if ic.JWKSURL != "" {
+			refresh := ic.JWKSRefresh
+			if refresh == 0 {
+				refresh = DefaultJWKSRefresh
+			}
+			is.jwks = &jwksSource{
+				issuer: ic.Issuer, url: ic.JWKSURL, allowed: algs, refresh: refresh,
+				client: client, logger: v.logger, now: v.now,
+			}
+			v.jwks = append(v.jwks, is.jwks)
+		} else {
+			var usable []*key
+			for _, k := range keys {
+				if slices.Contains(algs, k.alg) {
+					usable = append(usable, k)
+				}
+			}
+			is.static = newStaticKeys(usable)
+		}
+		v.issuers[ic.Issuer] = is
+	}
+
+	ctx, v.cancel = context.WithCancel(ctx)
+	var first sync.WaitGroup
+	for _, s := range v.jwks {
+		first.Go(func() {
+			if err := s.fetch(ctx); err != nil {
+				v.logger.WarnContext(ctx, "initial jwks fetch failed; issuer not ready",
+					attrIssuer, s.issuer, attrError, err.Error())
+			}
+		})
+	}
+	first.Wait()
+	for _, s := range v.jwks {
+		v.wg.Go(func() { s.run(ctx) })
+	}
+	return v, nil
 }
 
-// Verify verifies token and returns its claims.
+// Ready returns nil once every JWKS issuer has a key set loaded (PEM and
+// HMAC issuers are always ready). Use it for /readyz.
+func (v *Verifier) Ready() error {
+	var errs []error
+	for _, s := range v.jwks {
+		if err := s.ready(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the background JWKS refreshes and waits for them to end.
+func (v *Verifier) Close() {
+	v.cancel()
+	v.wg.Wait()
+}
+
+// Verify checks token: size, syntax, a trusted iss, the signature with that
+// issuer's keys only (kid and pinned algorithm), exp (required), nbf, iat
+// and aud, with leeway. Verified tokens are cached until their exp. The
+// returned Claims are the caller's own copy. Every error wraps
+// ErrInvalidToken and one more specific sentinel; none contains the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
-	return nil, ErrInvalidToken
+	if len(token) > MaxTokenSize {
+		return nil, verifyErr(ErrTooLarge, nil)
+	}
+	if !validTokenSyntax(token) {
+		return nil, verifyErr(ErrMalformed, errors.New("not three base64url segments"))
+	}
+	now := v.now()
+	var sum [32]byte
+	if v.cache != nil {
+		sum = sha256.Sum256([]byte(token))
+		if c, ok := v.cache.get(sum, now); ok {
+			return c.clone(), nil
+		}
+	}
+	claims, err := v.verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		cached := claims.clone()
+		v.cache.put(sum, cached, cached.ExpiresAt.Time)
+	}
+	return claims, nil
 }
 
-// Ready reports whether every issuer's keys are loaded.
-func (v *Verifier) Ready() error { return ErrNotReady }
+func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
+	iss, err := peekIssuer(token)
+	if err != nil {
+		return nil, verifyErr(ErrMalformed, err)
+	}
+	is, ok := v.issuers[iss]
+	if !ok {
+		return nil, verifyErr(ErrUntrustedIssuer, nil)
+	}
+	claims := new(Claims)
+	if _, err := is.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		return is.keyFor(ctx, t)
+	}); err != nil {
+		return nil, verifyErr(classify(err), err)
+	}
+	if claims.ExpiresAt == nil { // guarded by WithExpirationRequired; the cache relies on it
+		return nil, verifyErr(ErrInvalidToken, errors.New("no exp"))
+	}
+	return claims, nil
+}
 
-// Close stops background JWKS refreshes.
-func (v *Verifier) Close() {}
+// keyFor picks the verification key for t from this issuer's keys only. The
+// parser has already checked that t's alg is one the issuer allows; the key
+// returned is bound to exactly that alg.
+func (is *issuer) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, fmt.Errorf("%w: crit header not supported", ErrMalformed)
+	}
+	alg := t.Method.Alg()
+	kid := ""
+	if raw, ok := t.Header["kid"]; ok {
+		s, ok := raw.(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: kid is not a string", ErrMalformed)
+		}
+		kid = s
+	}
+	if is.jwks != nil {
+		k, err := is.jwks.lookup(ctx, kid, alg)
+		if err != nil {
+			return nil, err
+		}
+		return k.material, nil
+	}
+	if m, ok := is.static[alg]; ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%w: no %s key", ErrUnknownKey, alg)
+}
+
+// peekIssuer reads the unverified iss claim, only to choose whose keys and
+// rules verify the token.
+func peekIssuer(token string) (string, error) {
+	_, rest, _ := strings.Cut(token, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	b, err := base64.RawURLEncoding.Strict().DecodeString(payload)
+	if err != nil {
+		return "", fmt.Errorf("payload: %w", err)
+	}
+	var p struct {
+		Iss string `json:"iss"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return "", fmt.Errorf("payload: %w", err)
+	}
+	return p.Iss, nil
+}
+
+// classify maps a jwt error to this package's sentinel.
+func classify(err error) error {
+	for _, m := range []struct{ from, to error }{
+		{ErrUnknownKey, ErrUnknownKey},
+		{ErrNotReady, ErrNotReady},
+		{ErrMalformed, ErrMalformed},
+		{jwt.ErrTokenMalformed, ErrMalformed},
+		{jwt.ErrTokenSignatureInvalid, ErrSignature},
+		{jwt.ErrTokenExpired, ErrExpired},
+		{jwt.ErrTokenNotValidYet, ErrNotYetValid},
+		{jwt.ErrTokenUsedBeforeIssued, ErrNotYetValid},
+		{jwt.ErrTokenInvalidAudience, ErrAudience},
+		{jwt.ErrTokenInvalidIssuer, ErrUntrustedIssuer},
+	} {
+		if errors.Is(err, m.from) {
+			return m.to
+		}
+	}
+	return ErrInvalidToken
+}
+
+// verificationError is what Verify returns: it matches ErrInvalidToken, the
+// specific sentinel and the cause with errors.Is.
+type verificationError struct {
+	kind  error
+	cause error
+}
+
+func verifyErr(kind, cause error) error { return &verificationError{kind: kind, cause: cause} }
+
+func (e *verificationError) Error() string {
+	msg := "jwtauth: verify: " + strings.TrimPrefix(e.kind.Error(), "jwtauth: ")
+	if e.cause != nil {
+		msg += ": " + e.cause.Error()
+	}
+	return msg
+}
+
+func (e *verificationError) Unwrap() []error {
+	errs := []error{ErrInvalidToken}
+	if e.kind != ErrInvalidToken {
+		errs = append(errs, e.kind)
+	}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	return errs
+}
+
+// clone returns a deep copy so callers cannot change cached claims.
+func (c *Claims) clone() *Claims {
+	cp := *c
+	cp.Audience = slices.Clone(c.Audience)
+	cp.Roles = slices.Clone(c.Roles)
+	cp.Branches = slices.Clone(c.Branches)
+	return &cp
+}

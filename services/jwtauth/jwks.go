@@ -1,0 +1,149 @@
+package jwtauth
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// refetchInterval bounds refetches triggered by an unknown kid, per issuer.
+	refetchInterval = 30 * time.Second
+	// notReadyRetry bounds the background retry interval while an issuer has
+	// never loaded its keys.
+	notReadyRetry = 5 * time.Second
+	// fetchTimeout bounds one JWKS request.
+	fetchTimeout = 10 * time.Second
+	// maxJWKSSize bounds a JWKS response body.
+	maxJWKSSize = 1 << 20
+)
+
+// jwksSource holds the last good key set fetched from one JWKS URL.
+type jwksSource struct {
+	issuer  string
+	url     string
+	allowed []string
+	refresh time.Duration
+	client  *http.Client
+	logger  *slog.Logger
+	now     func() time.Time
+
+	keys atomic.Pointer[keySet] // nil until the first good fetch
+
+	mu           sync.Mutex // serialises fetches; guards lastOnDemand
+	lastOnDemand time.Time
+}
+
+// lookup returns the key for kid and alg, refetching the key set at most once
+// per refetchInterval when the kid is unknown. It fails closed.
+func (s *jwksSource) lookup(ctx context.Context, kid, alg string) (*key, error) {
+	if kid == "" {
+		return nil, fmt.Errorf("%w: token has no kid", ErrUnknownKey)
+	}
+	if k, ok := s.keys.Load().find(kid, alg); ok {
+		return k, nil
+	}
+	s.refetchOnDemand(ctx)
+	ks := s.keys.Load()
+	if k, ok := ks.find(kid, alg); ok {
+		return k, nil
+	}
+	if ks == nil {
+		return nil, fmt.Errorf("%w: issuer %q", ErrNotReady, s.issuer)
+	}
+	return nil, fmt.Errorf("%w: no %s key with that kid", ErrUnknownKey, alg)
+}
+
+// refetchOnDemand refetches unless an on-demand refetch happened within
+// refetchInterval. Concurrent callers wait for the fetch in progress.
+func (s *jwksSource) refetchOnDemand(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if !s.lastOnDemand.IsZero() && now.Sub(s.lastOnDemand) < refetchInterval {
+		return
+	}
+	s.lastOnDemand = now
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	defer cancel()
+	if err := s.fetchLocked(ctx); err != nil {
+		s.logger.WarnContext(ctx, "jwks refetch failed; keeping last good key set",
+			attrIssuer, s.issuer, attrError, err.Error())
+	}
+}
+
+// fetch fetches the key set once (used at start and by the refresh loop).
+func (s *jwksSource) fetch(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	return s.fetchLocked(ctx)
+}
+
+// fetchLocked fetches and parses the key set, replacing the current one only
+// on success. s.mu must be held.
+func (s *jwksSource) fetchLocked(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return fmt.Errorf("jwtauth: jwks: %w", err)
+	}
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("jwtauth: jwks: fetch: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("jwtauth: jwks: fetch: status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSSize+1))
+	if err != nil {
+		return fmt.Errorf("jwtauth: jwks: read: %w", err)
+	}
+	if len(body) > maxJWKSSize {
+		return fmt.Errorf("jwtauth: jwks: response larger than %d bytes", maxJWKSSize)
+	}
+	keys, skipped, err := parseJWKS(body, s.allowed)
+	if err != nil {
+		return fmt.Errorf("jwtauth: jwks: %w", err)
+	}
+	s.keys.Store(&keySet{keys: keys})
+	s.logger.DebugContext(ctx, "jwks loaded", attrIssuer, s.issuer, "keys", len(keys), "skipped", skipped)
+	return nil
+}
+
+// run refreshes the key set every s.refresh (more often while it has never
+// loaded) until ctx is done.
+func (s *jwksSource) run(ctx context.Context) {
+	for {
+		wait := s.refresh
+		if s.keys.Load() == nil {
+			wait = min(wait, notReadyRetry)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := s.fetch(ctx); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "jwks refresh failed; keeping last good key set",
+				attrIssuer, s.issuer, attrError, err.Error())
+		}
+	}
+}
+
+// ready reports whether a key set has been loaded.
+func (s *jwksSource) ready() error {
+	if s.keys.Load() == nil {
+		return fmt.Errorf("%w: issuer %q: JWKS not loaded", ErrNotReady, s.issuer)
+	}
+	return nil
+}
