@@ -19,6 +19,8 @@ var (
 	ErrExpired = errors.New("jwtauth: token expired")
 	// ErrNotYetValid: nbf or iat lies in the future beyond leeway.
 	ErrNotYetValid = errors.New("jwtauth: token not yet valid")
+	// ErrMissingClaim: a required claim (exp, aud) is absent.
+	ErrMissingClaim = errors.New("jwtauth: required claim missing")
 	// ErrUntrustedIssuer: the iss claim names no configured issuer.
 	ErrUntrustedIssuer = errors.New("jwtauth: untrusted issuer")
 	// ErrAudience: the aud claim does not contain the expected audience.

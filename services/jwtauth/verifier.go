@@ -212,7 +212,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, verifyErr(classify(err), err)
 	}
 	if claims.ExpiresAt == nil { // guarded by WithExpirationRequired; the cache relies on it
-		return nil, verifyErr(ErrInvalidToken, errors.New("no exp"))
+		return nil, verifyErr(ErrMissingClaim, errors.New("no exp"))
 	}
 	return claims, nil
 }
@@ -277,6 +277,7 @@ func classify(err error) error {
 		{jwt.ErrTokenUsedBeforeIssued, ErrNotYetValid},
 		{jwt.ErrTokenInvalidAudience, ErrAudience},
 		{jwt.ErrTokenInvalidIssuer, ErrUntrustedIssuer},
+		{jwt.ErrTokenRequiredClaimMissing, ErrMissingClaim},
 	} {
 		if errors.Is(err, m.from) {
 			return m.to
