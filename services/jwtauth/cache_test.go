@@ -1,0 +1,140 @@
+package jwtauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp"
+)
+
+// pemHMACVerifier trusts the PEM and HMAC issuers only (no network).
+func pemHMACVerifier(t *testing.T, clk *clock, cacheSize int) *Verifier {
+	t.Helper()
+	cfg := testConfig(t, clk, "http://127.0.0.1:1/unused")
+	cfg.Issuers = cfg.Issuers[:2]
+	cfg.CacheSize = cacheSize
+	return newVerifier(t, cfg)
+}
+
+// dropKeys removes every key of the PEM issuer, so only a cache hit can succeed.
+func dropKeys(v *Verifier) { v.issuers[issPEM].static = nil }
+
+func TestCacheHitSkipsSignatureCheck(t *testing.T) {
+	t.Parallel()
+	tok := sign(t, jwt.SigningMethodES256, keysA().ec, "", claims(issPEM))
+	for _, tt := range []struct {
+		name      string
+		cacheSize int
+		wantErr   error
+	}{
+		{name: "cache on", cacheSize: 0},
+		{name: "cache off", cacheSize: -1, wantErr: ErrUnknownKey},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v := pemHMACVerifier(t, newClock(), tt.cacheSize)
+			verifyErrIs(t, v, tok, nil)
+			dropKeys(v)
+			verifyErrIs(t, v, tok, tt.wantErr)
+		})
+	}
+}
+
+func TestCacheNeverServesPastExp(t *testing.T) {
+	t.Parallel()
+	tok := sign(t, jwt.SigningMethodES256, keysA().ec, "", claims(issPEM)) // exp = t0+1m
+	t.Run("entry dropped at exp", func(t *testing.T) {
+		t.Parallel()
+		clk := newClock()
+		v := pemHMACVerifier(t, clk, 0)
+		verifyErrIs(t, v, tok, nil)
+		dropKeys(v)
+		clk.Add(time.Minute - time.Second)
+		verifyErrIs(t, v, tok, nil) // cache hit
+		clk.Add(time.Second)        // exactly exp: the entry is gone, so the missing keys show
+		verifyErrIs(t, v, tok, ErrUnknownKey)
+	})
+	t.Run("expired beyond leeway after a hit", func(t *testing.T) {
+		t.Parallel()
+		clk := newClock()
+		v := pemHMACVerifier(t, clk, 0)
+		verifyErrIs(t, v, tok, nil)
+		verifyErrIs(t, v, tok, nil)
+		clk.Add(time.Minute + DefaultLeeway + time.Second)
+		verifyErrIs(t, v, tok, ErrExpired)
+	})
+}
+
+func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	t.Parallel()
+	a := keysA()
+	v := pemHMACVerifier(t, newClock(), 2)
+	toks := make([]string, 3)
+	for i := range toks {
+		toks[i] = sign(t, jwt.SigningMethodHS256, a.hmac, "", with(claims(issHMAC), "jti", string(rune('a'+i))))
+	}
+	verifyErrIs(t, v, toks[0], nil)
+	verifyErrIs(t, v, toks[1], nil)
+	verifyErrIs(t, v, toks[0], nil) // 0 is now the most recent
+	verifyErrIs(t, v, toks[2], nil) // evicts 1
+	if n := v.cache.len(); n != 2 {
+		t.Fatalf("cache holds %d entries, want 2", n)
+	}
+	for i, want := range []bool{true, false, true} {
+		_, got := v.cache.get(sha256.Sum256([]byte(toks[i])), t0)
+		if got != want {
+			t.Errorf("token %d cached = %v, want %v", i, got, want)
+		}
+	}
+}
+
+func TestVerifyReturnsCopies(t *testing.T) {
+	t.Parallel()
+	v := pemHMACVerifier(t, newClock(), 0)
+	tok := sign(t, jwt.SigningMethodHS256, keysA().hmac, "", with(claims(issHMAC), "branches", []any{1, "2"}))
+	c1, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Roles[0] = "superadmin"
+	c1.Branches = append(c1.Branches, "99")
+	c2, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"admin"}, c2.Roles); diff != "" {
+		t.Errorf("roles changed through an earlier result (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(Branches{"1", "2"}, c2.Branches); diff != "" {
+		t.Errorf("branches (-want +got):\n%s", diff)
+	}
+}
+
+func TestCacheConcurrent(t *testing.T) {
+	t.Parallel()
+	a := keysA()
+	v := pemHMACVerifier(t, newClock(), 4)
+	toks := make([]string, 8)
+	for i := range toks {
+		toks[i] = sign(t, jwt.SigningMethodHS256, a.hmac, "", with(claims(issHMAC), "jti", string(rune('a'+i))))
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				if _, err := v.Verify(context.Background(), toks[(g+i)%len(toks)]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := v.cache.len(); n > 4 {
+		t.Fatalf("cache grew to %d entries, bound is 4", n)
+	}
+}
