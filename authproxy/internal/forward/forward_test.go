@@ -122,18 +122,7 @@ func TestForwarded(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := p.Forwarded(newReq(tt.remote, tt.headers))
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v; want %v", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Fatalf("request (-want +got):\n%s", d)
-			}
+			checkResult(t, got, err, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -217,18 +206,7 @@ func TestNginx(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := p.Nginx(newReq(tt.remote, tt.headers))
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v; want %v", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Fatalf("request (-want +got):\n%s", d)
-			}
+			checkResult(t, got, err, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -383,19 +361,24 @@ func TestEnvoy(t *testing.T) {
 				r.Header.Add("X-Forwarded-Proto", v)
 			}
 			got, err := p.Envoy(r, "/authz/envoy")
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v; want %v", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Fatalf("request (-want +got):\n%s", d)
-			}
+			checkResult(t, got, err, tt.want, tt.wantErr)
 		})
+	}
+}
+
+func checkResult(t *testing.T, got Request, err error, want Request, wantErr error) {
+	t.Helper()
+	if wantErr != nil {
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("err = %v; want %v", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("request (-want +got):\n%s", d)
 	}
 }
 
