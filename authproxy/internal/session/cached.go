@@ -1,0 +1,377 @@
+package session
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults for CacheConfig.
+const (
+	DefaultCacheTTL        = time.Second
+	DefaultCacheEntries    = 10000
+	DefaultChannel         = "gw:sess:inval"
+	defaultHealthInterval  = 5 * time.Second
+	maxResubscribeBackoff  = 2 * time.Second
+	initialResubscribeWait = 50 * time.Millisecond
+)
+
+// CacheConfig configures Cached.
+type CacheConfig struct {
+	Store  Store                 // required: the store to wrap
+	Client redis.UniversalClient // required: pub/sub for invalidations
+	// Limits are enforced on cache hits; zero = Store.(interface{ Limits() Limits }).
+	Limits     Limits
+	TTL        time.Duration // how long an entry may be served; 0 = DefaultCacheTTL
+	MaxEntries int           // 0 = DefaultCacheEntries
+	Channel    string        // pub/sub channel; "" = DefaultChannel
+	// HealthInterval: with no traffic on the subscription for this long, it
+	// is pinged. 0 = 5s.
+	HealthInterval time.Duration
+	Now            func() time.Time // nil = time.Now
+	Logger         *slog.Logger     // nil = discard
+}
+
+// Cached is a Store that keeps recently loaded sessions in memory for TTL.
+//
+// Save, Delete and DeleteUser publish an invalidation on a Redis channel;
+// every Cached subscribed to it (every replica) drops the entry on receipt.
+// While the subscription is down (not yet confirmed, connection lost), the
+// cache is emptied and bypassed, so no entry is ever served longer than TTL
+// after a change, and normally not after the invalidation arrives (a
+// sub-millisecond window on a LAN). Absolute and idle expiry are checked on
+// every hit, and a hit requires the full cookie (secret included) to match.
+// LastSeen is refreshed by the wrapped store on misses, so an active user's
+// session is touched at most every TTL from each replica.
+type Cached struct {
+	inner   Store
+	rdb     redis.UniversalClient
+	limits  Limits
+	ttl     time.Duration
+	max     int
+	channel string
+	health  time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+
+	mu      sync.RWMutex
+	entries map[[32]byte]*cacheEntry
+	epoch   uint64 // bumped by every invalidation and subscription change
+	up      bool   // subscription confirmed
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type cacheEntry struct {
+	cookie  string
+	userTag string
+	sess    *Session
+	until   time.Time
+}
+
+var _ Store = (*Cached)(nil)
+
+// NewCached starts the invalidation subscriber (stopped by Close) and
+// returns the wrapper. The cache stays bypassed until the subscription is
+// confirmed (see Ready).
+func NewCached(cfg CacheConfig) (*Cached, error) {
+	if cfg.Store == nil || cfg.Client == nil {
+		return nil, errors.New("session: new cache: nil store or client")
+	}
+	if cfg.Limits == (Limits{}) {
+		l, ok := cfg.Store.(interface{ Limits() Limits })
+		if !ok {
+			return nil, errors.New("session: new cache: no limits")
+		}
+		cfg.Limits = l.Limits()
+	}
+	if cfg.TTL < 0 || cfg.MaxEntries < 0 {
+		return nil, errors.New("session: new cache: negative ttl or size")
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultCacheTTL
+	}
+	if cfg.MaxEntries == 0 {
+		cfg.MaxEntries = DefaultCacheEntries
+	}
+	if cfg.Channel == "" {
+		cfg.Channel = DefaultChannel
+	}
+	if cfg.HealthInterval <= 0 {
+		cfg.HealthInterval = defaultHealthInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Cached{
+		inner: cfg.Store, rdb: cfg.Client, limits: cfg.Limits, ttl: cfg.TTL,
+		max: cfg.MaxEntries, channel: cfg.Channel, health: cfg.HealthInterval,
+		now: cfg.Now, log: cfg.Logger,
+		entries: make(map[[32]byte]*cacheEntry),
+		cancel:  cancel, done: make(chan struct{}),
+	}
+	go c.subscribe(ctx)
+	return c, nil
+}
+
+// Close stops the subscriber. The wrapped store and client stay open.
+func (c *Cached) Close() error {
+	c.cancel()
+	<-c.done
+	return nil
+}
+
+// Ready reports whether the invalidation subscription is confirmed (the
+// cache is in use); while false every call goes to the wrapped store.
+func (c *Cached) Ready() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.up
+}
+
+// Limits returns the enforced lifetime rules.
+func (c *Cached) Limits() Limits { return c.limits }
+
+// Load implements Store.
+func (c *Cached) Load(ctx context.Context, cookie string) (*Session, error) {
+	p, err := parseCookie(cookie)
+	if err != nil {
+		return c.inner.Load(ctx, cookie) // the inner store words the error
+	}
+	now := c.now()
+	c.mu.RLock()
+	e, up, epoch := c.entries[p.hash], c.up, c.epoch
+	c.mu.RUnlock()
+	if up && e != nil && now.Before(e.until) &&
+		subtle.ConstantTimeCompare([]byte(e.cookie), []byte(cookie)) == 1 {
+		if c.limits.Check(e.sess, now) == nil {
+			return e.sess.Clone(), nil
+		}
+		c.drop(p.hash) // expired: the inner store deletes it and says so
+	}
+	sess, err := c.inner.Load(ctx, cookie)
+	if err != nil {
+		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrNotFound) {
+			c.drop(p.hash)
+		}
+		return nil, err
+	}
+	if up {
+		c.put(p.hash, epoch, &cacheEntry{
+			cookie: cookie, userTag: userTag(sess.UserID), sess: sess.Clone(), until: now.Add(c.ttl),
+		})
+	}
+	return sess, nil
+}
+
+// put stores e unless an invalidation arrived since the load began.
+func (c *Cached) put(h [32]byte, epoch uint64, e *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.up || c.epoch != epoch {
+		return
+	}
+	if _, ok := c.entries[h]; !ok && len(c.entries) >= c.max {
+		now := c.now()
+		for k, old := range c.entries { // expired first, else any one
+			if !now.Before(old.until) {
+				delete(c.entries, k)
+			}
+		}
+		for k := range c.entries {
+			if len(c.entries) < c.max {
+				break
+			}
+			delete(c.entries, k)
+		}
+	}
+	c.entries[h] = e
+}
+
+func (c *Cached) drop(h [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	delete(c.entries, h)
+}
+
+func (c *Cached) dropUser(tag string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	for k, e := range c.entries {
+		if e.userTag == tag {
+			delete(c.entries, k)
+		}
+	}
+}
+
+func (c *Cached) setUp(up bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	c.up = up
+	clear(c.entries)
+}
+
+// publish tells every replica (this one included) to drop msg's entries.
+func (c *Cached) publish(ctx context.Context, msg string) {
+	if err := c.rdb.Publish(ctx, c.channel, msg).Err(); err != nil {
+		// Other replicas may serve the old entry for up to TTL.
+		c.log.WarnContext(ctx, "session cache invalidation not published", slog.String("error", err.Error()))
+	}
+}
+
+// Create implements Store (nothing to invalidate: the id is new).
+func (c *Cached) Create(ctx context.Context, s *Session) (string, error) {
+	return c.inner.Create(ctx, s)
+}
+
+// Save implements Store.
+func (c *Cached) Save(ctx context.Context, cookie string, s *Session) error {
+	p, err := parseCookie(cookie)
+	if err != nil {
+		return c.inner.Save(ctx, cookie, s)
+	}
+	c.drop(p.hash)
+	err = c.inner.Save(ctx, cookie, s)
+	c.drop(p.hash)
+	c.publish(ctx, "s:"+p.tag())
+	return err
+}
+
+// Delete implements Store.
+func (c *Cached) Delete(ctx context.Context, cookie string) error {
+	p, err := parseCookie(cookie)
+	if err != nil {
+		return c.inner.Delete(ctx, cookie)
+	}
+	err = c.inner.Delete(ctx, cookie)
+	if errors.Is(err, ErrNotFound) {
+		return err // not the owner: nothing changed
+	}
+	c.drop(p.hash)
+	c.publish(ctx, "s:"+p.tag())
+	return err
+}
+
+// DeleteUser implements Store.
+func (c *Cached) DeleteUser(ctx context.Context, userID string) error {
+	err := c.inner.DeleteUser(ctx, userID)
+	tag := userTag(userID)
+	c.dropUser(tag)
+	c.publish(ctx, "u:"+tag)
+	return err
+}
+
+// Lock implements Store.
+func (c *Cached) Lock(ctx context.Context, cookie string, ttl time.Duration) (func(), error) {
+	return c.inner.Lock(ctx, cookie, ttl)
+}
+
+// handle applies one invalidation message.
+func (c *Cached) handle(payload string) {
+	if len(payload) < 2 || payload[1] != ':' {
+		return
+	}
+	switch payload[0] {
+	case 's':
+		var h [32]byte
+		if n, err := b64.Decode(h[:], []byte(payload[2:])); err == nil && n == len(h) {
+			c.drop(h)
+			return
+		}
+	case 'u':
+		c.dropUser(payload[2:])
+		return
+	}
+	c.flush() // unknown message: drop everything to be safe
+}
+
+func (c *Cached) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	clear(c.entries)
+}
+
+// subscribe runs until ctx ends, keeping the subscription alive and the
+// up flag truthful: down on any receive error or when a ping goes
+// unanswered for a whole health interval; up again only on the server's
+// subscribe confirmation.
+func (c *Cached) subscribe(ctx context.Context) {
+	defer close(c.done)
+	var psMu sync.Mutex // Close must interrupt a blocked receive
+	ps := c.rdb.Subscribe(ctx, c.channel)
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		psMu.Lock()
+		defer psMu.Unlock()
+		_ = ps.Close()
+	}()
+	wait := initialResubscribeWait
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, c.health)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !pinged {
+				// Quiet channel: probe it; the Pong (or an error) follows.
+				if err = ps.Ping(ctx); err == nil {
+					pinged = true
+					continue
+				}
+			}
+			if c.Ready() {
+				c.log.Warn("session cache subscription lost; cache bypassed", slog.String("error", err.Error()))
+			}
+			c.setUp(false)
+			if pinged { // silent connection: start afresh
+				psMu.Lock()
+				_ = ps.Close()
+				ps = c.rdb.Subscribe(ctx, c.channel)
+				psMu.Unlock()
+				pinged = false
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			wait = min(2*wait, maxResubscribeBackoff)
+			continue
+		}
+		pinged = false
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" && m.Channel == c.channel {
+				c.setUp(true)
+				wait = initialResubscribeWait
+				c.log.Debug("session cache subscription confirmed")
+			}
+		case *redis.Message:
+			c.handle(m.Payload)
+		}
+	}
+}

@@ -1,0 +1,33 @@
+// Package session is authproxy's login-session store: the Session record,
+// the Store contract with its sentinel errors, and the Redis implementation
+// behind it.
+//
+// # Cookie and keys
+//
+// A session cookie is "id.secret": two independent 32-byte random values,
+// each base64url without padding (87 characters in all). Redis never sees
+// either: the record lives under a key built from SHA-256(id), and its value
+// is the JSON session sealed with AES-256-GCM under
+// HKDF-SHA256(secret, salt = SHA-256(id), info = "gatewarden session v1"),
+// with the Redis key name as additional data. A Redis dump alone therefore
+// yields no token, e-mail or cookie, and a record copied to another key does
+// not open there.
+//
+// Key layout (prefix "gw" by default; hash tags keep each session's keys in
+// one Cluster slot):
+//
+//	gw:{<b64url sha256(id)>}:s              sealed session, TTL = min(absolute left, idle)
+//	gw:{<b64url sha256(id)>}:lock           refresh lock (random token, PX ttl)
+//	gw:{u:<b64url sha256(user id)>}:idx     sorted set: session hash -> absolute expiry (unix ms)
+//	gw:st:<b64url sha256(state)>            sealed login state (GETDEL, single use)
+//	gw:sess:inval                           pub/sub channel of the Cached wrapper
+//
+// # Hot path
+//
+// RedisStore.Load costs one GET. It updates LastSeen (idle timeout) at most
+// once per touch interval (default min(idle/10, 1m)) with a compare-and-set
+// script, so a touch never overwrites a newer Save; idle expiry is therefore
+// enforced with a precision of one touch interval. Cached adds a short-lived,
+// bounded in-process cache that every replica invalidates through Redis
+// pub/sub, and bypasses itself while its subscription is down.
+package session

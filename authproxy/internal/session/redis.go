@@ -1,0 +1,57 @@
+package session
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options selects and configures the Redis deployment.
+type Options struct {
+	Addrs      []string // host:port list
+	MasterName string   // Sentinel master name; Addrs are then the sentinels
+	Username   string
+	Password   string
+	DB         int         // standalone and Sentinel only (Cluster has no databases)
+	TLS        *tls.Config // nil: plain TCP
+}
+
+// NewRedisClient returns the go-redis UniversalClient for opts:
+//
+//   - MasterName set: a Sentinel (failover) client; Addrs are the sentinels.
+//   - otherwise several Addrs: a Cluster client; Addrs are seed nodes.
+//   - otherwise (one address): a standalone client.
+//
+// It does not connect; go-redis dials lazily and reconnects by itself, so a
+// Redis that is down at start or restarts later needs no new client.
+func NewRedisClient(opts Options) redis.UniversalClient {
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:      opts.Addrs,
+		MasterName: opts.MasterName,
+		Username:   opts.Username,
+		Password:   opts.Password,
+		DB:         opts.DB,
+		TLSConfig:  opts.TLS,
+	})
+}
+
+// storeErr wraps a Redis failure for op. redis.Nil never reaches here.
+// Everything else (dial errors, timeouts, server errors, a cancelled
+// context) means the store could not answer: it wraps ErrUnavailable and
+// keeps the cause.
+func storeErr(op string, err error) error {
+	return fmt.Errorf("session: %s: %w: %w", op, ErrUnavailable, err)
+}
+
+func isNil(err error) bool { return errors.Is(err, redis.Nil) }
+
+// ping reports whether Redis answers; for readiness checks.
+func ping(ctx context.Context, c redis.UniversalClient) error {
+	if err := c.Ping(ctx).Err(); err != nil {
+		return storeErr("ping", err)
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package session
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// Sentinel errors. Every error a Store returns wraps at most one of them;
+// check with errors.Is.
+var (
+	// ErrNotFound: no session for this cookie (never existed, deleted,
+	// expired by Redis, or the cookie's secret does not open the record).
+	ErrNotFound = errors.New("session not found")
+	// ErrExpired: the session passed its absolute lifetime or idle timeout;
+	// the record has been deleted.
+	ErrExpired = errors.New("session expired")
+	// ErrMalformedCookie: the cookie is not a well-formed "id.secret".
+	ErrMalformedCookie = errors.New("malformed session cookie")
+	// ErrUnavailable: the store could not be reached (Redis down, timeout).
+	// The server answers 503 for rules that need a session.
+	ErrUnavailable = errors.New("session store unavailable")
+	// ErrLocked: the lock is held by someone else.
+	ErrLocked = errors.New("session locked")
+)
+
+// Session is one login. The token fields are secrets: never log a Session.
+type Session struct {
+	UserID       string    `json:"uid"`
+	Email        string    `json:"email,omitempty"`
+	Name         string    `json:"name,omitempty"`
+	Roles        []string  `json:"roles,omitempty"`
+	TenantID     string    `json:"tid,omitempty"`
+	Branches     []string  `json:"branches,omitempty"`
+	AccessToken  string    `json:"at,omitempty"`
+	RefreshToken string    `json:"rt,omitempty"`
+	IDToken      string    `json:"idt,omitempty"`
+	AccessExpiry time.Time `json:"atx"`
+	CreatedAt    time.Time `json:"cat"`
+	LastSeen     time.Time `json:"lst"`
+}
+
+// Clone returns a deep copy of s.
+func (s *Session) Clone() *Session {
+	c := *s
+	c.Roles = slices.Clone(s.Roles)
+	c.Branches = slices.Clone(s.Branches)
+	return &c
+}
+
+// LogValue keeps tokens out of logs even if a Session is logged by mistake.
+func (s *Session) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("user_id", s.UserID), slog.Time("created_at", s.CreatedAt))
+}
+
+// String, like LogValue, shows no token.
+func (s *Session) String() string {
+	return fmt.Sprintf("session{user=%q created=%s}", s.UserID, s.CreatedAt.Format(time.RFC3339))
+}
+
+// Store is the session store contract; RedisStore and Cached implement it,
+// and sessiontest.Run checks any implementation.
+type Store interface {
+	// Create stores s under a new random id and returns the cookie value.
+	// It sets s.CreatedAt and s.LastSeen to now; any id the client had is
+	// ignored (no fixation).
+	Create(ctx context.Context, s *Session) (cookie string, err error)
+	// Load returns the session for cookie (a fresh copy the caller may
+	// modify). Errors: ErrMalformedCookie, ErrNotFound, ErrExpired,
+	// ErrUnavailable.
+	Load(ctx context.Context, cookie string) (*Session, error)
+	// Save replaces an existing session (ErrNotFound if it is gone; never
+	// resurrects a deleted one). s.CreatedAt must be the loaded value.
+	Save(ctx context.Context, cookie string, s *Session) error
+	// Delete removes the session. Deleting a missing session is not an
+	// error; a cookie whose secret does not open the record gets
+	// ErrNotFound and the record stays.
+	Delete(ctx context.Context, cookie string) error
+	// DeleteUser removes every session of userID.
+	DeleteUser(ctx context.Context, userID string) error
+	// Lock takes the session's lock for ttl, renewed every ttl/3 until
+	// release is called or ctx ends. ErrLocked if someone else holds it.
+	Lock(ctx context.Context, cookie string, ttl time.Duration) (release func(), err error)
+}
+
+// Limits are the session lifetime rules.
+type Limits struct {
+	Lifetime    time.Duration // absolute, from CreatedAt
+	IdleTimeout time.Duration // from LastSeen
+}
+
+// Check returns ErrExpired when s is past either limit at now.
+func (l Limits) Check(s *Session, now time.Time) error {
+	if !now.Before(s.CreatedAt.Add(l.Lifetime)) || !now.Before(s.LastSeen.Add(l.IdleTimeout)) {
+		return ErrExpired
+	}
+	return nil
+}
+
+// ttl is how long Redis should keep s: min(absolute left, idle left).
+func (l Limits) ttl(s *Session, now time.Time) time.Duration {
+	return min(s.CreatedAt.Add(l.Lifetime).Sub(now), s.LastSeen.Add(l.IdleTimeout).Sub(now))
+}
+
+const (
+	rawLen    = 32
+	partLen   = 43 // base64url(32 bytes) without padding
+	cookieLen = 2*partLen + 1
+)
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// cookieParts is a parsed cookie.
+type cookieParts struct {
+	id     [rawLen]byte
+	secret [rawLen]byte
+	hash   [sha256.Size]byte // SHA-256(id): names the Redis keys
+}
+
+func (p *cookieParts) tag() string { return b64.EncodeToString(p.hash[:]) }
+
+func parseCookie(cookie string) (*cookieParts, error) {
+	if len(cookie) != cookieLen || cookie[partLen] != '.' {
+		return nil, ErrMalformedCookie
+	}
+	var p cookieParts
+	if n, err := b64.Decode(p.id[:], []byte(cookie[:partLen])); err != nil || n != rawLen {
+		return nil, ErrMalformedCookie
+	}
+	if n, err := b64.Decode(p.secret[:], []byte(cookie[partLen+1:])); err != nil || n != rawLen {
+		return nil, ErrMalformedCookie
+	}
+	p.hash = sha256.Sum256(p.id[:])
+	return &p, nil
+}
+
+func newCookie() (string, *cookieParts) {
+	var p cookieParts
+	_, _ = rand.Read(p.id[:]) // crypto/rand.Read never fails (Go 1.24+)
+	_, _ = rand.Read(p.secret[:])
+	p.hash = sha256.Sum256(p.id[:])
+	return b64.EncodeToString(p.id[:]) + "." + b64.EncodeToString(p.secret[:]), &p
+}
+
+// SID is the stable, non-reversible session identifier for the gateway
+// token's "sid" claim: base64url(SHA-256("gatewarden sid v1\x00" || id)).
+// It differs from the Redis key hash (domain separation), so a token's sid
+// does not name a Redis key. A malformed cookie gives "".
+func SID(cookie string) string {
+	p, err := parseCookie(cookie)
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	h.Write([]byte("gatewarden sid v1\x00"))
+	h.Write(p.id[:])
+	return b64.EncodeToString(h.Sum(nil))
+}
+
+const sealVersion = 1
+
+// seal encrypts plain with AES-256-GCM under HKDF(secret, salt, info);
+// aad binds the ciphertext to its Redis key. Layout: version || nonce || ct.
+func seal(secret, salt []byte, info, aad string, plain []byte) ([]byte, error) {
+	aead, err := newAEAD(secret, salt, info)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plain)+aead.Overhead())
+	out[0] = sealVersion
+	_, _ = rand.Read(out[1:])
+	return aead.Seal(out, out[1:], plain, []byte(aad)), nil
+}
+
+// errOpen: the ciphertext does not open with this key (wrong secret or
+// tampered record). Callers map it to ErrNotFound.
+var errOpen = errors.New("cannot open sealed record")
+
+func open(secret, salt []byte, info, aad string, sealed []byte) ([]byte, error) {
+	aead, err := newAEAD(secret, salt, info)
+	if err != nil {
+		return nil, err
+	}
+	ns := aead.NonceSize()
+	if len(sealed) < 1+ns+aead.Overhead() || sealed[0] != sealVersion {
+		return nil, errOpen
+	}
+	plain, err := aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], []byte(aad))
+	if err != nil {
+		return nil, errOpen
+	}
+	return plain, nil
+}
+
+func newAEAD(secret, salt []byte, info string) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, secret, salt, info, 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}

@@ -1,0 +1,118 @@
+package sessiontest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// RedisServer is a real redis-server process owned by one test.
+type RedisServer struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+	cmd  *exec.Cmd
+	exit chan struct{}
+}
+
+// StartRedis starts redis-server on a free 127.0.0.1 port with a temp dir
+// and no persistence; it is stopped when the test ends. Without
+// redis-server on PATH the test is skipped, unless env CI is set (then it
+// fails).
+func StartRedis(t testing.TB) *RedisServer {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server not on PATH (required in CI): %v", err)
+		}
+		t.Skip("redis-server not on PATH; install it to run the real-Redis tests")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	r := &RedisServer{t: t, bin: bin, dir: t.TempDir(), port: port}
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// Addr is host:port.
+func (r *RedisServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+
+// Start (re)starts the server on the same port and waits until it answers.
+func (r *RedisServer) Start() {
+	r.t.Helper()
+	if r.cmd != nil {
+		r.t.Fatal("redis-server already running")
+	}
+	cmd := exec.Command(r.bin,
+		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--dir", r.dir, "--save", "", "--appendonly", "no",
+		"--logfile", filepath.Join(r.dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	r.cmd, r.exit = cmd, make(chan struct{})
+	go func(exit chan struct{}) { _ = cmd.Wait(); close(exit) }(r.exit)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := pingRaw(r.Addr()); err == nil {
+			return
+		}
+		select {
+		case <-r.exit:
+			log, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
+			r.t.Fatalf("redis-server exited at start:\n%s", log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on %s not answering", r.Addr())
+		}
+		time.Sleep(10 * time.Millisecond) // polling the port; no event to wait on
+	}
+}
+
+// Stop kills the server (no-op when stopped) and waits for it to exit.
+func (r *RedisServer) Stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	<-r.exit
+	r.cmd = nil
+}
+
+func pingRaw(addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = c.Close() }()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("unexpected reply %q", line)
+	}
+	return nil
+}
