@@ -94,6 +94,9 @@ func (s *Server) Handler() http.Handler {
 	return s.accessLog(mux)
 }
 
+// Config returns the effective configuration (defaults applied).
+func (s *Server) Config() Config { return s.cfg }
+
 // Issuer returns the configured issuer (no trailing slash).
 func (s *Server) Issuer() string { return s.cfg.Issuer }
 

@@ -85,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	logger.Info("devidp listening", slog.String("addr", ln.Addr().String()), slog.Any("config", cfg))
+	logger.Info("devidp listening", slog.String("addr", ln.Addr().String()), slog.Any("config", srv.Config()))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
