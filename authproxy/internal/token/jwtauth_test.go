@@ -1,0 +1,111 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gatewarden/gatewarden/services/jwtauth"
+)
+
+// serveJWKS serves a signer's JWKS the way authproxy's /.well-known/jwks.json does.
+func serveJWKS(t *testing.T, s *Signer) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/jwks.json" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(s.JWKS())
+	}))
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.URL + "/.well-known/jwks.json"
+}
+
+// TestTokensVerifyWithJWTAuth verifies every algorithm's tokens with the
+// services' own middleware, exactly as catalog and inventory will, and checks
+// that a token minted for catalog is refused by inventory.
+func TestTokensVerifyWithJWTAuth(t *testing.T) {
+	t.Parallel()
+	for _, alg := range []string{ES256, RS256, EdDSA, HS256} {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			cfg := configFor(t, alg)
+			cfg.Now = nil // real time: jwtauth checks exp against its own clock
+			s, err := NewSigner(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			issuer := jwtauth.IssuerConfig{Issuer: testIssuer, Algorithms: []string{alg}}
+			if alg == HS256 {
+				issuer.HMACSecret = hmacSecret
+			} else {
+				issuer.JWKSURL = serveJWKS(t, s)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			verifier := func(aud string) *jwtauth.Verifier {
+				v, err := jwtauth.New(ctx, jwtauth.Config{Issuers: []jwtauth.IssuerConfig{issuer}, Audience: aud, CacheSize: -1})
+				if err != nil {
+					t.Fatalf("jwtauth.New: %v", err)
+				}
+				t.Cleanup(v.Close)
+				return v
+			}
+			catalog, inventory := verifier("catalog"), verifier("inventory")
+
+			tok, _, err := s.Mint(Claims{Subject: "user-1", Audience: "catalog", Roles: []string{"admin"}, TenantID: "tid", SessionID: "sid", Branches: []string{"1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			claims, err := catalog.Verify(ctx, tok)
+			if err != nil {
+				t.Fatalf("catalog verify: %v", err)
+			}
+			if claims.Subject != "user-1" || !claims.HasAnyRole("admin") || claims.TenantID != "tid" ||
+				claims.SessionID != "sid" || len(claims.Branches) != 1 || claims.Branches[0] != "1" || claims.Issuer != testIssuer {
+				t.Errorf("claims = %+v", claims)
+			}
+			if _, err := inventory.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrInvalidToken) {
+				t.Fatalf("catalog token at inventory: err = %v; want ErrInvalidToken", err)
+			}
+		})
+	}
+}
+
+// TestExpiredTokenRefused: a gateway token is refused once exp has passed
+// (beyond jwtauth's leeway).
+func TestExpiredTokenRefused(t *testing.T) {
+	t.Parallel()
+	cfg := configFor(t, ES256)
+	cfg.Now = func() time.Time { return time.Now().Add(-2 * time.Minute) }
+	s, err := NewSigner(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := jwtauth.New(ctx, jwtauth.Config{Issuers: []jwtauth.IssuerConfig{{Issuer: testIssuer, JWKSURL: serveJWKS(t, s)}}, Audience: "catalog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	tok, _, err := s.Mint(Claims{Subject: Anonymous, Audience: "catalog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrExpired) {
+		t.Fatalf("err = %v; want ErrExpired", err)
+	}
+}
