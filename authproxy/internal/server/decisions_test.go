@@ -1,0 +1,139 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const (
+	htmlAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	jsonAccept = "application/json"
+)
+
+// TestDecisionsPerDialect runs every rule outcome through each dialect.
+func TestDecisionsPerDialect(t *testing.T) {
+	t.Parallel()
+	e, ps := newEnv(t, envOpts{})
+	p := ps[0]
+	customer, _ := loggedIn(t, p, "customer@example.com")
+	manager, _ := loggedIn(t, p, "manager@example.com")
+	admin, _ := loggedIn(t, p, "admin@example.com")
+	outsider, _ := loggedIn(t, p, "outsider@example.com")
+	cs := loadSession(t, p, customer)
+	customerAT, customerIDT := cs.AccessToken, cs.IDToken
+	gw := map[string]func(string) (string, []string){}
+	for _, aud := range []string{"catalog", "admin", "account"} {
+		v := gatewayVerifier(t, p, aud)
+		gw[aud] = func(tok string) (string, []string) {
+			c, err := v.Verify(context.Background(), tok)
+			if err != nil {
+				t.Errorf("gateway token for %s refused: %v", aud, err)
+				return "", nil
+			}
+			return c.Subject, c.Roles
+		}
+	}
+	fa := fusionVerifier(t, e)
+
+	loginPrefix := p.url + "/oauth2/start?rd="
+	type want struct {
+		status   int
+		sub      string // gateway token subject ("" = no gateway token check)
+		aud      string
+		access   string // expected FusionAuth token subject when forwarded
+		errCode  string
+		rule     string
+		redirect bool // browser redirect (or, for nginx, login header)
+	}
+	tests := []struct {
+		name string
+		req  fwd
+		want want
+	}{
+		{name: "public anonymous", req: fwd{uri: "/products?page=1"}, want: want{status: 200, sub: "anonymous", aud: "catalog"}},
+		{name: "public exact prefix", req: fwd{uri: "/products"}, want: want{status: 200, sub: "anonymous", aud: "catalog"}},
+		{name: "public with session", req: fwd{uri: "/products/7", cookie: customer}, want: want{status: 200, sub: customerID, aud: "catalog"}},
+		{name: "public with broken session still passes", req: fwd{uri: "/products", cookie: "x.y"}, want: want{status: 200, sub: "anonymous", aud: "catalog"}},
+		{name: "method not in rule", req: fwd{method: "POST", uri: "/products"}, want: want{status: 403, errCode: "no_matching_rule"}},
+		{name: "no rule", req: fwd{uri: "/nowhere", cookie: admin}, want: want{status: 403, errCode: "no_matching_rule"}},
+		{name: "deny rule", req: fwd{uri: "/internal/x", cookie: admin}, want: want{status: 403, errCode: "forbidden", rule: "internal"}},
+		{name: "authenticated api anonymous", req: fwd{uri: "/account/me", accept: jsonAccept}, want: want{status: 401, errCode: "unauthenticated", rule: "account"}},
+		{name: "authenticated browser anonymous", req: fwd{uri: "/account/me", accept: htmlAccept}, want: want{status: 302, redirect: true}},
+		{name: "authenticated browser POST", req: fwd{method: "POST", uri: "/account/me", accept: htmlAccept}, want: want{status: 401, errCode: "unauthenticated", rule: "account"}},
+		{name: "authenticated XHR", req: fwd{uri: "/account/me", accept: htmlAccept, headers: map[string]string{"X-Requested-With": "XMLHttpRequest"}}, want: want{status: 401, errCode: "unauthenticated", rule: "account"}},
+		{name: "authenticated fetch", req: fwd{uri: "/account/me", accept: "*/*", headers: map[string]string{"Sec-Fetch-Mode": "cors"}}, want: want{status: 401, errCode: "unauthenticated", rule: "account"}},
+		{name: "authenticated customer", req: fwd{uri: "/account/me", cookie: customer}, want: want{status: 200, sub: customerID, aud: "account"}},
+		{name: "authenticated outsider", req: fwd{uri: "/account/me", cookie: outsider}, want: want{status: 200, sub: outsiderID, aud: "account"}},
+		{name: "roles admin", req: fwd{uri: "/admin/x", cookie: admin}, want: want{status: 200, sub: adminID, aud: "admin"}},
+		{name: "roles customer forbidden", req: fwd{uri: "/admin/x", cookie: customer}, want: want{status: 403, errCode: "forbidden", rule: "admin"}},
+		{name: "roles anonymous browser", req: fwd{uri: "/admin/x", accept: htmlAccept}, want: want{status: 302, redirect: true}},
+		{name: "inventory manager gets access token", req: fwd{uri: "/branches/1/products", cookie: manager}, want: want{status: 200, access: managerID}},
+		{name: "inventory admin gets access token", req: fwd{uri: "/branches/2/products", cookie: admin}, want: want{status: 200, access: adminID}},
+		{name: "inventory outsider forbidden", req: fwd{uri: "/branches/1/products", cookie: outsider}, want: want{status: 403, errCode: "forbidden", rule: "branch-inventory"}},
+		{name: "inventory customer forbidden", req: fwd{uri: "/branches/1/products", cookie: customer}, want: want{status: 403, errCode: "forbidden", rule: "branch-inventory"}},
+		{name: "bearer access token", req: fwd{uri: "/account/me", bearer: customerAT}, want: want{status: 200, sub: customerID, aud: "account"}},
+		{name: "bearer wins over cookie", req: fwd{uri: "/admin/x", bearer: customerAT, cookie: admin}, want: want{status: 403, errCode: "forbidden", rule: "admin"}},
+		{name: "bearer garbage", req: fwd{uri: "/account/me", bearer: "not.a.token"}, want: want{status: 401, errCode: "unauthenticated", rule: "account"}},
+		{name: "bearer id_token refused", req: fwd{uri: "/account/me", bearer: customerIDT}, want: want{status: 401, errCode: "unauthenticated", rule: "account"}},
+		{name: "bearer on public rule stays public", req: fwd{uri: "/products", bearer: "garbage"}, want: want{status: 200, sub: "anonymous", aud: "catalog"}},
+	}
+	for _, dialect := range []string{dialectForwarded, dialectNginx, dialectEnvoy} {
+		for _, tt := range tests {
+			t.Run(dialect+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				resp, body := tt.req.send(t, p, dialect)
+				w := tt.want
+				status := w.status
+				if w.redirect && dialect == dialectNginx {
+					status = http.StatusUnauthorized // nginx cannot pass a redirect
+				}
+				if resp.StatusCode != status {
+					t.Fatalf("status %d, want %d; body %s", resp.StatusCode, status, body)
+				}
+				switch {
+				case w.redirect && dialect == dialectNginx:
+					if !strings.HasPrefix(resp.Header.Get(HeaderLoginURL), loginPrefix) || resp.Header.Get("Location") != "" {
+						t.Errorf("nginx: %s = %q, Location %q", HeaderLoginURL, resp.Header.Get(HeaderLoginURL), resp.Header.Get("Location"))
+					}
+				case w.redirect:
+					loc := resp.Header.Get("Location")
+					wantRD := tt.req.uri
+					if loc != loginPrefix+url.QueryEscape(wantRD) {
+						t.Errorf("Location %q, want %q", loc, loginPrefix+url.QueryEscape(wantRD))
+					}
+				case w.errCode != "":
+					got := decodeJSON(t, body)
+					if got["error"] != w.errCode || (w.rule != "" && got["rule"] != w.rule) {
+						t.Errorf("body %s, want error %q rule %q", body, w.errCode, w.rule)
+					}
+					if resp.Header.Get("Authorization") != "" {
+						t.Errorf("refusal carries a token")
+					}
+					if w.status == 401 {
+						if !strings.HasPrefix(got["login_url"].(string), loginPrefix) || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer ") {
+							t.Errorf("401 lacks login_url or WWW-Authenticate: %s %q", body, resp.Header.Get("WWW-Authenticate"))
+						}
+					}
+					if w.errCode == "forbidden" && strings.Contains(body, "eyJ") {
+						t.Errorf("403 body leaks a token: %s", body)
+					}
+				case w.access != "":
+					c, err := fa.Verify(context.Background(), bearerOf(t, resp))
+					if err != nil || c.Subject != w.access {
+						t.Errorf("forwarded access token: %v %v", c, err)
+					}
+				case w.sub != "":
+					sub, _ := gw[w.aud](bearerOf(t, resp))
+					if d := cmp.Diff(w.sub, sub); d != "" {
+						t.Errorf("gateway token sub (-want +got): %s", d)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
+	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
+	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+)
+
+// Sentinel errors of the server. Handlers return errors; writeError is the
+// one place that turns them into HTTP answers.
+var (
+	// ErrUnauthenticated: no valid credential for a rule that needs one.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden: logged in, but the rule's roles are not held.
+	ErrForbidden = errors.New("forbidden")
+	// ErrNoRule: no route rule matches (deny by default).
+	ErrNoRule = errors.New("no matching rule")
+	// ErrUnavailable: a dependency (session store, IdP) is unreachable.
+	ErrUnavailable = errors.New("service unavailable")
+	// ErrBadRequest: the request is malformed (bad forwarded headers, path,
+	// callback parameters, return URL).
+	ErrBadRequest = errors.New("bad request")
+	// ErrUntrustedPeer: forwarded headers from a peer outside the trusted
+	// proxy networks.
+	ErrUntrustedPeer = errors.New("untrusted peer")
+	// ErrCSRF: a state-changing request failed the Origin check.
+	ErrCSRF = errors.New("cross-site request refused")
+	// ErrMethod: the method is not allowed on this endpoint.
+	ErrMethod = errors.New("method not allowed")
+	// ErrLoginFailed: the login could not be completed (state, code, PKCE,
+	// nonce or id_token problems).
+	ErrLoginFailed = errors.New("login failed")
+	// ErrNotFound: no such endpoint.
+	ErrNotFound = errors.New("not found")
+)
+
+// decisionError carries what an /authz refusal must tell the client.
+type decisionError struct {
+	err      error  // one of the sentinels
+	rule     string // rule name ("" when none matched)
+	anyOf    []string
+	loginURL string // for ErrUnauthenticated
+	redirect bool   // browser GET on a dialect that can redirect
+	invalid  bool   // a bearer token was presented and refused
+}
+
+func (e *decisionError) Error() string { return e.err.Error() }
+func (e *decisionError) Unwrap() error { return e.err }
+
+// errorBody is every JSON error authproxy writes.
+type errorBody struct {
+	Error    string   `json:"error"`
+	Message  string   `json:"message,omitempty"`
+	Rule     string   `json:"rule,omitempty"`
+	AnyOf    []string `json:"any_of,omitempty"`
+	LoginURL string   `json:"login_url,omitempty"`
+}
+
+// classify maps any error to its sentinel. Errors of other packages are
+// translated here so the mapping lives in one place.
+func classify(err error) error {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.err
+		}
+	}
+	switch {
+	case errors.Is(err, forward.ErrUntrustedPeer):
+		return ErrUntrustedPeer
+	case errors.Is(err, forward.ErrMalformed), errors.Is(err, policy.ErrInvalidPath):
+		return ErrBadRequest
+	case errors.Is(err, session.ErrUnavailable), errors.Is(err, session.ErrLocked), errors.Is(err, oidc.ErrNotReady),
+		errors.Is(err, oidc.ErrRefresh), errors.Is(err, context.DeadlineExceeded):
+		return ErrUnavailable
+	case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrExpired), errors.Is(err, session.ErrMalformedCookie),
+		errors.Is(err, oidc.ErrInvalidGrant), errors.Is(err, oidc.ErrAccessToken):
+		return ErrUnauthenticated
+	case errors.Is(err, oidc.ErrNonce), errors.Is(err, oidc.ErrIDToken), errors.Is(err, oidc.ErrExchange):
+		return ErrLoginFailed
+	}
+	return errInternal
+}
+
+var errInternal = errors.New("internal error")
+
+// kind is how one sentinel looks to clients, logs and metrics. Messages are
+// fixed texts: a client never sees an error's own text.
+type kind struct {
+	status        int
+	code, outcome string
+	message       string
+}
+
+// kinds lists the server's own errors, most specific first.
+var kinds = []struct {
+	err error
+	kind
+}{
+	{ErrUnauthenticated, kind{http.StatusUnauthorized, "unauthenticated", outcomeUnauthenticated, "login required"}},
+	{ErrForbidden, kind{http.StatusForbidden, "forbidden", outcomeForbidden, "the route rule refuses this request"}},
+	{ErrNoRule, kind{http.StatusForbidden, "no_matching_rule", outcomeNoRule, "no route rule allows this request"}},
+	{ErrUnavailable, kind{http.StatusServiceUnavailable, "unavailable", outcomeUnavailable, "a backing service is unavailable; try again"}},
+	{ErrBadRequest, kind{http.StatusBadRequest, "bad_request", outcomeBadRequest, "malformed request"}},
+	{ErrUntrustedPeer, kind{http.StatusForbidden, "untrusted_peer", outcomeUntrusted, "forwarded headers are only accepted from trusted proxies"}},
+	{ErrCSRF, kind{http.StatusForbidden, "csrf", outcomeError, "cross-site request refused"}},
+	{ErrMethod, kind{http.StatusMethodNotAllowed, "method_not_allowed", outcomeError, "method not allowed"}},
+	{ErrLoginFailed, kind{http.StatusBadRequest, "login_failed", outcomeError, "the login could not be completed; start again"}},
+	{ErrNotFound, kind{http.StatusNotFound, "not_found", outcomeError, "not found"}},
+	{errInternal, kind{http.StatusInternalServerError, "internal", outcomeError, "internal error"}},
+}
+
+func kindOf(err error) kind {
+	c := classify(err)
+	for _, k := range kinds {
+		if k.err == c {
+			return k.kind
+		}
+	}
+	return kinds[len(kinds)-1].kind
+}
+
+// writeError is the single place where errors become HTTP responses.
+func writeError(w http.ResponseWriter, err error, dialect string) {
+	kind := classify(err)
+	k := kindOf(kind)
+	body := errorBody{Error: k.code, Message: k.message}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	var de *decisionError
+	if errors.As(err, &de) {
+		body.Rule = de.rule
+		switch kind {
+		case ErrForbidden:
+			if len(de.anyOf) > 0 {
+				body.AnyOf = de.anyOf
+				body.Message = fmt.Sprintf("rule %q requires one of the roles: %s", de.rule, strings.Join(de.anyOf, ", "))
+			}
+		case ErrUnauthenticated:
+			body.LoginURL = de.loginURL
+			if de.redirect {
+				h.Set("Location", de.loginURL)
+				w.WriteHeader(http.StatusFound)
+				return
+			}
+			if dialect == dialectNginx {
+				h.Set(HeaderLoginURL, de.loginURL)
+			}
+			wa := `Bearer realm="gatewarden"`
+			if de.invalid {
+				wa += `, error="invalid_token"`
+			}
+			h.Set("WWW-Authenticate", wa)
+		}
+	}
+	writeJSON(w, k.status, body)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,81 @@
+// Command authproxy is gatewarden's forward-auth service: ingresses
+// (Traefik, Caddy, nginx, Envoy) ask it about every request; it checks the
+// user's FusionAuth login (a session in Redis, or a bearer access token)
+// against the route rules and answers with the token the ingress forwards.
+//
+// Configuration: flags > AUTHPROXY_* environment > --config YAML file; run
+// with -h for the list, --check-config to validate and exit.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/server"
+	"github.com/gatewarden/gatewarden/services/httpkit"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run returns the exit code: 0 ok, 1 runtime failure, 2 bad configuration.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(args, getenv, stderr)
+	if errors.Is(err, config.ErrHelp) {
+		return 0
+	}
+	checkOnly := cfg != nil && cfg.CheckConfig
+	if err != nil {
+		fmt.Fprintf(stderr, "authproxy: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	if checkOnly {
+		fmt.Fprintln(stdout, "ok")
+		return 0
+	}
+	logger := httpkit.NewLogger(stderr, cfg.LogLevel)
+	logger.Info("starting authproxy", "config", cfg)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	rdb := server.NewRedisClient(cfg)
+	defer rdb.Close()
+	srv, err := server.New(server.Deps{
+		Config: cfg, Redis: rdb, Logger: logger,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+	})
+	if err != nil {
+		logger.Error("startup failed", "error", err.Error())
+		return 1
+	}
+	defer srv.Close()
+
+	ln, err := httpkit.Listen(cfg.Listen)
+	if err != nil {
+		logger.Error("listen failed", "error", err.Error())
+		return 1
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if err := httpkit.Run(ctx, hs, ln, cfg.ShutdownTimeout, logger); err != nil {
+		logger.Error("server stopped", "error", err.Error())
+		return 1
+	}
+	return 0
+}
