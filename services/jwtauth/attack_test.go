@@ -29,14 +29,16 @@ func claimsHandler(t testing.TB) http.Handler {
 }
 
 type response struct {
-	status    int
-	challenge string
-	body      map[string]any
+	status      int
+	challenge   string
+	contentType string
+	body        map[string]any
 }
 
+// do sends GET url with the given Authorization header values.
 func do(t *testing.T, url string, auth []string) response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/products", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,8 @@ func do(t *testing.T, url string, auth []string) response {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatalf("decode body: %v", err)
 	}
-	return response{status: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate"), body: body}
+	return response{status: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate"),
+		contentType: resp.Header.Get("Content-Type"), body: body}
 }
 
 var (
@@ -155,7 +158,7 @@ func TestMiddlewareAttacks(t *testing.T) {
 					t.Fatalf("Verify error %v does not wrap ErrInvalidToken", err)
 				}
 			}
-			got := do(t, srv.URL, auth)
+			got := do(t, srv.URL+"/products", auth)
 			if got.status != tt.status {
 				t.Errorf("status = %d, want %d", got.status, tt.status)
 			}

@@ -1,4 +1,79 @@
 // Package jwtauth is the one token verification path every gatewarden
-// service uses. (Design notes: see the full package comment below once
-// implemented.)
+// service uses: catalog and inventory put it in front of every business
+// route, and authproxy uses it to check FusionAuth access tokens.
+//
+// # Shape
+//
+// The core is net/http middleware, (*Verifier).Middleware, which verifies the
+// request's bearer token and stores the claims in the request context under a
+// typed unexported key; handlers read them with FromContext. Gin is a
+// one-line gin adapter. RequireAnyRole / GinRequireAnyRole enforce simple
+// role checks after it (403 JSON); checks that depend on data, such as a
+// branch manager's branches, stay in the service.
+//
+// # Issuers and keys
+//
+// A Verifier trusts several issuers at once. Each has exactly one key source
+// and a pinned set of algorithms:
+//
+//   - a JWKS URL: fetched in New, refreshed in the background every
+//     JWKSRefresh (default 5m), refetched when a token names an unknown kid
+//     (at most once per 30 s per issuer; concurrent misses share one fetch).
+//     A failed or garbage answer (not a key set, no usable signature key)
+//     never replaces the last good key set. JWK alg and use are honoured,
+//     kid is required, symmetric and encryption keys are ignored. If the first
+//     fetch fails, New still succeeds but the issuer's tokens are refused and
+//     Ready reports the problem until a later fetch succeeds (use Ready for
+//     /readyz);
+//   - PEM public keys or certificates: RSA (>= 2048 bits) -> RS256,
+//     EC P-256/P-384/P-521 -> ES256/ES384/ES512, Ed25519 -> EdDSA. Such keys
+//     have no kid; every key of the token's algorithm is tried;
+//   - an HS256 shared secret (>= 32 bytes), for installs that follow the
+//     original FusionAuth tutorial.
+//
+// Every key is bound to one algorithm and is only used with it: the parser
+// accepts only the issuer's algorithms (jwt.WithValidMethods), and the key
+// chosen must carry the token's alg, so `alg: none` and HS256 signed with a
+// public key as the secret both fail.
+//
+// # Verification
+//
+// Verify rejects tokens over MaxTokenSize and anything that is not three
+// non-empty base64url segments before decoding, reads the unverified iss only
+// to choose the issuer, and then verifies with that issuer's keys only:
+// signature, exp (required), nbf and iat (not in the future), iss equal to
+// the issuer, aud containing the issuer's audience (IssuerConfig.Audience,
+// else Config.Audience), all with a leeway (default 30 s). A crit header is
+// refused. Errors wrap ErrInvalidToken plus a specific sentinel (ErrExpired,
+// ErrAudience, ErrUnknownKey, ...).
+//
+// Verified tokens are kept in a bounded LRU cache keyed by the SHA-256 of the
+// token until the token's exp (never beyond), so a token seen again costs no
+// signature check. A cached entry is dropped at exp; the token then goes
+// through full verification again (which applies the leeway). Keys removed
+// from a JWKS do not evict tokens already cached. Callers receive their own
+// copy of the claims.
+//
+// # Failures
+//
+// The middleware answers 401 with a JSON body that says nothing about the
+// token: without a bearer token (no Authorization header or another scheme)
+// `WWW-Authenticate: Bearer realm="gatewarden"` and
+// {"error":"unauthenticated",...} (RFC 6750 section 3.1: no error code);
+// otherwise `WWW-Authenticate: Bearer error="invalid_token"` and
+// {"error":"invalid_token",...}. The reason is logged at debug level; tokens
+// and secrets are never logged.
+//
+// BearerToken accepts exactly "Bearer <token>" with one space; the scheme is
+// matched case-insensitively as RFC 7235 requires, so "bearer" is accepted.
+//
+// # Configuration
+//
+// ParseIssuerSpec reads the --issuer / JWT_ISSUERS form:
+//
+//	iss=<issuer>,jwks=<url>[,aud=<audience>][,algs=RS256|ES256][,refresh=5m]
+//	iss=<issuer>,pem=<file>[,pem=<file2>]
+//	iss=<issuer>,hmac-file=<file>
+//
+// Config.Validate reports every problem at once.
 package jwtauth
