@@ -130,6 +130,7 @@ type env struct {
 	idp    *devidp.Server
 	idpURL string
 	redis  redis.UniversalClient
+	rs     *redisServer // nil when the test supplied its own client
 	logs   *syncBuffer
 }
 
@@ -185,12 +186,13 @@ func newEnv(t *testing.T, o envOpts) (*env, []*proxy) {
 	}
 	serve(t, idpLn, idp.Handler())
 	rdb := o.redis
+	var rs *redisServer
 	if rdb == nil {
-		rs := startRedis(t)
+		rs = startRedis(t)
 		rdb = redis.NewClient(&redis.Options{Addr: rs.addr(), DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
 		t.Cleanup(func() { rdb.Close() })
 	}
-	e := &env{t: t, idp: idp, idpURL: idpURL, redis: rdb, logs: &syncBuffer{}}
+	e := &env{t: t, idp: idp, idpURL: idpURL, redis: rdb, rs: rs, logs: &syncBuffer{}}
 	proxies := make([]*proxy, n)
 	for i := range n {
 		cfg := testConfig(t, urls[i], idpURL)
