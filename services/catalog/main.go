@@ -1,0 +1,46 @@
+// Command catalog serves the product catalog: GET /products (paged) and
+// GET /products/{id}, every business route behind jwtauth; /healthz,
+// /readyz and /metrics are open.
+//
+// Configuration comes from flags and environment variables (a flag wins):
+// --listen (LISTEN_ADDR), --audience (JWT_AUDIENCE, default "catalog"),
+// --issuer (JWT_ISSUERS, ";"-separated), --leeway (JWT_LEEWAY),
+// --log-level (LOG_LEVEL), --shutdown-timeout (SHUTDOWN_TIMEOUT) and
+// --check-config. Run with -h for details. Exit codes: 0 ok, 1 runtime
+// failure, 2 invalid configuration.
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gatewarden/gatewarden/services/catalog/internal/api"
+	"github.com/gatewarden/gatewarden/services/catalog/internal/products"
+	"github.com/gatewarden/gatewarden/services/internal/svcmain"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, svcmain.Process{Args: os.Args[1:], LookupEnv: os.LookupEnv, Stdout: os.Stdout, Stderr: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it serves until ctx is cancelled and
+// returns the exit code.
+func run(ctx context.Context, p svcmain.Process) int {
+	return svcmain.Main(ctx, svcmain.Service{
+		Name:            "catalog",
+		DefaultAudience: "catalog",
+		Handler: func(d svcmain.Deps) (http.Handler, error) {
+			store, err := products.Seeded()
+			if err != nil {
+				return nil, err
+			}
+			return api.NewRouter(d, store)
+		},
+	}, p)
+}

@@ -1,0 +1,140 @@
+// Package svcmain is the start-up and HTTP skeleton shared by the catalog
+// and inventory services: it loads the configuration (svcconfig), builds
+// the jwtauth verifier, the logger and the Prometheus registry, gives the
+// service a gin engine with health, readiness and metrics routes plus a
+// group behind jwtauth, and serves until the context is cancelled
+// (SIGINT/SIGTERM), letting in-flight requests finish.
+package svcmain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/internal/svcconfig"
+	"github.com/gatewarden/gatewarden/services/jwtauth"
+)
+
+// Exit codes of Main.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // could not start or serve
+	ExitConfig  = 2 // invalid configuration or flags
+)
+
+// Deps are what a service's router is built from.
+type Deps struct {
+	Verifier *jwtauth.Verifier
+	Logger   *slog.Logger
+	// Registry receives the request metrics; /metrics serves it.
+	Registry *prometheus.Registry
+}
+
+// Service describes one binary.
+type Service struct {
+	Name            string // "catalog"; used in usage and log lines
+	DefaultAudience string // --audience default
+	// Handler builds the service's HTTP handler (usually with Router).
+	Handler func(Deps) (http.Handler, error)
+}
+
+// Process is the outside world of one run: arguments, environment and
+// output streams, so tests can run a service's main logic in-process.
+type Process struct {
+	Args      []string
+	LookupEnv func(string) (string, bool)
+	Stdout    io.Writer // --check-config output
+	Stderr    io.Writer // logs, usage and configuration errors
+	// Listening, if set, is called with the bound address once the
+	// server accepts connections (tests use --listen 127.0.0.1:0).
+	Listening func(net.Addr)
+}
+
+// Main runs svc until ctx is cancelled and returns the exit code.
+func Main(ctx context.Context, svc Service, p Process) int {
+	cfg, err := svcconfig.Load(svc.Name, svc.DefaultAudience, p.Args, p.LookupEnv, p.Stderr)
+	if errors.Is(err, svcconfig.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(p.Stderr, "%s: %v\n", svc.Name, err)
+		return ExitConfig
+	}
+	if cfg.CheckConfig {
+		fmt.Fprintf(p.Stdout, "config ok\n%s", cfg.Summary())
+		return ExitOK
+	}
+
+	logger := httpkit.NewLogger(p.Stderr, cfg.LogLevel).With(slog.String("service", svc.Name))
+	logger.Info("starting", slog.Any("config", cfg))
+	if err := serve(ctx, svc, cfg, p, logger); err != nil {
+		logger.Error("stopped with error", slog.String(httpkit.KeyError, err.Error()))
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, logger *slog.Logger) error {
+	vcfg := cfg.Verifier()
+	vcfg.Logger = logger
+	vcfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	verifier, err := jwtauth.New(ctx, vcfg)
+	if err != nil {
+		return fmt.Errorf("svcmain: verifier: %w", err)
+	}
+	defer verifier.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler, err := svc.Handler(Deps{Verifier: verifier, Logger: logger, Registry: reg})
+	if err != nil {
+		return fmt.Errorf("svcmain: build handler: %w", err)
+	}
+
+	ln, err := httpkit.Listen(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if p.Listening != nil {
+		p.Listening(ln.Addr())
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return httpkit.Run(ctx, srv, ln, cfg.ShutdownTimeout, logger)
+}
+
+// Router returns the engine every service starts from (httpkit.NewEngine,
+// request metrics, GET /healthz, /readyz (ready once the verifier has its
+// keys), /metrics, none of them behind authentication) and the group that
+// every business route must be added to: it sits behind jwtauth.
+func Router(d Deps) (*gin.Engine, *gin.RouterGroup, error) {
+	if d.Verifier == nil || d.Logger == nil || d.Registry == nil {
+		return nil, nil, errors.New("svcmain: router: verifier, logger and registry are required")
+	}
+	r := httpkit.NewEngine(d.Logger)
+	metrics, err := httpkit.Metrics(d.Registry)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.Use(metrics)
+	httpkit.Health(func(context.Context) error { return d.Verifier.Ready() }).Register(r)
+	r.GET("/metrics", gin.WrapH(httpkit.MetricsHandler(d.Registry)))
+	return r, r.Group("/", jwtauth.Gin(d.Verifier)), nil
+}
