@@ -1,0 +1,320 @@
+{{/*
+Chart name, cut to 63 characters.
+*/}}
+{{- define "gatewarden.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified release name, cut to 63 characters (DNS-1123 label limit).
+*/}}
+{{- define "gatewarden.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of one component's objects: "<fullname>-<component>", the fullname cut so that the whole
+stays within 63 characters. Call with (dict "ctx" $ "component" "authproxy").
+*/}}
+{{- define "gatewarden.componentName" -}}
+{{- $max := sub 62 (len .component) | int }}
+{{- printf "%s-%s" (include "gatewarden.fullname" .ctx | trunc $max | trimSuffix "-") .component }}
+{{- end }}
+
+{{/*
+Chart label value.
+*/}}
+{{- define "gatewarden.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels. Call with (dict "ctx" $ "component" "authproxy"); component may be "".
+*/}}
+{{- define "gatewarden.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gatewarden.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+{{- if .component }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+{{- end }}
+
+{{/*
+Common labels. Call with (dict "ctx" $ "component" "authproxy"); component may be "".
+*/}}
+{{- define "gatewarden.labels" -}}
+helm.sh/chart: {{ include "gatewarden.chart" .ctx }}
+{{ include "gatewarden.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: gatewarden
+{{- with .ctx.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Container image reference. Call with (dict "ctx" $ "image" .Values.authproxy.image).
+*/}}
+{{- define "gatewarden.image" -}}
+{{- if .image.digest }}
+{{- printf "%s@%s" .image.repository .image.digest }}
+{{- else }}
+{{- printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion .image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod-level security context: the "restricted" Pod Security Standard. Call with a uid.
+*/}}
+{{- define "gatewarden.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ . }}
+runAsGroup: {{ . }}
+fsGroup: {{ . }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/*
+Container-level security context: the "restricted" Pod Security Standard plus a read-only root
+file system. Call with a uid.
+*/}}
+{{- define "gatewarden.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ . }}
+runAsGroup: {{ . }}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/*
+Validation: fails rendering with every problem of the values at once.
+*/}}
+{{- define "gatewarden.validate" -}}
+{{- $errs := list }}
+{{- $v := .Values }}
+{{- if not $v.publicURL }}
+{{- $errs = append $errs "publicURL is required (the gateway's external URL, e.g. https://shop.example.com)" }}
+{{- else if not (regexMatch "^https?://[^/?#]+$" $v.publicURL) }}
+{{- $errs = append $errs (printf "publicURL %q must be scheme://host[:port] with http or https and no path" $v.publicURL) }}
+{{- end }}
+{{- if not $v.fusionAuth.url }}
+{{- $errs = append $errs "fusionAuth.url is required (FusionAuth's base URL as authproxy reaches it)" }}
+{{- else if not (regexMatch "^https?://[^?#]+$" $v.fusionAuth.url) }}
+{{- $errs = append $errs (printf "fusionAuth.url %q must be an http or https URL" $v.fusionAuth.url) }}
+{{- end }}
+{{- if not $v.fusionAuth.clientId }}
+{{- $errs = append $errs "fusionAuth.clientId is required (the FusionAuth application id)" }}
+{{- end }}
+{{- if and (not $v.fusionAuth.clientSecret.existingSecret) (not $v.fusionAuth.clientSecret.value) }}
+{{- $errs = append $errs "fusionAuth.clientSecret.value or fusionAuth.clientSecret.existingSecret is required" }}
+{{- end }}
+{{- if and (or $v.catalog.acceptAccessTokens $v.inventory.acceptAccessTokens) (not $v.fusionAuth.issuer) }}
+{{- $errs = append $errs "fusionAuth.issuer is required when catalog or inventory accept FusionAuth access tokens (acceptAccessTokens)" }}
+{{- end }}
+{{- if $v.authproxy.devMode }}
+{{- if or $v.authproxy.autoscaling.enabled (gt (int $v.authproxy.replicas) 1) }}
+{{- $errs = append $errs "authproxy.devMode generates a key per replica: use authproxy.replicas=1 and no autoscaling, or give signing keys" }}
+{{- end }}
+{{- else if and (not $v.authproxy.signing.existingSecret) (not $v.authproxy.signing.keys) }}
+{{- $errs = append $errs "authproxy.signing.keys (PEM private keys) or authproxy.signing.existingSecret is required (or authproxy.devMode=true for development)" }}
+{{- end }}
+{{- if and $v.authproxy.signing.existingSecret (not $v.authproxy.signing.existingSecretKeys) }}
+{{- $errs = append $errs "authproxy.signing.existingSecretKeys must name at least one key of authproxy.signing.existingSecret" }}
+{{- end }}
+{{- if $v.authproxy.cookieSecret.value }}
+{{- if lt (len $v.authproxy.cookieSecret.value) 32 }}
+{{- $errs = append $errs "authproxy.cookieSecret.value must be at least 32 bytes" }}
+{{- end }}
+{{- end }}
+{{- if and (not $v.redis.enabled) (not $v.externalRedis.addrs) }}
+{{- $errs = append $errs "externalRedis.addrs is required when redis.enabled is false" }}
+{{- end }}
+{{- if and $v.redis.enabled $v.externalRedis.addrs }}
+{{- $errs = append $errs "set either redis.enabled or externalRedis.addrs, not both" }}
+{{- end }}
+{{- if and $v.externalRedis.masterName (not $v.externalRedis.addrs) }}
+{{- $errs = append $errs "externalRedis.masterName needs the Sentinel addresses in externalRedis.addrs" }}
+{{- end }}
+{{- if and $v.networkPolicy.enabled (eq $v.ingress.mode "none") (not $v.networkPolicy.ingressFrom) }}
+{{- $errs = append $errs "networkPolicy.ingressFrom is required with ingress.mode=none (which pods may reach authproxy and the services?)" }}
+{{- end }}
+{{- if and $v.authproxy.autoscaling.enabled (lt (int $v.authproxy.autoscaling.maxReplicas) (int $v.authproxy.autoscaling.minReplicas)) }}
+{{- $errs = append $errs "authproxy.autoscaling.maxReplicas must be >= minReplicas" }}
+{{- end }}
+{{- if and (eq $v.ingress.mode "ingressNginx") $v.ingress.ingressNginx.tlsSecretName (not $v.ingress.host) }}
+{{- $errs = append $errs "ingress.ingressNginx.tlsSecretName needs ingress.host" }}
+{{- end }}
+{{- if $errs }}
+{{- fail (printf "\n\ngatewarden: invalid values:\n  - %s\n" (join "\n  - " $errs)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Secret and key names the pods read. Each is either the chart's own Secret or an existingSecret.
+*/}}
+{{- define "gatewarden.clientSecretName" -}}
+{{- default (include "gatewarden.componentName" (dict "ctx" . "component" "oidc")) .Values.fusionAuth.clientSecret.existingSecret }}
+{{- end }}
+
+{{- define "gatewarden.cookieSecretName" -}}
+{{- default (include "gatewarden.componentName" (dict "ctx" . "component" "cookie")) .Values.authproxy.cookieSecret.existingSecret }}
+{{- end }}
+
+{{- define "gatewarden.signingSecretName" -}}
+{{- default (include "gatewarden.componentName" (dict "ctx" . "component" "signing")) .Values.authproxy.signing.existingSecret }}
+{{- end }}
+
+{{/*
+Keys of the signing Secret, newest first (a list, as JSON).
+*/}}
+{{- define "gatewarden.signingKeys" -}}
+{{- if .Values.authproxy.signing.existingSecret }}
+{{- toJson .Values.authproxy.signing.existingSecretKeys }}
+{{- else }}
+{{- $keys := list }}
+{{- range $i, $_ := .Values.authproxy.signing.keys }}
+{{- $keys = append $keys (printf "signing-key-%d.pem" $i) }}
+{{- end }}
+{{- toJson $keys }}
+{{- end }}
+{{- end }}
+
+{{/*
+Redis password Secret: "" when no password is used.
+*/}}
+{{- define "gatewarden.redisSecretName" -}}
+{{- if .Values.redis.enabled }}
+{{- if .Values.redis.auth.enabled }}
+{{- default (include "gatewarden.componentName" (dict "ctx" . "component" "redis")) .Values.redis.auth.existingSecret }}
+{{- end }}
+{{- else if .Values.externalRedis.existingSecret }}
+{{- .Values.externalRedis.existingSecret }}
+{{- else if .Values.externalRedis.password }}
+{{- include "gatewarden.componentName" (dict "ctx" . "component" "redis") }}
+{{- end }}
+{{- end }}
+
+{{- define "gatewarden.redisSecretKey" -}}
+{{- if .Values.redis.enabled }}{{ .Values.redis.auth.key }}{{ else }}{{ .Values.externalRedis.key }}{{ end }}
+{{- end }}
+
+{{/*
+Redis addresses authproxy connects to (comma separated).
+*/}}
+{{- define "gatewarden.redisAddrs" -}}
+{{- if .Values.redis.enabled }}
+{{- printf "%s:6379" (include "gatewarden.componentName" (dict "ctx" . "component" "redis")) }}
+{{- else }}
+{{- join "," .Values.externalRedis.addrs }}
+{{- end }}
+{{- end }}
+
+{{/*
+Keep a generated secret value stable across upgrades: the value already stored in the cluster
+when the Secret exists, else a new random one. Call with (dict "ctx" $ "name" "..." "key" "..." "length" 48).
+*/}}
+{{- define "gatewarden.generatedSecret" -}}
+{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .name }}
+{{- if and $existing $existing.data (hasKey $existing.data .key) }}
+{{- index $existing.data .key | b64dec }}
+{{- else }}
+{{- randAlphaNum (int .length) }}
+{{- end }}
+{{- end }}
+
+{{/*
+In-cluster base URL of authproxy.
+*/}}
+{{- define "gatewarden.authproxyURL" -}}
+{{- printf "http://%s.%s.svc.%s:4180" (include "gatewarden.componentName" (dict "ctx" . "component" "authproxy")) .Release.Namespace .Values.clusterDomain }}
+{{- end }}
+
+{{/*
+JWT_ISSUERS for a service: the gateway (authproxy's JWKS) and, when asked, FusionAuth.
+Call with (dict "ctx" $ "svc" .Values.catalog).
+*/}}
+{{- define "gatewarden.jwtIssuers" -}}
+{{- $ctx := .ctx }}
+{{- $specs := list (printf "iss=%s,jwks=%s/.well-known/jwks.json,algs=%s" $ctx.Values.publicURL (include "gatewarden.authproxyURL" $ctx) $ctx.Values.authproxy.signing.alg) }}
+{{- if .svc.acceptAccessTokens }}
+{{- $specs = append $specs (printf "iss=%s,jwks=%s/.well-known/jwks.json,aud=%s,algs=%s" $ctx.Values.fusionAuth.issuer (trimSuffix "/" $ctx.Values.fusionAuth.url) $ctx.Values.fusionAuth.clientId (join "|" $ctx.Values.fusionAuth.algorithms)) }}
+{{- end }}
+{{- join ";" $specs }}
+{{- end }}
+
+{{/*
+Peers allowed to reach authproxy, catalog and inventory: networkPolicy.ingressFrom, or the usual
+ingress controller pods of ingress.mode.
+*/}}
+{{- define "gatewarden.ingressPeers" -}}
+{{- if .Values.networkPolicy.ingressFrom }}
+{{- toYaml .Values.networkPolicy.ingressFrom }}
+{{- else if eq .Values.ingress.mode "traefik" }}
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: traefik
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/name: traefik
+{{- else if eq .Values.ingress.mode "gatewayAPI" }}
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: envoy-gateway-system
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/name: envoy
+      app.kubernetes.io/managed-by: envoy-gateway
+      app.kubernetes.io/component: proxy
+{{- else if eq .Values.ingress.mode "ingressNginx" }}
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: ingress-nginx
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/name: ingress-nginx
+      app.kubernetes.io/component: controller
+{{- end }}
+{{- end }}
+
+{{/*
+Egress rule allowing DNS lookups.
+*/}}
+{{- define "gatewarden.egressDNS" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.dns.to | nindent 4 }}
+  ports:
+    - protocol: UDP
+      port: 53
+    - protocol: TCP
+      port: 53
+{{- end }}
+
+{{/*
+Egress rule allowing FusionAuth.
+*/}}
+{{- define "gatewarden.egressFusionAuth" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.fusionAuth.to | nindent 4 }}
+  ports:
+    {{- range .Values.networkPolicy.fusionAuth.ports }}
+    - protocol: TCP
+      port: {{ . }}
+    {{- end }}
+{{- end }}
