@@ -202,13 +202,23 @@ spec:
   securityContext: {runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: probe
-    image: docker.io/library/busybox:1.36
+    image: docker.io/curlimages/curl:8.11.1
     command: [sleep, "3600"]
     securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
 EOF
 }
-# reach NAMESPACE POD HOST PORT: exit 0 when a TCP connection opens within 5 s.
-reach() { k -n "$1" exec "$2" -- nc -z -w 5 "$3" "$4" >/dev/null 2>&1; }
+# reach NAMESPACE POD HOST PORT: 0 when a TCP connection opens (whatever the server answers,
+# even Redis closing on an HTTP request), 1 when it times out or is refused (curl exit 28 or 7).
+# Anything else (DNS failure, exec failure) stops the script: the check would prove nothing.
+reach() {
+  local rc=0
+  k -n "$1" exec "$2" -- curl -s -o /dev/null --connect-timeout 5 --max-time 8 "http://$3:$4/" || rc=$?
+  case "$rc" in
+    7|28) return 1 ;;
+    0|52|56|1|22) return 0 ;;
+    *) echo "probe from $1/$2 to $3:$4 failed with curl exit $rc" >&2; exit 1 ;;
+  esac
+}
 
 pod_manifest intruder intruder '{app: intruder}' | k apply -f -
 # A positive control: a pod that carries the ingress controller's labels in its namespace must get
