@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -27,14 +28,26 @@ type Options struct {
 //
 // It does not connect; go-redis dials lazily and reconnects by itself, so a
 // Redis that is down at start or restarts later needs no new client.
+//
+// Timeouts suit a forward-auth hot path: when Redis is down a call fails
+// (ErrUnavailable, so 503) within about a second instead of go-redis's
+// default multi-second retry ladder: one retry, one dial attempt per try,
+// 1s dial/read/write timeouts, and the caller's context deadline honoured.
 func NewRedisClient(opts Options) redis.UniversalClient {
 	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:      opts.Addrs,
-		MasterName: opts.MasterName,
-		Username:   opts.Username,
-		Password:   opts.Password,
-		DB:         opts.DB,
-		TLSConfig:  opts.TLS,
+		Addrs:                 opts.Addrs,
+		MasterName:            opts.MasterName,
+		Username:              opts.Username,
+		Password:              opts.Password,
+		DB:                    opts.DB,
+		TLSConfig:             opts.TLS,
+		MaxRetries:            1,
+		DialerRetries:         1,
+		DialTimeout:           time.Second,
+		ReadTimeout:           time.Second,
+		WriteTimeout:          time.Second,
+		PoolTimeout:           time.Second,
+		ContextTimeoutEnabled: true,
 	})
 }
 

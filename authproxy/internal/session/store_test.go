@@ -293,7 +293,9 @@ func TestUnavailableAndRecovery(t *testing.T) {
 	}{
 		{"load", func() error { _, err := st.Load(opCtx, cookie); return err }},
 		{"create", func() error { _, err := st.Create(opCtx, &session.Session{UserID: "u1"}); return err }},
-		{"save", func() error { return st.Save(opCtx, cookie, &session.Session{UserID: "u1", CreatedAt: time.Now(), LastSeen: time.Now()}) }},
+		{"save", func() error {
+			return st.Save(opCtx, cookie, &session.Session{UserID: "u1", CreatedAt: time.Now(), LastSeen: time.Now()})
+		}},
 		{"delete", func() error { return st.Delete(opCtx, cookie) }},
 		{"delete user", func() error { return st.DeleteUser(opCtx, "u1") }},
 		{"lock", func() error { _, err := st.Lock(opCtx, cookie, time.Second); return err }},
@@ -316,5 +318,65 @@ func TestUnavailableAndRecovery(t *testing.T) {
 	}
 	if _, err := st.Load(ctx, cookie); err != nil {
 		t.Fatalf("Load after restart: %v", err)
+	}
+}
+
+// gatedStore pauses one Load after it has read Redis, to interleave a write.
+type gatedStore struct {
+	session.Store
+	armed chan struct{} // receive to arm; closed by nothing
+	read  chan struct{}
+	gate  chan struct{}
+}
+
+func (g *gatedStore) Load(ctx context.Context, cookie string) (*session.Session, error) {
+	s, err := g.Store.Load(ctx, cookie)
+	select {
+	case <-g.armed:
+		g.read <- struct{}{}
+		<-g.gate
+	default:
+	}
+	return s, err
+}
+
+// A load that read the old record before a Save must not put it in the
+// cache after the Save's invalidation.
+func TestCachedLoadRacingSave(t *testing.T) {
+	t.Parallel()
+	m := miniredis.RunT(t)
+	c := newClient(t, m.Addr())
+	clock := sessiontest.NewClock(time.Now())
+	o := sessiontest.Options{Lifetime: 12 * time.Hour, IdleTimeout: time.Hour, Now: clock.Now, Prefix: "race"}
+	st := newStore(t, c, o)
+	g := &gatedStore{Store: st, armed: make(chan struct{}, 1), read: make(chan struct{}), gate: make(chan struct{})}
+	cached := newCached(t, g, c, session.CacheConfig{TTL: time.Hour, Now: clock.Now, Limits: st.Limits()})
+	ctx := t.Context()
+	cookie, err := cached.Create(ctx, &session.Session{UserID: "u1", AccessToken: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.armed <- struct{}{}
+	done := make(chan error, 1)
+	go func() { _, err := cached.Load(ctx, cookie); done <- err }()
+	<-g.read // the load holds the old record
+	s, err := st.Load(ctx, cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AccessToken = "new"
+	if err := cached.Save(ctx, cookie, s); err != nil {
+		t.Fatal(err)
+	}
+	close(g.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, err := cached.Load(ctx, cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AccessToken != "new" {
+		t.Fatalf("AccessToken = %q: a racing load cached the pre-save record", got.AccessToken)
 	}
 }

@@ -1,0 +1,90 @@
+package session
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// A touch computed from an old read must not undo a Save made meanwhile
+// (a refresh on another replica storing a rotated refresh token).
+func TestTouchDoesNotClobberSave(t *testing.T) {
+	t.Parallel()
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	now := time.Now()
+	st, err := NewRedisStore(Config{Client: c, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	cookie, err := st.Create(ctx, &Session{UserID: "u1", RefreshToken: "rt-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := parseCookie(cookie)
+	stale, raw, err := st.load(ctx, "test", p) // replica A reads ...
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := stale.Clone() // ... replica B refreshes and saves ...
+	fresh.RefreshToken = "rt-2"
+	if err := st.Save(ctx, cookie, fresh); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(10 * time.Minute)
+	st.touchRecord(ctx, p, stale, raw, now) // ... then A touches with its old copy.
+	got, err := st.Load(ctx, cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RefreshToken != "rt-2" {
+		t.Fatalf("RefreshToken = %q: a touch overwrote a newer save", got.RefreshToken)
+	}
+}
+
+func TestParseCookie(t *testing.T) {
+	t.Parallel()
+	cookie, want := newCookie()
+	got, err := parseCookie(cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.id != want.id || got.secret != want.secret || got.hash != want.hash {
+		t.Fatal("parse does not invert newCookie")
+	}
+	if _, err := parseCookie(strings.Replace(cookie, ".", "-", 1)); !errors.Is(err, ErrMalformedCookie) {
+		t.Fatalf("no separator: %v", err)
+	}
+}
+
+// FuzzParseCookie: a cookie is accepted only in its one canonical form.
+func FuzzParseCookie(f *testing.F) {
+	c, _ := newCookie()
+	f.Add(c)
+	f.Add("")
+	f.Add(strings.Repeat("A", 43) + "." + strings.Repeat("A", 43))
+	f.Add(strings.Repeat("A", 43) + "." + strings.Repeat("A", 42) + "B")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parseCookie(s)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedCookie) {
+				t.Fatalf("error %v is not ErrMalformedCookie", err)
+			}
+			return
+		}
+		enc := base64.RawURLEncoding
+		if re := enc.EncodeToString(p.id[:]) + "." + enc.EncodeToString(p.secret[:]); re != s {
+			t.Fatalf("accepted non-canonical cookie %q (canonical %q)", s, re)
+		}
+		if SID(s) == "" || SID(s) == p.tag() {
+			t.Fatal("SID empty or equal to the key tag")
+		}
+	})
+}
