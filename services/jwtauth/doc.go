@@ -44,7 +44,12 @@
 // signature, exp (required), nbf and iat (not in the future), iss equal to
 // the issuer, aud containing the issuer's audience (IssuerConfig.Audience,
 // else Config.Audience), all with a leeway (default 30 s). A crit header is
-// refused. Errors wrap ErrInvalidToken plus a specific sentinel (ErrExpired,
+// refused, and so is JSON that parsers read differently: a header or payload
+// member given twice, a payload member that only case-folds to a claim name
+// (encoding/json would read "EXP" or "ſub" as exp or sub), and exp, nbf or
+// iat that is not a JSON number between 0 and the year 9999. Header
+// parameters that point at keys (jku, x5u, jwk, x5c) are ignored; a kid is
+// only a lookup key within the token's own issuer. Errors wrap ErrInvalidToken plus a specific sentinel (ErrExpired,
 // ErrAudience, ErrUnknownKey, ...).
 //
 // Verified tokens are kept in a bounded LRU cache keyed by the SHA-256 of the

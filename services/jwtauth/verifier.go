@@ -3,8 +3,6 @@ package jwtauth
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -165,7 +163,8 @@ func (v *Verifier) Close() {
 	v.wg.Wait()
 }
 
-// Verify checks token: size, syntax, a trusted iss, the signature with that
+// Verify checks token: size, syntax, unambiguous JSON (see inspect), a
+// trusted iss, the signature with that
 // issuer's keys only (kid and pinned algorithm), exp (required), nbf, iat
 // and aud, with leeway. Verified tokens are cached until their exp. The
 // returned Claims are the caller's own copy. Every error wraps
@@ -197,7 +196,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 }
 
 func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
-	iss, err := peekIssuer(token)
+	iss, err := inspect(token)
 	if err != nil {
 		return nil, verifyErr(ErrMalformed, err)
 	}
@@ -244,24 +243,6 @@ func (is *issuer) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 		return m, nil
 	}
 	return nil, fmt.Errorf("%w: no %s key", ErrUnknownKey, alg)
-}
-
-// peekIssuer reads the unverified iss claim, only to choose whose keys and
-// rules verify the token.
-func peekIssuer(token string) (string, error) {
-	_, rest, _ := strings.Cut(token, ".")
-	payload, _, _ := strings.Cut(rest, ".")
-	b, err := base64.RawURLEncoding.Strict().DecodeString(payload)
-	if err != nil {
-		return "", fmt.Errorf("payload: %w", err)
-	}
-	var p struct {
-		Iss string `json:"iss"`
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return "", fmt.Errorf("payload: %w", err)
-	}
-	return p.Iss, nil
 }
 
 // classify maps a jwt error to this package's sentinel.
