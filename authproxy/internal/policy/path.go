@@ -33,7 +33,9 @@ var ErrInvalidPath = errors.New("invalid path")
 // Decoding happens once: `%252e` becomes the literal name `%2e` (written
 // `%252e` in the output) and is never treated as a dot segment, which matches
 // an upstream that decodes once. `;` is an ordinary character (no matrix
-// parameters), so `/products;/../branches` is `/branches`.
+// parameters), so `/products;/../branches` is `/branches`; but a dot segment
+// carrying parameters (`..;`, `.;x`, also encoded) is rejected, because
+// servlet containers strip the parameters and resolve it.
 func NormalizePath(raw string) (string, error) {
 	if i := strings.IndexAny(raw, "?#"); i >= 0 {
 		raw = raw[:i]
@@ -77,7 +79,11 @@ func NormalizePath(raw string) (string, error) {
 				buf = append(buf, c)
 			}
 		}
-		switch d := string(buf); d {
+		d := string(buf)
+		if isDotWithParams(d) {
+			return "", fmt.Errorf("policy: normalize path: dot segment with parameters: %w", ErrInvalidPath)
+		}
+		switch d {
 		case "", ".":
 			// empty segment (duplicate or trailing slash) or current directory
 		case "..":
@@ -118,7 +124,7 @@ func isCanonical(p string) bool {
 	for i := 1; i <= len(p); i++ {
 		if i == len(p) || p[i] == '/' {
 			seg := p[segStart:i]
-			if seg == "" || seg == "." || seg == ".." {
+			if seg == "" || seg == "." || seg == ".." || isDotWithParams(seg) {
 				return false
 			}
 			segStart = i + 1
@@ -129,6 +135,15 @@ func isCanonical(p string) bool {
 		}
 	}
 	return true
+}
+
+// isDotWithParams reports whether seg is "." or ".." followed by ";" and
+// path parameters. Servlet containers (Tomcat, Jetty, Spring) drop the
+// parameters before resolving dots, so for them "/public/..;/admin" is
+// "/admin"; no such segment is ever legitimate, so it is refused.
+func isDotWithParams(seg string) bool {
+	dots, _, ok := strings.Cut(seg, ";")
+	return ok && (dots == "." || dots == "..")
 }
 
 // literalOK reports whether c may stand unescaped in a canonical segment:

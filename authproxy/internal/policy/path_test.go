@@ -57,6 +57,14 @@ func TestNormalizePath(t *testing.T) {
 		{name: "bad escape rejected", raw: "/a%zzb", wantErr: true},
 		{name: "truncated escape rejected", raw: "/a%2", wantErr: true},
 		{name: "lone percent rejected", raw: "/a%", wantErr: true},
+		// Servlet containers (Tomcat, Jetty, Spring) strip ";params" from a
+		// segment before resolving dots, so "..;" climbs for them.
+		{name: "dot dot with params rejected", raw: "/products/..;/branches/1/products", wantErr: true},
+		{name: "dot dot with named params rejected", raw: "/products/..;x=1/branches", wantErr: true},
+		{name: "dot with params rejected", raw: "/products/.;/x", wantErr: true},
+		{name: "encoded dot dot with params rejected", raw: "/products/%2e%2e;/branches", wantErr: true},
+		{name: "encoded semicolon after dot dot rejected", raw: "/products/..%3b/branches", wantErr: true},
+		{name: "dots inside a name with params kept", raw: "/a/...;x", want: "/a/...;x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,6 +115,8 @@ rules:
 		"/products/./../branches/1/products/",
 		"/products/%2E%2E/%2E%2E/branches/1/products",
 		"/products/.%2e/branches/1/products?x=1",
+		"/products/..;/branches/1/products",
+		"/products/%2e%2e;jsessionid=x/branches/1/products",
 	}
 	for _, raw := range tricks {
 		t.Run(raw, func(t *testing.T) {
