@@ -133,14 +133,20 @@ func parseCookie(cookie string) (*cookieParts, error) {
 		return nil, ErrMalformedCookie
 	}
 	var p cookieParts
-	if n, err := b64.Decode(p.id[:], []byte(cookie[:partLen])); err != nil || n != rawLen {
-		return nil, ErrMalformedCookie
-	}
-	if n, err := b64.Decode(p.secret[:], []byte(cookie[partLen+1:])); err != nil || n != rawLen {
+	if !decodePart(p.id[:], cookie[:partLen]) || !decodePart(p.secret[:], cookie[partLen+1:]) {
 		return nil, ErrMalformedCookie
 	}
 	p.hash = sha256.Sum256(p.id[:])
 	return &p, nil
+}
+
+// decodePart decodes one 43-character part into dst (32 bytes) without a
+// heap copy of the string.
+func decodePart(dst []byte, s string) bool {
+	var buf [partLen]byte
+	copy(buf[:], s)
+	n, err := b64.Decode(dst, buf[:])
+	return err == nil && n == rawLen
 }
 
 func newCookie() (string, *cookieParts) {
