@@ -13,26 +13,20 @@ package main
 import (
 	"context"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/gatewarden/gatewarden/services/catalog/internal/api"
 	"github.com/gatewarden/gatewarden/services/catalog/internal/products"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, svcmain.Process{Args: os.Args[1:], LookupEnv: os.LookupEnv, Stdout: os.Stdout, Stderr: os.Stderr})
-	stop()
-	os.Exit(code)
-}
+func main() { svcmain.Exec(service()) }
 
 // run is main without the process: it serves until ctx is cancelled and
 // returns the exit code.
-func run(ctx context.Context, p svcmain.Process) int {
-	return svcmain.Main(ctx, svcmain.Service{
+func run(ctx context.Context, p svcmain.Process) int { return svcmain.Main(ctx, service(), p) }
+
+func service() svcmain.Service {
+	return svcmain.Service{
 		Name:            "catalog",
 		DefaultAudience: "catalog",
 		Handler: func(d svcmain.Deps) (http.Handler, error) {
@@ -42,5 +36,5 @@ func run(ctx context.Context, p svcmain.Process) int {
 			}
 			return api.NewRouter(d, store)
 		},
-	}, p)
+	}
 }

@@ -176,14 +176,14 @@ func checkListen(addr string) error {
 // LogValue implements slog.LogValuer; issuers log through jwtauth's
 // redacting LogValue, so no secret is ever written.
 func (c Config) LogValue() slog.Value {
-	issuers := make([]any, len(c.Issuers))
+	issuers := make([]slog.Attr, len(c.Issuers))
 	for i, ic := range c.Issuers {
-		issuers[i] = ic.LogValue()
+		issuers[i] = slog.Any(strconv.Itoa(i), ic)
 	}
 	return slog.GroupValue(
 		slog.String("listen", c.Listen),
 		slog.String("audience", c.Audience),
-		slog.Any("issuers", issuers),
+		slog.Attr{Key: "issuers", Value: slog.GroupValue(issuers...)},
 		slog.Duration("leeway", c.Leeway),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),

@@ -14,6 +14,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -58,6 +61,16 @@ type Process struct {
 	// Listening, if set, is called with the bound address once the
 	// server accepts connections (tests use --listen 127.0.0.1:0).
 	Listening func(net.Addr)
+}
+
+// Exec is a service's whole main: it runs svc with the process's arguments,
+// environment and output until SIGINT or SIGTERM, then exits with Main's
+// code.
+func Exec(svc Service) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, svc, Process{Args: os.Args[1:], LookupEnv: os.LookupEnv, Stdout: os.Stdout, Stderr: os.Stderr})
+	stop()
+	os.Exit(code)
 }
 
 // Main runs svc until ctx is cancelled and returns the exit code.

@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatewarden/gatewarden/services/catalog/internal/products"
 	"github.com/gatewarden/gatewarden/services/httpkit"
@@ -32,24 +30,11 @@ type env struct {
 
 func newEnv(t *testing.T, logs io.Writer) *env {
 	t.Helper()
-	iss := svctest.NewIssuer(t, "https://idp.test")
 	store, err := products.Seeded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if logs == nil {
-		logs = io.Discard
-	}
-	r, err := NewRouter(svcmain.Deps{
-		Verifier: iss.Verifier(t, audience),
-		Logger:   httpkit.NewLogger(logs, slog.LevelDebug),
-		Registry: prometheus.NewRegistry(),
-	}, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	srv, iss := svctest.Serve(t, audience, logs, func(d svcmain.Deps) (http.Handler, error) { return NewRouter(d, store) })
 	return &env{srv: srv, issuer: iss, store: store, token: iss.Token(t, audience, "cleo", []string{svctest.RoleUser})}
 }
 

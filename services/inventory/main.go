@@ -1,0 +1,41 @@
+// Command inventory serves branch stock: GET /branches and
+// GET /branches/{id}/products, every business route behind jwtauth (admin:
+// every branch; branch-manager: the branches in its token's "branches"
+// claim; anyone else 403); /healthz, /readyz and /metrics are open.
+//
+// Configuration comes from flags and environment variables (a flag wins):
+// --listen (LISTEN_ADDR), --audience (JWT_AUDIENCE, default "inventory"),
+// --issuer (JWT_ISSUERS, ";"-separated), --leeway (JWT_LEEWAY),
+// --log-level (LOG_LEVEL), --shutdown-timeout (SHUTDOWN_TIMEOUT) and
+// --check-config. Run with -h for details. Exit codes: 0 ok, 1 runtime
+// failure, 2 invalid configuration.
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gatewarden/gatewarden/services/internal/svcmain"
+	"github.com/gatewarden/gatewarden/services/inventory/internal/api"
+	"github.com/gatewarden/gatewarden/services/inventory/internal/stock"
+)
+
+func main() { svcmain.Exec(service()) }
+
+// run is main without the process: it serves until ctx is cancelled and
+// returns the exit code.
+func run(ctx context.Context, p svcmain.Process) int { return svcmain.Main(ctx, service(), p) }
+
+func service() svcmain.Service {
+	return svcmain.Service{
+		Name:            "inventory",
+		DefaultAudience: "inventory",
+		Handler: func(d svcmain.Deps) (http.Handler, error) {
+			store, err := stock.Seeded()
+			if err != nil {
+				return nil, err
+			}
+			return api.NewRouter(d, store)
+		},
+	}
+}
