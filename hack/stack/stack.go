@@ -1,0 +1,424 @@
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Proxy names a front proxy.
+type Proxy string
+
+const (
+	// ProxyCaddyEmbedded is Caddy running inside this process (caddy.Load); always available.
+	ProxyCaddyEmbedded Proxy = "caddy-embedded"
+	// ProxyNginx is nginx (auth_request), run as a child with a generated configuration.
+	ProxyNginx Proxy = "nginx"
+	// ProxyCaddyBinary is a caddy binary (Debian's /usr/bin/caddy), run as a child.
+	ProxyCaddyBinary Proxy = "caddy"
+)
+
+// Proxies lists every front proxy Start can run.
+func Proxies() []Proxy { return []Proxy{ProxyCaddyEmbedded, ProxyNginx, ProxyCaddyBinary} }
+
+// Dev IdP application (the same values as the k8s FusionAuth kickstart; CONTRACTS.md).
+const (
+	ClientID     = "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e"
+	ClientSecret = "dev-client-secret"
+)
+
+// User is a dev IdP account.
+type User struct {
+	Email, Password, Name string
+	Roles                 []string
+	Branches              []string
+}
+
+// DevUsers are the dev IdP's default accounts.
+func DevUsers() []User {
+	return []User{
+		{Email: "admin@example.com", Password: "admin-pass", Name: "Ada Admin", Roles: []string{"admin"}},
+		{Email: "manager@example.com", Password: "manager-pass", Name: "Max Manager", Roles: []string{"branch-manager"}, Branches: []string{"1"}},
+		{Email: "customer@example.com", Password: "customer-pass", Name: "Cleo Customer", Roles: []string{"user"}},
+		{Email: "outsider@example.com", Password: "outsider-pass", Name: "Otto Outsider"},
+	}
+}
+
+// Options configure Start. The zero value runs the embedded Caddy on free ports, building the
+// binaries into a temporary directory.
+type Options struct {
+	// Proxy is the front proxy; "" = ProxyCaddyEmbedded.
+	Proxy Proxy
+	// Ports of every part; 0 = a free port.
+	Ports Ports
+	// Redis chooses redis-server or the embedded miniredis; "" = redis-server when on PATH.
+	Redis RedisMode
+	// RepoRoot is the main module's directory; "" = found above the working directory.
+	RepoRoot string
+	// Binaries are prebuilt programs (see Build); zero = Build into WorkDir.
+	Binaries Binaries
+	// WorkDir holds configuration, secrets and logs; "" = a temporary directory removed by Close.
+	WorkDir string
+	// RulesFile is authproxy's route rules; "" = <RepoRoot>/authproxy/rules.example.yaml.
+	RulesFile string
+	// Record puts a Recorder in front of catalog and inventory (the gateway sends through it).
+	Record bool
+	// Output receives every part's log lines, prefixed with the part's name; nil discards them.
+	Output io.Writer
+	// LogLevel of the Go programs (debug, info, warn, error); "" = info.
+	LogLevel string
+	// NginxPath and CaddyPath locate the proxy binaries; "" = PATH, then /usr/sbin/nginx and
+	// /usr/bin/caddy.
+	NginxPath, CaddyPath string
+	// ReadyTimeout bounds the wait for each part to become ready; 0 = 60s.
+	ReadyTimeout time.Duration
+}
+
+// Stack is a running system. Close stops it.
+type Stack struct {
+	Proxy Proxy
+	Ports Ports
+	// GatewayURL is the front proxy (what users and tests talk to); it is authproxy's public URL
+	// and the gateway tokens' issuer.
+	GatewayURL string
+	// Direct addresses of each part (tests use them to bypass the gateway).
+	AuthProxyURL, CatalogURL, InventoryURL, DevIDPURL string
+	RedisAddr                                         string
+	// RedisKind is "redis-server" or "miniredis".
+	RedisKind string
+	// CatalogRecorder and InventoryRecorder see what reached each service (Options.Record).
+	CatalogRecorder, InventoryRecorder *Recorder
+	// WorkDir holds the generated configuration (Caddyfile, nginx.conf, secrets).
+	WorkDir string
+
+	removeWorkDir bool
+	closeOnce     sync.Once
+	closeErr      error
+	procs         []*process // started order: devidp, authproxy, catalog, inventory, proxy
+	redis         *redisInstance
+	caddy         *embedded
+	recorders     []*Recorder
+}
+
+// shutdownGrace is how long a child has to exit after SIGTERM before it is killed.
+const shutdownGrace = 10 * time.Second
+
+// Start runs the whole system and returns once every part answers (or the first error, after
+// stopping what had started). ctx bounds the start only; the parts run until Close.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	if opts.Proxy == "" {
+		opts.Proxy = ProxyCaddyEmbedded
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "info"
+	}
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 60 * time.Second
+	}
+	proxyPath, err := proxyBinary(opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.RepoRoot == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("stack: %w", err)
+		}
+		if opts.RepoRoot, err = FindRepoRoot(wd); err != nil {
+			return nil, err
+		}
+	}
+	if opts.RulesFile == "" {
+		opts.RulesFile = filepath.Join(opts.RepoRoot, "authproxy", "rules.example.yaml")
+	}
+	if !fileExists(opts.RulesFile) {
+		return nil, fmt.Errorf("stack: rules file %s not found", opts.RulesFile)
+	}
+	ports, err := opts.Ports.resolve()
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Stack{
+		Proxy:        opts.Proxy,
+		Ports:        ports,
+		GatewayURL:   httpURL(ports.Gateway),
+		AuthProxyURL: httpURL(ports.AuthProxy),
+		CatalogURL:   httpURL(ports.Catalog),
+		InventoryURL: httpURL(ports.Inventory),
+		DevIDPURL:    httpURL(ports.DevIDP),
+		RedisAddr:    addr(ports.Redis),
+		WorkDir:      opts.WorkDir,
+	}
+	if s.WorkDir == "" {
+		if s.WorkDir, err = os.MkdirTemp("", "gatewarden-stack-"); err != nil {
+			return nil, fmt.Errorf("stack: %w", err)
+		}
+		s.removeWorkDir = true
+	} else if err := os.MkdirAll(s.WorkDir, 0o700); err != nil {
+		return nil, fmt.Errorf("stack: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.Close())
+		}
+	}()
+
+	bins := opts.Binaries
+	if bins == (Binaries{}) {
+		if bins, err = Build(ctx, opts.RepoRoot, filepath.Join(s.WorkDir, "bin")); err != nil {
+			return nil, err
+		}
+	}
+
+	secrets, err := writeSecrets(s.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+
+	s.redis, err = startRedis(opts.Redis, ports.Redis, s.WorkDir, opts.Output)
+	if err != nil {
+		return nil, err
+	}
+	s.RedisKind = s.redis.kind
+	if err := waitTCP(ctx, s.RedisAddr, opts.ReadyTimeout, s.redis.proc); err != nil {
+		return nil, fmt.Errorf("stack: redis: %w", err)
+	}
+
+	run := func(name, path string, args []string, readyURL string) error {
+		p, err := startProcess(name, path, args, nil, s.WorkDir, opts.Output)
+		if err != nil {
+			return err
+		}
+		s.procs = append(s.procs, p)
+		if err := waitHTTP(ctx, readyURL, opts.ReadyTimeout, p); err != nil {
+			return fmt.Errorf("stack: %s: %w", name, err)
+		}
+		return nil
+	}
+
+	if err := run("devidp", bins.DevIDP, []string{
+		"--listen=" + addr(ports.DevIDP),
+		"--issuer=" + s.DevIDPURL,
+		"--client-id=" + ClientID,
+		"--client-secret=" + ClientSecret,
+		"--redirect-uris=" + s.GatewayURL + "/oauth2/callback",
+		"--logout-uris=" + s.GatewayURL + "/",
+	}, s.DevIDPURL+"/.well-known/openid-configuration"); err != nil {
+		return nil, err
+	}
+
+	if err := run("authproxy", bins.AuthProxy, []string{
+		"--listen=" + addr(ports.AuthProxy),
+		"--public-url=" + s.GatewayURL,
+		"--fusionauth-url=" + s.DevIDPURL,
+		"--client-id=" + ClientID,
+		"--client-secret-file=" + secrets.clientSecret,
+		"--cookie-secret-file=" + secrets.cookieSecret,
+		"--redis-addrs=" + s.RedisAddr,
+		"--rules-file=" + opts.RulesFile,
+		"--dev-mode",
+		"--trusted-proxies=127.0.0.1/32",
+		"--pass-user-headers",
+		"--log-level=" + opts.LogLevel,
+	}, s.AuthProxyURL+"/readyz"); err != nil {
+		return nil, err
+	}
+
+	gatewayIssuer := "iss=" + s.GatewayURL + ",jwks=" + s.AuthProxyURL + "/.well-known/jwks.json"
+	if err := run("catalog", bins.Catalog, []string{
+		"--listen=" + addr(ports.Catalog),
+		"--issuer=" + gatewayIssuer,
+		"--log-level=" + opts.LogLevel,
+	}, s.CatalogURL+"/readyz"); err != nil {
+		return nil, err
+	}
+	// inventory also takes the dev IdP's access tokens (rules with forward: access-token).
+	if err := run("inventory", bins.Inventory, []string{
+		"--listen=" + addr(ports.Inventory),
+		"--issuer=" + gatewayIssuer,
+		"--issuer=iss=" + s.DevIDPURL + ",jwks=" + s.DevIDPURL + "/.well-known/jwks.json,aud=" + ClientID,
+		"--log-level=" + opts.LogLevel,
+	}, s.InventoryURL+"/readyz"); err != nil {
+		return nil, err
+	}
+
+	targets := proxyTargets{
+		Gateway:   ports.Gateway,
+		AuthProxy: addr(ports.AuthProxy),
+		Catalog:   addr(ports.Catalog),
+		Inventory: addr(ports.Inventory),
+	}
+	if opts.Record {
+		for _, r := range []struct {
+			rec    **Recorder
+			target *string
+			url    string
+		}{{&s.CatalogRecorder, &targets.Catalog, s.CatalogURL}, {&s.InventoryRecorder, &targets.Inventory, s.InventoryURL}} {
+			rec, err := startRecorder(r.url)
+			if err != nil {
+				return nil, fmt.Errorf("stack: recorder: %w", err)
+			}
+			s.recorders = append(s.recorders, rec)
+			*r.rec = rec
+			*r.target = strings.TrimPrefix(rec.URL(), "http://")
+		}
+	}
+
+	var proxyProc *process
+	switch opts.Proxy {
+	case ProxyCaddyEmbedded:
+		if s.caddy, err = startEmbeddedCaddy(ctx, targets, s.WorkDir, opts.Output); err != nil {
+			return nil, err
+		}
+	case ProxyCaddyBinary:
+		dir := filepath.Join(s.WorkDir, "caddy")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("stack: caddy: %w", err)
+		}
+		src, err := caddyfile(targets, dir, "WARN", false)
+		if err != nil {
+			return nil, err
+		}
+		conf := filepath.Join(s.WorkDir, "Caddyfile")
+		if err := os.WriteFile(conf, src, 0o600); err != nil {
+			return nil, fmt.Errorf("stack: caddy: %w", err)
+		}
+		env := []string{"HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "XDG_DATA_HOME=" + dir}
+		if proxyProc, err = startProcess("caddy", proxyPath, []string{"run", "--config", conf, "--adapter", "caddyfile"}, env, dir, opts.Output); err != nil {
+			return nil, err
+		}
+	case ProxyNginx:
+		dir := filepath.Join(s.WorkDir, "nginx")
+		conf, err := writeNginxConfig(targets, dir, "warn")
+		if err != nil {
+			return nil, err
+		}
+		if proxyProc, err = startProcess("nginx", proxyPath, []string{"-e", "stderr", "-p", dir, "-c", conf}, nil, dir, opts.Output); err != nil {
+			return nil, err
+		}
+	}
+	if proxyProc != nil {
+		s.procs = append(s.procs, proxyProc)
+	}
+	if err := waitHTTP(ctx, s.GatewayURL+"/.well-known/jwks.json", opts.ReadyTimeout, proxyProc); err != nil {
+		return nil, fmt.Errorf("stack: %s: %w", opts.Proxy, err)
+	}
+	return s, nil
+}
+
+// proxyBinary finds the proxy program (none for the embedded Caddy).
+func proxyBinary(opts Options) (string, error) {
+	var name, given, fallback string
+	switch opts.Proxy {
+	case ProxyCaddyEmbedded:
+		return "", nil
+	case ProxyNginx:
+		name, given, fallback = "nginx", opts.NginxPath, "/usr/sbin/nginx"
+	case ProxyCaddyBinary:
+		name, given, fallback = "caddy", opts.CaddyPath, "/usr/bin/caddy"
+	default:
+		return "", fmt.Errorf("stack: unknown proxy %q (one of %v)", opts.Proxy, Proxies())
+	}
+	if given != "" {
+		return given, nil
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	if fileExists(fallback) {
+		return fallback, nil
+	}
+	return "", fmt.Errorf("stack: %s: %w", name, ErrProxyNotInstalled)
+}
+
+// ErrProxyNotInstalled is returned when the chosen proxy's binary is not on this machine.
+var ErrProxyNotInstalled = errors.New("not installed")
+
+// ProxyAvailable reports whether Start can run p on this machine.
+func ProxyAvailable(p Proxy) bool {
+	_, err := proxyBinary(Options{Proxy: p})
+	return err == nil
+}
+
+type secretFiles struct{ clientSecret, cookieSecret string }
+
+// writeSecrets writes the client secret and a fresh random cookie secret (mode 0600), so no
+// secret appears on a command line.
+func writeSecrets(dir string) (secretFiles, error) {
+	cookie := make([]byte, 32)
+	if _, err := rand.Read(cookie); err != nil {
+		return secretFiles{}, fmt.Errorf("stack: cookie secret: %w", err)
+	}
+	f := secretFiles{
+		clientSecret: filepath.Join(dir, "client-secret"),
+		cookieSecret: filepath.Join(dir, "cookie-secret"),
+	}
+	if err := os.WriteFile(f.clientSecret, []byte(ClientSecret), 0o600); err != nil {
+		return f, fmt.Errorf("stack: client secret: %w", err)
+	}
+	if err := os.WriteFile(f.cookieSecret, []byte(hex.EncodeToString(cookie)), 0o600); err != nil {
+		return f, fmt.Errorf("stack: cookie secret: %w", err)
+	}
+	return f, nil
+}
+
+// Close stops every part in reverse order (children get SIGTERM, then up to 10 s to exit) and
+// removes the temporary work directory. It is safe to call more than once.
+func (s *Stack) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.caddy != nil {
+			errs = append(errs, s.caddy.close())
+		}
+		for i := len(s.procs) - 1; i >= 0; i-- {
+			errs = append(errs, s.procs[i].stop(shutdownGrace))
+		}
+		for _, r := range s.recorders {
+			errs = append(errs, r.close())
+		}
+		if s.redis != nil {
+			errs = append(errs, s.redis.close())
+		}
+		if s.removeWorkDir {
+			errs = append(errs, os.RemoveAll(s.WorkDir))
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// Wait blocks until ctx is done (returning nil) or a part exits on its own (returning an error
+// that names it and shows its last output).
+func (s *Stack) Wait(ctx context.Context) error {
+	procs := append([]*process(nil), s.procs...)
+	if s.redis != nil && s.redis.proc != nil {
+		procs = append(procs, s.redis.proc)
+	}
+	exited := make(chan *process, len(procs))
+	for _, p := range procs {
+		go func() {
+			select {
+			case <-p.done:
+				exited <- p
+			case <-ctx.Done():
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case p := <-exited:
+		_, err := p.exited()
+		return err
+	}
+}
