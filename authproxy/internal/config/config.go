@@ -131,17 +131,17 @@ func (c *Config) LogValue() slog.Value {
 		slog.Any("signing_key_files", c.SigningKeyFiles),
 		slog.Bool("dev_mode", c.DevMode),
 		slog.Any("hs256_secret", c.HS256Secret),
-		slog.Duration("token_ttl", c.TokenTTL),
+		slog.String("token_ttl", c.TokenTTL.String()),
 		slog.String("rules_file", c.RulesFile),
 		slog.Any("trusted_proxies", prefixes),
 		slog.Any("allowed_redirect_hosts", c.AllowedRedirectHosts),
-		slog.Duration("session_lifetime", c.SessionLifetime),
-		slog.Duration("session_idle_timeout", c.SessionIdleTimeout),
-		slog.Duration("refresh_window", c.RefreshWindow),
-		slog.Duration("session_cache_ttl", c.SessionCacheTTL),
+		slog.String("session_lifetime", c.SessionLifetime.String()),
+		slog.String("session_idle_timeout", c.SessionIdleTimeout.String()),
+		slog.String("refresh_window", c.RefreshWindow.String()),
+		slog.String("session_cache_ttl", c.SessionCacheTTL.String()),
 		slog.Bool("pass_user_headers", c.PassUserHeaders),
 		slog.String("log_level", c.LogLevel.String()),
-		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 	)
 }
 

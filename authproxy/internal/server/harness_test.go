@@ -42,7 +42,7 @@ const (
 
 // redisServer is a real redis-server started for one test.
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	dir  string
 	mu   sync.Mutex
@@ -52,7 +52,7 @@ type redisServer struct {
 func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
 
 // startRedis starts redis-server on a free port; it is stopped at cleanup.
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t testing.TB) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -106,7 +106,7 @@ func (r *redisServer) stop() {
 }
 
 // listen reserves a 127.0.0.1 port so URLs are known before servers start.
-func listen(t *testing.T) (net.Listener, string) {
+func listen(t testing.TB) (net.Listener, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,7 +115,7 @@ func listen(t *testing.T) (net.Listener, string) {
 	return ln, "http://" + ln.Addr().String()
 }
 
-func serve(t *testing.T, ln net.Listener, h http.Handler) {
+func serve(t testing.TB, ln net.Listener, h http.Handler) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	srv.Listener.Close()
@@ -126,7 +126,7 @@ func serve(t *testing.T, ln net.Listener, h http.Handler) {
 
 // env is one test world: devidp, Redis, and one or more authproxy instances.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	idp    *devidp.Server
 	idpURL string
 	redis  redis.UniversalClient
@@ -157,6 +157,7 @@ type envOpts struct {
 	proxies int                   // authproxy instances sharing Redis; 0 = 1
 	cfg     func(*config.Config)
 	now     func() time.Time
+	quiet   bool // logs to io.Discard at info level (benchmarks)
 }
 
 // proxy is one authproxy instance.
@@ -165,7 +166,7 @@ type proxy struct {
 	srv *Server
 }
 
-func newEnv(t *testing.T, o envOpts) (*env, []*proxy) {
+func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 	t.Helper()
 	n := max(o.proxies, 1)
 	lns := make([]net.Listener, n)
@@ -199,7 +200,11 @@ func newEnv(t *testing.T, o envOpts) (*env, []*proxy) {
 		if o.cfg != nil {
 			o.cfg(cfg)
 		}
-		srv, err := New(Deps{Config: cfg, Redis: rdb, Logger: httpkit.NewLogger(e.logs, slog.LevelDebug), Now: o.now})
+		logger := httpkit.NewLogger(e.logs, slog.LevelDebug)
+		if o.quiet {
+			logger = httpkit.NewLogger(io.Discard, slog.LevelInfo)
+		}
+		srv, err := New(Deps{Config: cfg, Redis: rdb, Logger: logger, Now: o.now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +216,7 @@ func newEnv(t *testing.T, o envOpts) (*env, []*proxy) {
 	return e, proxies
 }
 
-func testConfig(t *testing.T, publicURL, idpURL string) *config.Config {
+func testConfig(t testing.TB, publicURL, idpURL string) *config.Config {
 	t.Helper()
 	rules, err := policy.Load("../../testdata/rules.yaml")
 	if err != nil {
@@ -234,7 +239,7 @@ func testConfig(t *testing.T, publicURL, idpURL string) *config.Config {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -247,12 +252,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // browser is a cookie-jar HTTP client that does not follow redirects.
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	jar *cookiejar.Jar
 	c   *http.Client
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, jar: jar, c: &http.Client{
 		Jar:           jar,
@@ -352,7 +357,7 @@ type fwd struct {
 	headers map[string]string
 }
 
-func (f fwd) request(t *testing.T, p *proxy, dialect string) *http.Request {
+func (f fwd) request(t testing.TB, p *proxy, dialect string) *http.Request {
 	t.Helper()
 	method := f.method
 	if method == "" {
@@ -410,7 +415,7 @@ var plainClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-func send(t *testing.T, req *http.Request) (*http.Response, string) {
+func send(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	resp, err := plainClient.Do(req)
 	if err != nil {
@@ -421,13 +426,13 @@ func send(t *testing.T, req *http.Request) (*http.Response, string) {
 	return resp, string(body)
 }
 
-func (f fwd) send(t *testing.T, p *proxy, dialect string) (*http.Response, string) {
+func (f fwd) send(t testing.TB, p *proxy, dialect string) (*http.Response, string) {
 	t.Helper()
 	return send(t, f.request(t, p, dialect))
 }
 
 // gatewayVerifier verifies gateway tokens exactly as catalog/inventory do.
-func gatewayVerifier(t *testing.T, p *proxy, aud string) *jwtauth.Verifier {
+func gatewayVerifier(t testing.TB, p *proxy, aud string) *jwtauth.Verifier {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -444,7 +449,7 @@ func gatewayVerifier(t *testing.T, p *proxy, aud string) *jwtauth.Verifier {
 }
 
 // fusionVerifier verifies FusionAuth access tokens as inventory does.
-func fusionVerifier(t *testing.T, e *env) *jwtauth.Verifier {
+func fusionVerifier(t testing.TB, e *env) *jwtauth.Verifier {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -460,7 +465,7 @@ func fusionVerifier(t *testing.T, e *env) *jwtauth.Verifier {
 	return v
 }
 
-func bearerOf(t *testing.T, resp *http.Response) string {
+func bearerOf(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	h := resp.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
@@ -470,7 +475,7 @@ func bearerOf(t *testing.T, resp *http.Response) string {
 	return tok
 }
 
-func decodeJSON(t *testing.T, body string) map[string]any {
+func decodeJSON(t testing.TB, body string) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
@@ -488,7 +493,7 @@ func mustPrefixes(ss ...string) []netip.Prefix {
 }
 
 // miniRedis starts an embedded miniredis (for expiry via FastForward).
-func miniRedis(t *testing.T) (*miniredis.Miniredis, redis.UniversalClient) {
+func miniRedis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -497,7 +502,7 @@ func miniRedis(t *testing.T) (*miniredis.Miniredis, redis.UniversalClient) {
 }
 
 // loggedIn returns a fresh login's session cookie for email on p.
-func loggedIn(t *testing.T, p *proxy, email string) (string, *browser) {
+func loggedIn(t testing.TB, p *proxy, email string) (string, *browser) {
 	t.Helper()
 	b := newBrowser(t)
 	b.login(p, email, "/")
@@ -509,7 +514,7 @@ func loggedIn(t *testing.T, p *proxy, email string) (string, *browser) {
 }
 
 // loadSession reads a session straight from Redis (no cache).
-func loadSession(t *testing.T, p *proxy, cookie string) *session.Session {
+func loadSession(t testing.TB, p *proxy, cookie string) *session.Session {
 	t.Helper()
 	s, err := p.srv.fresh.Load(context.Background(), cookie)
 	if err != nil {

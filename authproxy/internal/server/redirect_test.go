@@ -1,0 +1,111 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+)
+
+func redirectServer(t testing.TB) *Server {
+	t.Helper()
+	public, _ := url.Parse("https://gw.example")
+	return &Server{public: public, cfg: &config.Config{AllowedRedirectHosts: []string{"shop.example", "api.example:8443"}}}
+}
+
+// FuzzCheckRedirect: whatever the input, an accepted return URL, resolved
+// the way a browser resolves a Location header against the public URL,
+// lands on the public host or an allow-listed host, over http(s).
+func FuzzCheckRedirect(f *testing.F) {
+	for _, seed := range []string{
+		"/", "/products?x=1", "//evil.example", "https://evil.example", `/\evil.example`, "%2F%2Fevil.example",
+		"javascript:alert(1)", "https://shop.example/x", "https://shop.example@evil.example", "/\t/evil.example",
+		"https://api.example:8443/", "https://api.example:9999/", "http://gw.example/x", "///evil.example",
+		"/%2F/evil.example", "https:evil.example", "HTTPS://SHOP.EXAMPLE/", "/..//evil.example", "https://[::1]/",
+	} {
+		f.Add(seed)
+	}
+	s := redirectServer(f)
+	allowed := map[string]bool{"gw.example": true, "shop.example": true, "api.example:8443": true}
+	f.Fuzz(func(t *testing.T, rd string) {
+		got, ok := s.checkRedirect(rd)
+		if !ok {
+			return
+		}
+		if strings.ContainsAny(got, "\\\t\r\n") {
+			t.Fatalf("accepted %q -> %q with a backslash or control character", rd, got)
+		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("accepted %q -> unparsable %q", rd, got)
+		}
+		final := s.public.ResolveReference(u)
+		if final.Scheme != "http" && final.Scheme != "https" {
+			t.Fatalf("accepted %q -> scheme %q", rd, final.Scheme)
+		}
+		host := strings.ToLower(final.Host)
+		if !allowed[host] && !allowed[strings.ToLower(final.Hostname())] || final.User != nil {
+			t.Fatalf("accepted %q -> %q lands on %q", rd, got, final.Host)
+		}
+		if u.Host == "" && strings.HasPrefix(got, "//") {
+			t.Fatalf("accepted scheme-relative %q", got)
+		}
+	})
+}
+
+func TestCheckRedirectTable(t *testing.T) {
+	t.Parallel()
+	s := redirectServer(t)
+	tests := []struct {
+		rd   string
+		want string // "" = refused
+	}{
+		{rd: "/x?y=1#z", want: "/x?y=1#z"},
+		{rd: "https://gw.example/p", want: "https://gw.example/p"},
+		{rd: "https://shop.example/cart", want: "https://shop.example/cart"},
+		{rd: "https://api.example:8443/v1", want: "https://api.example:8443/v1"},
+		{rd: "https://api.example:9999/v1"},
+		{rd: "//evil.example"},
+		{rd: "https://evil.example"},
+		{rd: `/\evil.example`},
+		{rd: "%2F%2Fevil.example"},
+		{rd: "javascript:alert(1)"},
+		{rd: "https:evil.example"},
+		{rd: "/%2F/evil.example"},
+		{rd: ""},
+		{rd: "/" + strings.Repeat("a", maxRedirectSize)},
+	}
+	for _, tt := range tests {
+		got, ok := s.checkRedirect(tt.rd)
+		if ok != (tt.want != "") || got != tt.want {
+			t.Errorf("checkRedirect(%q) = %q, %v; want %q", tt.rd, got, ok, tt.want)
+		}
+	}
+}
+
+// TestHTTPSCookie: on an https public URL the session cookie is __Host-
+// prefixed and Secure (and so host-only with Path=/).
+func TestHTTPSCookie(t *testing.T) {
+	t.Parallel()
+	spec := newCookieSpec(&config.Config{PublicURL: "https://gw.example", CookieName: "gw_session", CookieSecret: "0123456789abcdef0123456789abcdef"})
+	rec := httptest.NewRecorder()
+	spec.set(rec, spec.name, "v", 60)
+	spec.set(rec, spec.csrf, "b", 60)
+	got := rec.Header().Values("Set-Cookie")
+	want := []string{
+		"__Host-gw_session=v; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax",
+		"__Host-gw_session_login=b; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Set-Cookie:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The browser-side rules for __Host- hold: parseable, Secure, Path=/, no Domain.
+	for _, c := range (&http.Response{Header: rec.Header()}).Cookies() {
+		if !c.Secure || c.Path != "/" || c.Domain != "" || !strings.HasPrefix(c.Name, "__Host-") {
+			t.Errorf("cookie %+v breaks __Host- rules", c)
+		}
+	}
+}
