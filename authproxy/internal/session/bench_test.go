@@ -19,16 +19,25 @@ func benchSession() *session.Session {
 	}
 }
 
-// BenchmarkLoad: one GET to a real redis-server plus decrypt and decode.
-func BenchmarkLoad(b *testing.B) {
+// benchStore starts a real redis-server and stores one session, in the
+// plain store or behind the cache.
+func benchStore(b *testing.B, cached bool) (session.Store, string) {
 	srv := sessiontest.StartRedis(b)
 	c := newClient(b, srv.Addr())
-	st := newStore(b, c, sessiontest.Options{Prefix: "bench"})
+	var st session.Store = newStore(b, c, sessiontest.Options{Prefix: "bench"})
+	if cached {
+		st = newCached(b, st, c, session.CacheConfig{TTL: time.Hour})
+	}
 	cookie, err := st.Create(b.Context(), benchSession())
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	return st, cookie
+}
+
+func benchLoad(b *testing.B, cached bool) {
+	st, cookie := benchStore(b, cached)
 	for b.Loop() {
 		if _, err := st.Load(b.Context(), cookie); err != nil {
 			b.Fatal(err)
@@ -36,34 +45,15 @@ func BenchmarkLoad(b *testing.B) {
 	}
 }
 
+// BenchmarkLoad: one GET to a real redis-server plus decrypt and decode.
+func BenchmarkLoad(b *testing.B) { benchLoad(b, false) }
+
 // BenchmarkCachedLoad: a cache hit (no Redis round trip).
-func BenchmarkCachedLoad(b *testing.B) {
-	srv := sessiontest.StartRedis(b)
-	c := newClient(b, srv.Addr())
-	st := newStore(b, c, sessiontest.Options{Prefix: "bench"})
-	cached := newCached(b, st, c, session.CacheConfig{TTL: time.Hour})
-	cookie, err := cached.Create(b.Context(), benchSession())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := cached.Load(b.Context(), cookie); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkCachedLoad(b *testing.B) { benchLoad(b, true) }
 
 // BenchmarkLoadParallel: the real-Redis Load from many goroutines.
 func BenchmarkLoadParallel(b *testing.B) {
-	srv := sessiontest.StartRedis(b)
-	c := newClient(b, srv.Addr())
-	st := newStore(b, c, sessiontest.Options{Prefix: "bench"})
-	cookie, err := st.Create(b.Context(), benchSession())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
+	st, cookie := benchStore(b, false)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := st.Load(b.Context(), cookie); err != nil {
