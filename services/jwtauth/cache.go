@@ -1,70 +1,45 @@
 package jwtauth
 
 import (
-	"container/list"
-	"sync"
 	"time"
+
+	"github.com/gatewarden/gatewarden/services/lru"
 )
 
 // tokenCache is a bounded LRU of verified tokens keyed by the SHA-256 of the
 // token. An entry is served only while now is before the token's exp, so a
-// cached token can never outlive its expiry. Safe for concurrent use.
+// cached token can never outlive its expiry, and, for JWKS issuers, only
+// while the key that verified it is still in the issuer's key set, so
+// withdrawing a key from the JWKS also withdraws the tokens it signed.
+// Safe for concurrent use.
 type tokenCache struct {
-	mu      sync.Mutex
-	max     int
-	order   *list.List // front = most recently used; values are *cacheEntry
-	entries map[[32]byte]*list.Element
+	lru *lru.Cache[[32]byte, cachedToken]
 }
 
-type cacheEntry struct {
-	key    [32]byte
+type cachedToken struct {
 	claims *Claims // never handed out; callers get clones
 	exp    time.Time
+	src    *jwksSource // with key: the JWKS key that verified the token; nil for PEM/HMAC keys
+	key    *key
 }
 
 func newTokenCache(size int) *tokenCache {
-	return &tokenCache{max: size, order: list.New(), entries: make(map[[32]byte]*list.Element, min(size, 1024))}
+	return &tokenCache{lru: lru.New[[32]byte, cachedToken](size)}
 }
 
-// get returns the cached claims for key if still before their exp.
+// get returns the cached claims for key if still before their exp and their
+// key is still trusted.
 func (c *tokenCache) get(key [32]byte, now time.Time) (*Claims, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.entries[key]
-	if !ok {
-		return nil, false
-	}
-	e := el.Value.(*cacheEntry)
-	if !now.Before(e.exp) {
-		c.order.Remove(el)
-		delete(c.entries, key)
-		return nil, false
-	}
-	c.order.MoveToFront(el)
-	return e.claims, true
+	e, ok := c.lru.Get(key, func(e cachedToken) bool {
+		return now.Before(e.exp) && (e.src == nil || e.src.keys.Load().has(e.key))
+	})
+	return e.claims, ok
 }
 
-// put stores claims until exp, evicting the least recently used entry when full.
-func (c *tokenCache) put(key [32]byte, claims *Claims, exp time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.entries[key]; ok {
-		e := el.Value.(*cacheEntry)
-		e.claims, e.exp = claims, exp
-		c.order.MoveToFront(el)
-		return
-	}
-	c.entries[key] = c.order.PushFront(&cacheEntry{key: key, claims: claims, exp: exp})
-	for c.order.Len() > c.max {
-		oldest := c.order.Back()
-		c.order.Remove(oldest)
-		delete(c.entries, oldest.Value.(*cacheEntry).key)
-	}
+// put stores claims verified with k (nil for a static key) until exp.
+func (c *tokenCache) put(key [32]byte, claims *Claims, exp time.Time, src *jwksSource, k *key) {
+	c.lru.Put(key, cachedToken{claims: claims, exp: exp, src: src, key: k})
 }
 
 // len returns the number of entries (for tests).
-func (c *tokenCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
-}
+func (c *tokenCache) len() int { return c.lru.Len() }

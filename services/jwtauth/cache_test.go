@@ -3,6 +3,7 @@ package jwtauth
 import (
 	"context"
 	"crypto/sha256"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -102,6 +103,9 @@ func TestVerifyReturnsCopies(t *testing.T) {
 	}
 	c1.Roles[0] = "superadmin"
 	c1.Branches = append(c1.Branches, "99")
+	c1.Audience[0] = "catalog"
+	c1.ExpiresAt.Time = c1.ExpiresAt.Add(time.Hour)
+	c1.IssuedAt.Time = time.Time{}
 	c2, err := v.Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +115,12 @@ func TestVerifyReturnsCopies(t *testing.T) {
 	}
 	if diff := cmp.Diff(Branches{"1", "2"}, c2.Branches); diff != "" {
 		t.Errorf("branches (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(jwt.ClaimStrings{audInv}, c2.Audience); diff != "" {
+		t.Errorf("audience (-want +got):\n%s", diff)
+	}
+	if !c2.ExpiresAt.Equal(t0.Add(time.Minute)) || !c2.IssuedAt.Equal(t0) {
+		t.Errorf("exp/iat changed through an earlier result: %v, %v", c2.ExpiresAt, c2.IssuedAt)
 	}
 }
 
@@ -137,4 +147,37 @@ func TestCacheConcurrent(t *testing.T) {
 	if n := v.cache.len(); n > 4 {
 		t.Fatalf("cache grew to %d entries, bound is 4", n)
 	}
+}
+
+// TestCacheDropsTokensOfWithdrawnKeys: once a key is gone from the issuer's
+// JWKS (rotated out after a compromise), tokens it signed are no longer
+// served from the cache, while a refresh that keeps the key keeps them.
+func TestCacheDropsTokensOfWithdrawnKeys(t *testing.T) {
+	t.Parallel()
+	b, c := keysB(), keysC()
+	s := newJWKSServer(t, defaultJWKS())
+	clk := newClock()
+	cfg := testConfig(t, clk, s.URL)
+	cfg.Issuers = cfg.Issuers[2:]
+	v := newVerifier(t, cfg)
+	tok := sign(t, jwt.SigningMethodRS256, b.rsa, kidRSA, with(claims(issJWKS), "exp", t0.Add(time.Hour).Unix()))
+	trigger := func(kid string) { // an unknown kid makes the verifier refetch
+		t.Helper()
+		clk.Add(refetchInterval)
+		verifyErrIs(t, v, sign(t, jwt.SigningMethodRS256, c.rsa, kid, claims(issJWKS)), ErrUnknownKey)
+	}
+	cached := func() bool {
+		_, ok := v.cache.get(sha256.Sum256([]byte(tok)), clk.Now())
+		return ok
+	}
+	verifyErrIs(t, v, tok, nil)
+
+	trigger("unknown-1") // the same key set again
+	if !cached() {
+		t.Fatal("a refresh that keeps the key dropped the cached token")
+	}
+
+	s.set(http.StatusOK, jwksBody(jwkJSON(kidEC, "", "", &b.ec.PublicKey)))
+	trigger("unknown-2") // rsa-1 withdrawn
+	verifyErrIs(t, v, tok, ErrUnknownKey)
 }

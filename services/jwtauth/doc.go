@@ -55,9 +55,11 @@
 // Verified tokens are kept in a bounded LRU cache keyed by the SHA-256 of the
 // token until the token's exp (never beyond), so a token seen again costs no
 // signature check. A cached entry is dropped at exp; the token then goes
-// through full verification again (which applies the leeway). Keys removed
-// from a JWKS do not evict tokens already cached. Callers receive their own
-// copy of the claims.
+// through full verification again (which applies the leeway). A token
+// verified with a JWKS key is served from the cache only while that key is
+// still in the issuer's key set, so withdrawing a key from the JWKS also
+// withdraws the tokens it signed at the next refresh. Callers receive their
+// own copy of the claims.
 //
 // # Failures
 //

@@ -113,7 +113,7 @@ func (s *jwksSource) fetchLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jwtauth: jwks: %w", err)
 	}
-	s.keys.Store(&keySet{keys: keys})
+	s.keys.Store(&keySet{keys: s.keys.Load().carryOver(keys)})
 	s.logger.DebugContext(ctx, "jwks loaded", attrIssuer, s.issuer, "keys", len(keys), "skipped", skipped)
 	return nil
 }

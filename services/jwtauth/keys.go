@@ -2,6 +2,7 @@ package jwtauth
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -303,6 +304,34 @@ func newStaticKeys(keys []*key) staticKeys {
 // keySet is an immutable set of keys fetched from a JWKS URL.
 type keySet struct {
 	keys []*key
+}
+
+// has reports whether k (the very key, not an equal one) is in the set.
+func (s *keySet) has(k *key) bool {
+	return s != nil && slices.Contains(s.keys, k)
+}
+
+// carryOver returns keys with every key that is unchanged from s (same kid,
+// alg and public key) replaced by s's own *key, so tokens cached under it
+// stay valid across a refresh that keeps it.
+func (s *keySet) carryOver(keys []*key) []*key {
+	if s == nil {
+		return keys
+	}
+	for i, k := range keys {
+		for _, old := range s.keys {
+			if old.kid == k.kid && old.alg == k.alg && sameMaterial(old.material, k.material) {
+				keys[i] = old
+				break
+			}
+		}
+	}
+	return keys
+}
+
+func sameMaterial(a, b any) bool {
+	pa, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pa.Equal(b)
 }
 
 // find returns the key with kid, only if it is bound to alg.

@@ -184,65 +184,71 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 			return c.clone(), nil
 		}
 	}
-	claims, err := v.verify(ctx, token)
+	claims, is, used, err := v.verify(ctx, token)
 	if err != nil {
 		return nil, err
 	}
 	if v.cache != nil {
 		cached := claims.clone()
-		v.cache.put(sum, cached, cached.ExpiresAt.Time)
+		v.cache.put(sum, cached, cached.ExpiresAt.Time, is.jwks, used)
 	}
 	return claims, nil
 }
 
-func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
+// verify verifies token and returns its claims, its issuer and, for a JWKS
+// issuer, the key that verified it.
+func (v *Verifier) verify(ctx context.Context, token string) (*Claims, *issuer, *key, error) {
 	iss, err := inspect(token)
 	if err != nil {
-		return nil, verifyErr(ErrMalformed, err)
+		return nil, nil, nil, verifyErr(ErrMalformed, err)
 	}
 	is, ok := v.issuers[iss]
 	if !ok {
-		return nil, verifyErr(ErrUntrustedIssuer, nil)
+		return nil, nil, nil, verifyErr(ErrUntrustedIssuer, nil)
 	}
 	claims := new(Claims)
+	var used *key
 	if _, err := is.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		return is.keyFor(ctx, t)
+		m, k, err := is.keyFor(ctx, t)
+		used = k
+		return m, err
 	}); err != nil {
-		return nil, verifyErr(classify(err), err)
+		return nil, nil, nil, verifyErr(classify(err), err)
 	}
 	if claims.ExpiresAt == nil { // guarded by WithExpirationRequired; the cache relies on it
-		return nil, verifyErr(ErrMissingClaim, errors.New("no exp"))
+		return nil, nil, nil, verifyErr(ErrMissingClaim, errors.New("no exp"))
 	}
-	return claims, nil
+	return claims, is, used, nil
 }
 
-// keyFor picks the verification key for t from this issuer's keys only. The
-// parser has already checked that t's alg is one the issuer allows; the key
-// returned is bound to exactly that alg.
-func (is *issuer) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
+// keyFor picks the verification key material for t from this issuer's keys
+// only, and for a JWKS issuer also the key itself. The parser has already
+// checked that t's alg is one the issuer allows; the key returned is bound
+// to exactly that alg.
+func (is *issuer) keyFor(ctx context.Context, t *jwt.Token) (any, *key, error) {
 	if _, ok := t.Header["crit"]; ok {
-		return nil, fmt.Errorf("%w: crit header not supported", ErrMalformed)
+		return nil, nil, fmt.Errorf("%w: crit header not supported", ErrMalformed)
 	}
 	alg := t.Method.Alg()
 	kid := ""
 	if raw, ok := t.Header["kid"]; ok {
 		s, ok := raw.(string)
 		if !ok {
-			return nil, fmt.Errorf("%w: kid is not a string", ErrMalformed)
+			return nil, nil, fmt.Errorf("%w: kid is not a string", ErrMalformed)
 		}
 		kid = s
 	}
 	if is.jwks != nil {
 		k, err := is.jwks.lookup(ctx, kid, alg)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return k.material, nil
+		return k.material, k, nil
 	}
 	if m, ok := is.static[alg]; ok {
-		return m, nil
+		return m, nil, nil
 	}
-	return nil, fmt.Errorf("%w: no %s key", ErrUnknownKey, alg)
+	return nil, nil, fmt.Errorf("%w: no %s key", ErrUnknownKey, alg)
 }
 
 // classify maps a jwt error to this package's sentinel.
@@ -301,5 +307,16 @@ func (c *Claims) clone() *Claims {
 	cp.Audience = slices.Clone(c.Audience)
 	cp.Roles = slices.Clone(c.Roles)
 	cp.Branches = slices.Clone(c.Branches)
+	cp.ExpiresAt = cloneDate(c.ExpiresAt)
+	cp.IssuedAt = cloneDate(c.IssuedAt)
+	cp.NotBefore = cloneDate(c.NotBefore)
+	return &cp
+}
+
+func cloneDate(d *jwt.NumericDate) *jwt.NumericDate {
+	if d == nil {
+		return nil
+	}
+	cp := *d
 	return &cp
 }
