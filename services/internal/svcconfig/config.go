@@ -184,9 +184,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("listen", c.Listen),
 		slog.String("audience", c.Audience),
 		slog.Attr{Key: "issuers", Value: slog.GroupValue(issuers...)},
-		slog.Duration("leeway", c.Leeway),
+		slog.String("leeway", c.Leeway.String()),
 		slog.String("log_level", c.LogLevel.String()),
-		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 	)
 }
 
