@@ -188,6 +188,8 @@ expect "branch manager, own branch" 200 -H "Authorization: Bearer $manager" "$GA
 expect "branch manager, other branch" 403 -H "Authorization: Bearer $manager" "$GATEWAY/branches/2/products"
 expect "admin, any branch" 200 -H "Authorization: Bearer $admin" "$GATEWAY/branches/2/products"
 expect "customer has no inventory role" 403 -H "Authorization: Bearer $customer" "$GATEWAY/branches/1/products"
+expect "admin lists branches" 200 -H "Authorization: Bearer $admin" "$GATEWAY/branches"
+expect "customer cannot list branches" 403 -H "Authorization: Bearer $customer" "$GATEWAY/branches"
 expect "login start redirects to FusionAuth" "302|303" "$GATEWAY/oauth2/start?rd=/products"
 
 log "NetworkPolicy: direct connections"
