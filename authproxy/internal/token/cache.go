@@ -1,10 +1,10 @@
 package token
 
 import (
-	"container/list"
 	"slices"
-	"sync"
 	"time"
+
+	"github.com/gatewarden/gatewarden/services/lru"
 )
 
 // DefaultCacheEntries is the cache size when NewCache gets a size <= 0.
@@ -17,10 +17,7 @@ const DefaultCacheEntries = 10000
 // a fresh token at once). It is bounded (least recently used entries go
 // first) and safe for concurrent use.
 type Cache struct {
-	mu      sync.Mutex
-	max     int
-	entries map[cacheKey]*list.Element
-	lru     *list.List // front = most recently used; values are *cacheEntry
+	lru *lru.Cache[cacheKey, cacheEntry]
 }
 
 type cacheKey struct {
@@ -28,7 +25,6 @@ type cacheKey struct {
 }
 
 type cacheEntry struct {
-	key    cacheKey
 	claims Claims
 	token  string
 	issued time.Time
@@ -40,7 +36,7 @@ func NewCache(maxEntries int) *Cache {
 	if maxEntries <= 0 {
 		maxEntries = DefaultCacheEntries
 	}
-	return &Cache{max: maxEntries, entries: make(map[cacheKey]*list.Element), lru: list.New()}
+	return &Cache{lru: lru.New[cacheKey, cacheEntry](maxEntries)}
 }
 
 func keyOf(c Claims) cacheKey {
@@ -50,49 +46,21 @@ func keyOf(c Claims) cacheKey {
 // Get returns the cached token for c if its claims are unchanged and more
 // than a quarter of its lifetime is left at now.
 func (c *Cache) Get(cl Claims, now time.Time) (string, time.Time, bool) {
-	k := keyOf(cl)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.entries[k]
-	if !ok {
-		return "", time.Time{}, false
-	}
-	e := el.Value.(*cacheEntry)
-	if e.exp.Sub(now) <= e.exp.Sub(e.issued)/4 || !sameClaims(e.claims, cl) {
-		c.lru.Remove(el)
-		delete(c.entries, k)
-		return "", time.Time{}, false
-	}
-	c.lru.MoveToFront(el)
-	return e.token, e.exp, true
+	e, ok := c.lru.Get(keyOf(cl), func(e cacheEntry) bool {
+		return e.exp.Sub(now) > e.exp.Sub(e.issued)/4 && sameClaims(e.claims, cl)
+	})
+	return e.token, e.exp, ok
 }
 
 // Put stores a token minted for cl at issued, expiring at exp.
 func (c *Cache) Put(cl Claims, token string, issued, exp time.Time) {
 	cl.Roles = slices.Clone(cl.Roles)
 	cl.Branches = slices.Clone(cl.Branches)
-	e := &cacheEntry{key: keyOf(cl), claims: cl, token: token, issued: issued, exp: exp}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.entries[e.key]; ok {
-		el.Value = e
-		c.lru.MoveToFront(el)
-		return
-	}
-	c.entries[e.key] = c.lru.PushFront(e)
-	for c.lru.Len() > c.max {
-		old := c.lru.Back()
-		c.lru.Remove(old)
-		delete(c.entries, old.Value.(*cacheEntry).key)
-	}
+	c.lru.Put(keyOf(cl), cacheEntry{claims: cl, token: token, issued: issued, exp: exp})
 }
 
 // Len returns the number of cached tokens.
-func (c *Cache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len()
-}
+func (c *Cache) Len() int { return c.lru.Len() }
 
 func sameClaims(a, b Claims) bool {
 	return a.Subject == b.Subject && a.Audience == b.Audience && a.SessionID == b.SessionID &&

@@ -2,6 +2,7 @@ package token
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,8 +125,12 @@ func TestCacheBounded(t *testing.T) {
 	if _, _, ok := c.Get(Claims{Subject: "u", SessionID: "3", Audience: "a"}, testNow); ok {
 		t.Error("least recently used entry kept")
 	}
-	if NewCache(0).max != DefaultCacheEntries {
-		t.Error("default size not applied")
+	d := NewCache(0)
+	for i := range DefaultCacheEntries + 1 {
+		d.Put(Claims{Subject: "u", SessionID: strconv.Itoa(i), Audience: "a"}, "tok", testNow, exp)
+	}
+	if d.Len() != DefaultCacheEntries {
+		t.Errorf("NewCache(0) holds %d entries, want the default %d", d.Len(), DefaultCacheEntries)
 	}
 }
 
