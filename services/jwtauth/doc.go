@@ -20,7 +20,9 @@
 //     JWKSRefresh (default 5m), refetched when a token names an unknown kid
 //     (at most once per 30 s per issuer; concurrent misses share one fetch).
 //     A failed or garbage answer (not a key set, no usable signature key)
-//     never replaces the last good key set. JWK alg and use are honoured,
+//     never replaces the last good key set, and neither does one that an
+//     https URL redirected to plain http. Bodies over 1 MiB are refused and
+//     a fetch times out after 10 s. JWK alg and use are honoured,
 //     kid is required, symmetric and encryption keys are ignored. If the first
 //     fetch fails, New still succeeds but the issuer's tokens are refused and
 //     Ready reports the problem until a later fetch succeeds (use Ready for

@@ -99,6 +99,11 @@ func (s *jwksSource) fetchLocked(ctx context.Context) error {
 		return fmt.Errorf("jwtauth: jwks: fetch: %w", err)
 	}
 	defer resp.Body.Close()
+	if req.URL.Scheme == "https" && resp.Request.URL.Scheme != "https" {
+		// The client followed a redirect to plain http: anyone on the path
+		// could have written this key set.
+		return fmt.Errorf("jwtauth: jwks: fetch: redirected from https to %s", resp.Request.URL.Scheme)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("jwtauth: jwks: fetch: status %d", resp.StatusCode)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -253,4 +254,23 @@ func TestCloseStopsRefresh(t *testing.T) {
 	if got := s.hits.Load(); got != h {
 		t.Fatalf("refresh continued after Close: %d -> %d", h, got)
 	}
+}
+
+// TestJWKSRefusesDowngradeRedirect: a JWKS configured over https is never
+// taken from a plain-http location it redirects to (anyone on the path
+// could have written it).
+func TestJWKSRefusesDowngradeRedirect(t *testing.T) {
+	t.Parallel()
+	plain := newJWKSServer(t, defaultJWKS())
+	tlsSrv := httptest.NewTLSServer(http.RedirectHandler(plain.URL, http.StatusFound))
+	t.Cleanup(tlsSrv.Close)
+	clk := newClock()
+	cfg := testConfig(t, clk, tlsSrv.URL)
+	cfg.Issuers = cfg.Issuers[2:]
+	cfg.HTTPClient = tlsSrv.Client()
+	v := newVerifier(t, cfg)
+	if err := v.Ready(); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("Ready = %v, want ErrNotReady (keys must not load over the downgrade)", err)
+	}
+	verifyErrIs(t, v, sign(t, jwt.SigningMethodRS256, keysB().rsa, kidRSA, claims(issJWKS)), ErrNotReady)
 }
