@@ -6,7 +6,7 @@ BIN := bin
 # Nested modules that keep heavy tool dependencies out of the main module.
 NESTED := $(sort $(dir $(wildcard hack/*/go.mod)))
 
-.PHONY: help build test test-unit test-nested lint run images bench fuzz check-config clean
+.PHONY: help build test test-unit test-nested lint run images bench fuzz clean kind-up kind-down e2e-kind helm-lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,18 @@ bench: ## hot-path benchmarks (needs redis-server on PATH)
 
 fuzz: ## a short run of every fuzz target
 	hack/fuzz.sh 20s
+
+kind-up: ## create the kind cluster `gatewarden` (needs Docker)
+	$(GO) -C hack/kind run . create
+
+kind-down: ## delete the kind cluster
+	$(GO) -C hack/kind run . delete
+
+e2e-kind: ## full end-to-end run on kind: cluster, images, FusionAuth, Traefik, chart, checks (needs Docker)
+	hack/e2e-kind.sh
+
+helm-lint: ## helm lint and template the chart with every ci values file (needs the helm CLI)
+	@for f in charts/gatewarden/ci/*.yaml; do echo "== $$f"; helm lint --strict charts/gatewarden -f "$$f" >/dev/null && helm template t charts/gatewarden -n gw -f "$$f" >/dev/null; done
 
 clean: ## remove build output
 	rm -rf $(BIN)
