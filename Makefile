@@ -9,7 +9,7 @@ NESTED := $(sort $(dir $(wildcard hack/*/go.mod)))
 .PHONY: help build test test-unit test-nested lint run images bench fuzz clean kind-up kind-down e2e-kind helm-lint
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build authproxy, catalog, inventory and the dev IdP into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./authproxy ./services/catalog ./services/inventory ./hack/devidp/cmd/devidp
