@@ -276,6 +276,9 @@ func (s *Server) checkRedirect(rd string) (string, bool) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", false
 	}
+	if s.public.Scheme == "https" && u.Scheme == "http" {
+		return "", false // no downgrade from an https gateway
+	}
 	if !s.sameOrigin(u.Scheme, u.Host) && !s.allowedHost(u.Host) {
 		return "", false
 	}
@@ -286,16 +289,16 @@ func (s *Server) sameOrigin(scheme, host string) bool {
 	return strings.EqualFold(scheme, s.public.Scheme) && strings.EqualFold(host, s.public.Host)
 }
 
-// allowedHost: host (port ignored unless the allow-list entry has one) is
-// the public host or on allowed-redirect-hosts.
+// allowedHost: host is the public URL's host (port included) or on
+// allowed-redirect-hosts (an entry without a port allows any port).
 func (s *Server) allowedHost(host string) bool {
 	host = strings.ToLower(host)
+	if host == strings.ToLower(s.public.Host) {
+		return true
+	}
 	name := host
 	if u, err := url.Parse("//" + host); err == nil {
 		name = u.Hostname()
-	}
-	if strings.EqualFold(name, s.public.Hostname()) {
-		return true
 	}
 	return slices.ContainsFunc(s.cfg.AllowedRedirectHosts, func(a string) bool {
 		a = strings.ToLower(a)

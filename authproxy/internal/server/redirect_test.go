@@ -29,7 +29,7 @@ func FuzzCheckRedirect(f *testing.F) {
 		f.Add(seed)
 	}
 	s := redirectServer(f)
-	allowed := map[string]bool{"gw.example": true, "shop.example": true, "api.example:8443": true}
+	publicHosts := map[string]bool{"gw.example": true, "gw.example:443": true, "gw.example:80": true}
 	f.Fuzz(func(t *testing.T, rd string) {
 		got, ok := s.checkRedirect(rd)
 		if !ok {
@@ -43,11 +43,14 @@ func FuzzCheckRedirect(f *testing.F) {
 			t.Fatalf("accepted %q -> unparsable %q", rd, got)
 		}
 		final := s.public.ResolveReference(u)
-		if final.Scheme != "http" && final.Scheme != "https" {
+		if final.Scheme != "https" {
 			t.Fatalf("accepted %q -> scheme %q", rd, final.Scheme)
 		}
 		host := strings.ToLower(final.Host)
-		if !allowed[host] && !allowed[strings.ToLower(final.Hostname())] || final.User != nil {
+		name := strings.ToLower(final.Hostname())
+		onPublic := name == "gw.example" && publicHosts[host]
+		onList := name == "shop.example" || host == "api.example:8443"
+		if !onPublic && !onList || final.User != nil {
 			t.Fatalf("accepted %q -> %q lands on %q", rd, got, final.Host)
 		}
 		if u.Host == "" && strings.HasPrefix(got, "//") {
@@ -68,6 +71,8 @@ func TestCheckRedirectTable(t *testing.T) {
 		{rd: "https://shop.example/cart", want: "https://shop.example/cart"},
 		{rd: "https://api.example:8443/v1", want: "https://api.example:8443/v1"},
 		{rd: "https://api.example:9999/v1"},
+		{rd: "https://gw.example:8443/other-service"},
+		{rd: "http://gw.example/p"}, // downgrade
 		{rd: "//evil.example"},
 		{rd: "https://evil.example"},
 		{rd: `/\evil.example`},
