@@ -30,6 +30,7 @@ type jwksSource struct {
 	allowed []string
 	refresh time.Duration
 	client  *http.Client
+	timeout time.Duration // bounds one fetch (fetchTimeout)
 	logger  *slog.Logger
 	now     func() time.Time
 
@@ -69,7 +70,7 @@ func (s *jwksSource) refetchOnDemand(ctx context.Context) {
 		return
 	}
 	s.lastOnDemand = now
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
 	if err := s.fetchLocked(ctx); err != nil {
 		s.logger.WarnContext(ctx, "jwks refetch failed; keeping last good key set",
@@ -81,7 +82,7 @@ func (s *jwksSource) refetchOnDemand(ctx context.Context) {
 func (s *jwksSource) fetch(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	return s.fetchLocked(ctx)
 }

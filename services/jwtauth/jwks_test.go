@@ -1,12 +1,14 @@
 package jwtauth
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,4 +275,60 @@ func TestJWKSRefusesDowngradeRedirect(t *testing.T) {
 		t.Fatalf("Ready = %v, want ErrNotReady (keys must not load over the downgrade)", err)
 	}
 	verifyErrIs(t, v, sign(t, jwt.SigningMethodRS256, keysB().rsa, kidRSA, claims(issJWKS)), ErrNotReady)
+}
+
+// TestJWKSBoundedFetch: an oversized key set is refused (never parsed), and
+// a JWKS endpoint that never answers cannot hold a request past the fetch
+// timeout; either way the last good key set keeps serving.
+func TestJWKSBoundedFetch(t *testing.T) {
+	t.Parallel()
+	b := keysB()
+	known := sign(t, jwt.SigningMethodRS256, b.rsa, kidRSA, claims(issJWKS))
+	unknown := sign(t, jwt.SigningMethodRS256, keysC().rsa, "rotated-1", claims(issJWKS))
+
+	t.Run("oversized body", func(t *testing.T) {
+		t.Parallel()
+		// Valid JSON holding the key, padded past the 1 MiB limit.
+		body := append(bytes.Repeat([]byte(" "), maxJWKSSize), defaultJWKS()...)
+		s := newJWKSServer(t, body)
+		v := jwksOnly(t, newClock(), s.URL, time.Hour)
+		if err := v.Ready(); !errors.Is(err, ErrNotReady) {
+			t.Fatalf("Ready = %v, want ErrNotReady", err)
+		}
+		verifyErrIs(t, v, known, ErrNotReady)
+	})
+
+	t.Run("endpoint that never answers", func(t *testing.T) {
+		t.Parallel()
+		release := make(chan struct{})
+		var slow atomic.Bool
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if slow.Load() {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			_, _ = w.Write(defaultJWKS())
+		}))
+		t.Cleanup(s.Close)
+		t.Cleanup(func() { close(release) })
+		clk := newClock()
+		v := jwksOnly(t, clk, s.URL, time.Hour)
+		v.issuers[issJWKS].jwks.timeout = 50 * time.Millisecond
+		slow.Store(true)
+		clk.Add(time.Minute) // allow an unknown-kid refetch
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			verifyErrIs(t, v, unknown, ErrUnknownKey)
+			verifyErrIs(t, v, known, nil)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second): // liveness only (under the client's own 10 s): the fetch is bounded at 50 ms
+			t.Fatal("Verify still blocked on a JWKS endpoint that never answers")
+		}
+	})
 }

@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			}
 			is.jwks = &jwksSource{
 				issuer: ic.Issuer, url: ic.JWKSURL, allowed: algs, refresh: refresh,
-				client: client, logger: v.logger, now: v.now,
+				client: client, timeout: fetchTimeout, logger: v.logger, now: v.now,
 			}
 			v.jwks = append(v.jwks, is.jwks)
 		} else {
