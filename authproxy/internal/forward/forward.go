@@ -26,6 +26,11 @@ var (
 	errInvalidHost = fmt.Errorf("%w: invalid host", ErrMalformed)
 )
 
+// MaxURI is the longest request-target accepted (ingress-nginx's default
+// request line buffer is 8 KiB; Go's header limit alone would allow 1 MiB,
+// each byte of which the normaliser would then have to walk).
+const MaxURI = 8 << 10
+
 // Request is the original request the ingress asks about.
 type Request struct {
 	Method string // upper case
@@ -198,6 +203,9 @@ func build(method, scheme, host, uri string) (Request, error) {
 	}
 	if !strings.HasPrefix(uri, "/") {
 		return Request{}, fmt.Errorf("%w: request-target must start with /", ErrMalformed)
+	}
+	if len(uri) > MaxURI {
+		return Request{}, fmt.Errorf("%w: request-target longer than %d bytes", ErrMalformed, MaxURI)
 	}
 	if i := strings.IndexByte(uri, '#'); i >= 0 {
 		uri = uri[:i]

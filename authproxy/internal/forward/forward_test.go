@@ -117,6 +117,26 @@ func TestForwarded(t *testing.T) {
 			},
 			wantErr: ErrMalformed,
 		},
+		{
+			name:   "X-Forwarded-For and X-Real-Ip do not make a peer trusted",
+			remote: "203.0.113.7:4444",
+			headers: map[string][]string{
+				"X-Forwarded-Method": {"GET"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"h"}, "X-Forwarded-Uri": {"/"},
+				"X-Forwarded-For": {"127.0.0.1"}, "X-Real-Ip": {"127.0.0.1"}, "Forwarded": {"for=127.0.0.1"},
+			},
+			wantErr: ErrUntrustedPeer,
+		},
+		{
+			name:   "X-Original-URL is not read by this dialect",
+			remote: "127.0.0.1:1",
+			headers: map[string][]string{
+				"X-Forwarded-Method": {"GET"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"h"},
+				"X-Forwarded-Uri": {"/branches/1/products"}, "X-Original-Url": {"https://h/products"},
+			},
+			want: Request{Method: "GET", Scheme: "https", Host: "h", Path: "/branches/1/products", URI: "/branches/1/products"},
+		},
+		{name: "request-target at the size limit", remote: "127.0.0.1:1", headers: fwdHeaders("GET", "http", "h", "/"+strings.Repeat("a", MaxURI-1)), want: Request{Method: "GET", Scheme: "http", Host: "h", Path: "/" + strings.Repeat("a", MaxURI-1), URI: "/" + strings.Repeat("a", MaxURI-1)}},
+		{name: "request-target over the size limit", remote: "127.0.0.1:1", headers: fwdHeaders("GET", "http", "h", "/"+strings.Repeat("a", MaxURI)), wantErr: ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,6 +221,16 @@ func TestNginx(t *testing.T) {
 			headers: map[string][]string{"X-Original-Url": {"http://h/products", "http://h/branches/1/products"}, "X-Original-Method": {"GET"}},
 			wantErr: ErrMalformed,
 		},
+		{
+			name:   "X-Forwarded-* are not read by this dialect",
+			remote: "127.0.0.1:1",
+			headers: map[string][]string{
+				"X-Original-Url": {"http://h/branches/1/products"}, "X-Original-Method": {"GET"},
+				"X-Forwarded-Uri": {"/products"}, "X-Forwarded-Host": {"evil"}, "X-Forwarded-Method": {"HEAD"},
+			},
+			want: Request{Method: "GET", Scheme: "http", Host: "h", Path: "/branches/1/products", URI: "/branches/1/products"},
+		},
+		{name: "url over the size limit", remote: "127.0.0.1:1", headers: h("http://h/"+strings.Repeat("a", MaxURI), "GET"), wantErr: ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
