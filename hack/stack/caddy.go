@@ -44,6 +44,11 @@ var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
 
 http://:{{.Gateway}} {
 	bind 127.0.0.1
+	# Caddy 2.6 (Debian) copies a header authproxy did not send as the literal placeholder text;
+	# these match such leftovers so they can be dropped.
+{{- range $i, $h := .CopiedHeaders}}
+	@leftover{{$i}} header_regexp {{$h}} ^\{http\.
+{{- end}}
 	route {
 		# Identity headers come from authproxy's answer only.
 {{- range .IdentityHeaders}}
@@ -55,6 +60,9 @@ http://:{{.Gateway}} {
 				uri /authz
 				copy_headers{{range .CopiedHeaders}} {{.}}{{end}}
 			}
+{{- range $i, $h := .CopiedHeaders}}
+			request_header @leftover{{$i}} -{{$h}}
+{{- end}}
 			reverse_proxy {{.Catalog}}
 		}
 		handle /branches* {
@@ -62,6 +70,9 @@ http://:{{.Gateway}} {
 				uri /authz
 				copy_headers{{range .CopiedHeaders}} {{.}}{{end}}
 			}
+{{- range $i, $h := .CopiedHeaders}}
+			request_header @leftover{{$i}} -{{$h}}
+{{- end}}
 			reverse_proxy {{.Inventory}}
 		}
 		# authproxy's public endpoints: login, callback, logout, userinfo, JWKS, the gateway page.
