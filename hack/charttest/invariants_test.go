@@ -1,0 +1,758 @@
+package charttest
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// podTemplate is the pod part of a workload.
+type podTemplate struct {
+	Owner    object
+	Labels   map[string]string
+	Annots   map[string]string
+	Spec     corev1.PodSpec
+	Selector *metav1.LabelSelector          // nil for Jobs/CronJobs/Pods
+	Claims   []corev1.PersistentVolumeClaim // StatefulSet volumeClaimTemplates
+}
+
+func (p podTemplate) String() string { return p.Owner.String() }
+
+// podTemplates returns every pod template the chart renders.
+func (r *rendered) podTemplates() []podTemplate {
+	var out []podTemplate
+	for _, o := range r.Objects {
+		switch w := o.Typed.(type) {
+		case *appsv1.Deployment:
+			out = append(out, podTemplate{o, w.Spec.Template.Labels, w.Spec.Template.Annotations, w.Spec.Template.Spec, w.Spec.Selector, nil})
+		case *appsv1.StatefulSet:
+			out = append(out, podTemplate{o, w.Spec.Template.Labels, w.Spec.Template.Annotations, w.Spec.Template.Spec, w.Spec.Selector, w.Spec.VolumeClaimTemplates})
+		case *appsv1.DaemonSet:
+			out = append(out, podTemplate{o, w.Spec.Template.Labels, w.Spec.Template.Annotations, w.Spec.Template.Spec, w.Spec.Selector, nil})
+		case *appsv1.ReplicaSet:
+			out = append(out, podTemplate{o, w.Spec.Template.Labels, w.Spec.Template.Annotations, w.Spec.Template.Spec, w.Spec.Selector, nil})
+		case *batchv1.Job:
+			out = append(out, podTemplate{o, w.Spec.Template.Labels, w.Spec.Template.Annotations, w.Spec.Template.Spec, nil, nil})
+		case *batchv1.CronJob:
+			t := w.Spec.JobTemplate.Spec.Template
+			out = append(out, podTemplate{o, t.Labels, t.Annotations, t.Spec, nil, nil})
+		case *corev1.Pod:
+			out = append(out, podTemplate{o, w.Labels, w.Annotations, w.Spec, nil, nil})
+		}
+	}
+	return out
+}
+
+// value returns the value at a dotted path of the coalesced values (nil when absent).
+func (r *rendered) value(path string) any {
+	var cur any = r.Values
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[k]
+	}
+	return cur
+}
+
+func (r *rendered) boolValue(path string) bool { b, _ := r.value(path).(bool); return b }
+
+func (r *rendered) stringValue(path string) string { s, _ := r.value(path).(string); return s }
+
+// checkInvariants returns every violated invariant of a rendered chart.
+func checkInvariants(r *rendered) []string {
+	var p []string
+	p = append(p, checkPodSecurity(r)...)
+	p = append(p, checkProbes(r)...)
+	p = append(p, checkSelectors(r)...)
+	p = append(p, checkServices(r)...)
+	p = append(p, checkNetworkPolicies(r)...)
+	p = append(p, checkReferences(r)...)
+	p = append(p, checkChecksums(r)...)
+	p = append(p, checkNames(r)...)
+	p = append(p, checkIngressWiring(r)...)
+	return p
+}
+
+func ptrTrue(b *bool) bool  { return b != nil && *b }
+func ptrFalse(b *bool) bool { return b != nil && !*b }
+
+// checkPodSecurity: the "restricted" Pod Security Standard plus a read-only root file system and
+// resource requests, for every container and init container.
+func checkPodSecurity(r *rendered) []string {
+	var p []string
+	for _, pt := range r.podTemplates() {
+		s := pt.Spec
+		if s.HostNetwork || s.HostPID || s.HostIPC {
+			p = append(p, fmt.Sprintf("%s: uses a host namespace (hostNetwork/hostPID/hostIPC)", pt))
+		}
+		for _, v := range s.Volumes {
+			if v.HostPath != nil {
+				p = append(p, fmt.Sprintf("%s: volume %s is a hostPath", pt, v.Name))
+			}
+		}
+		psc := s.SecurityContext
+		if psc == nil {
+			psc = &corev1.PodSecurityContext{}
+		}
+		cs := append(slices.Clone(s.InitContainers), s.Containers...)
+		for _, c := range cs {
+			where := fmt.Sprintf("%s container %s", pt, c.Name)
+			sc := c.SecurityContext
+			if sc == nil {
+				sc = &corev1.SecurityContext{}
+			}
+			switch {
+			case ptrFalse(sc.RunAsNonRoot):
+				p = append(p, where+": securityContext.runAsNonRoot is false")
+			case sc.RunAsNonRoot == nil && !ptrTrue(psc.RunAsNonRoot):
+				p = append(p, where+": runAsNonRoot is not true (container or pod securityContext)")
+			}
+			uid := psc.RunAsUser
+			if sc.RunAsUser != nil {
+				uid = sc.RunAsUser
+			}
+			if uid != nil && *uid == 0 {
+				p = append(p, where+": runAsUser is 0 (root)")
+			}
+			if !ptrTrue(sc.ReadOnlyRootFilesystem) {
+				p = append(p, where+": securityContext.readOnlyRootFilesystem is not true")
+			}
+			if !ptrFalse(sc.AllowPrivilegeEscalation) {
+				p = append(p, where+": securityContext.allowPrivilegeEscalation is not false")
+			}
+			if ptrTrue(sc.Privileged) {
+				p = append(p, where+": securityContext.privileged is true")
+			}
+			if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
+				p = append(p, where+": securityContext.capabilities.drop does not contain ALL")
+			}
+			if sc.Capabilities != nil && len(sc.Capabilities.Add) > 0 {
+				p = append(p, fmt.Sprintf("%s: securityContext.capabilities.add is %v", where, sc.Capabilities.Add))
+			}
+			seccomp := psc.SeccompProfile
+			if sc.SeccompProfile != nil {
+				seccomp = sc.SeccompProfile
+			}
+			if seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+				p = append(p, where+": seccompProfile is not RuntimeDefault (container or pod securityContext)")
+			}
+			req := c.Resources.Requests
+			if q, ok := req[corev1.ResourceCPU]; !ok || q.IsZero() {
+				p = append(p, where+": resources.requests.cpu is not set")
+			}
+			if q, ok := req[corev1.ResourceMemory]; !ok || q.IsZero() {
+				p = append(p, where+": resources.requests.memory is not set")
+			}
+		}
+	}
+	return p
+}
+
+// checkProbes: every container of a Deployment or StatefulSet has liveness and readiness probes
+// whose ports exist; gatewarden's own components probe /healthz and /readyz.
+func checkProbes(r *rendered) []string {
+	var p []string
+	for _, pt := range r.podTemplates() {
+		if k := pt.Owner.GVK.Kind; k != "Deployment" && k != "StatefulSet" {
+			continue
+		}
+		own := slices.Contains([]string{"authproxy", "catalog", "inventory"}, pt.Labels["app.kubernetes.io/component"])
+		for _, c := range pt.Spec.Containers {
+			where := fmt.Sprintf("%s container %s", pt, c.Name)
+			for _, pr := range []struct {
+				name  string
+				probe *corev1.Probe
+				path  string
+			}{{"livenessProbe", c.LivenessProbe, "/healthz"}, {"readinessProbe", c.ReadinessProbe, "/readyz"}} {
+				if pr.probe == nil {
+					p = append(p, fmt.Sprintf("%s: no %s", where, pr.name))
+					continue
+				}
+				h := pr.probe.ProbeHandler
+				switch {
+				case h.HTTPGet != nil:
+					if !containerHasPort(c, h.HTTPGet.Port) {
+						p = append(p, fmt.Sprintf("%s: %s port %s is not a port of the container", where, pr.name, h.HTTPGet.Port.String()))
+					}
+					if own && h.HTTPGet.Path != pr.path {
+						p = append(p, fmt.Sprintf("%s: %s path is %q, want %q", where, pr.name, h.HTTPGet.Path, pr.path))
+					}
+				case h.TCPSocket != nil:
+					if !containerHasPort(c, h.TCPSocket.Port) {
+						p = append(p, fmt.Sprintf("%s: %s port %s is not a port of the container", where, pr.name, h.TCPSocket.Port.String()))
+					}
+					if own {
+						p = append(p, fmt.Sprintf("%s: %s is a TCP check, want HTTP %s", where, pr.name, pr.path))
+					}
+				case h.Exec != nil, h.GRPC != nil:
+					if own {
+						p = append(p, fmt.Sprintf("%s: %s is not an HTTP check of %s", where, pr.name, pr.path))
+					}
+				default:
+					p = append(p, fmt.Sprintf("%s: %s has no handler", where, pr.name))
+				}
+			}
+		}
+	}
+	return p
+}
+
+func containerHasPort(c corev1.Container, port intstr.IntOrString) bool {
+	for _, cp := range c.Ports {
+		if (port.Type == intstr.String && cp.Name == port.StrVal) || (port.Type == intstr.Int && cp.ContainerPort == port.IntVal) {
+			return true
+		}
+	}
+	return false
+}
+
+func selectorMatches(sel *metav1.LabelSelector, lbls map[string]string) (bool, error) {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return false, err
+	}
+	return s.Matches(labels.Set(lbls)), nil
+}
+
+// selectsPods reports whether the selector (empty = nothing, as for Services) matches the pod
+// labels of any rendered workload.
+func (r *rendered) podsMatching(match func(map[string]string) bool) []podTemplate {
+	var out []podTemplate
+	for _, pt := range r.podTemplates() {
+		if match(pt.Labels) {
+			out = append(out, pt)
+		}
+	}
+	return out
+}
+
+// checkSelectors: workload selectors match their pod template labels; PodDisruptionBudgets select
+// rendered pods; HorizontalPodAutoscalers target rendered workloads; StatefulSets name a rendered
+// Service.
+func checkSelectors(r *rendered) []string {
+	var p []string
+	for _, pt := range r.podTemplates() {
+		if pt.Selector == nil {
+			continue
+		}
+		if len(pt.Selector.MatchLabels) == 0 && len(pt.Selector.MatchExpressions) == 0 {
+			p = append(p, fmt.Sprintf("%s: empty selector", pt))
+			continue
+		}
+		ok, err := selectorMatches(pt.Selector, pt.Labels)
+		if err != nil || !ok {
+			p = append(p, fmt.Sprintf("%s: spec.selector %v does not match the pod template labels %v (%v)", pt, pt.Selector.MatchLabels, pt.Labels, err))
+		}
+		// A selector that also matches another workload's pods makes two controllers fight.
+		for _, other := range r.podTemplates() {
+			if other.Owner.String() == pt.Owner.String() {
+				continue
+			}
+			if ok, _ := selectorMatches(pt.Selector, other.Labels); ok {
+				p = append(p, fmt.Sprintf("%s: spec.selector also matches the pods of %s", pt, other))
+			}
+		}
+	}
+	for _, o := range r.Objects {
+		switch w := o.Typed.(type) {
+		case *policyv1.PodDisruptionBudget:
+			if w.Spec.Selector == nil || len(r.podsMatching(func(l map[string]string) bool { ok, _ := selectorMatches(w.Spec.Selector, l); return ok })) == 0 {
+				p = append(p, fmt.Sprintf("%s: spec.selector matches no rendered pods", o))
+			}
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			ref := w.Spec.ScaleTargetRef
+			if _, ok := r.find(ref.Kind, ref.Name); !ok {
+				p = append(p, fmt.Sprintf("%s: scaleTargetRef %s %s is not rendered", o, ref.Kind, ref.Name))
+			}
+		case *appsv1.StatefulSet:
+			if w.Spec.ServiceName != "" {
+				if _, ok := r.find("Service", w.Spec.ServiceName); !ok {
+					p = append(p, fmt.Sprintf("%s: spec.serviceName %s is not a rendered Service", o, w.Spec.ServiceName))
+				}
+			}
+		}
+	}
+	return p
+}
+
+// checkServices: every Service selects rendered pods and its target ports exist on them.
+func checkServices(r *rendered) []string {
+	var p []string
+	for _, o := range r.byKind("Service") {
+		svc := o.Typed.(*corev1.Service)
+		if len(svc.Spec.Selector) == 0 {
+			p = append(p, fmt.Sprintf("%s: no selector", o))
+			continue
+		}
+		sel := labels.SelectorFromSet(svc.Spec.Selector)
+		pods := r.podsMatching(func(l map[string]string) bool { return sel.Matches(labels.Set(l)) })
+		if len(pods) == 0 {
+			p = append(p, fmt.Sprintf("%s: selector %v matches no rendered pods", o, svc.Spec.Selector))
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			target := sp.TargetPort
+			if target.Type == intstr.Int && target.IntVal == 0 {
+				target = intstr.FromInt32(sp.Port)
+			}
+			for _, pt := range pods {
+				found := false
+				for _, c := range pt.Spec.Containers {
+					found = found || containerHasPort(c, target)
+				}
+				if !found {
+					p = append(p, fmt.Sprintf("%s: port %s targets %s, which the pods of %s do not expose", o, sp.Name, target.String(), pt))
+				}
+			}
+		}
+	}
+	return p
+}
+
+// checkNetworkPolicies: with networkPolicy.enabled every pod is selected by a policy that
+// restricts both ingress and egress, and with defaultDeny a namespace-wide deny-all exists.
+func checkNetworkPolicies(r *rendered) []string {
+	var p []string
+	var nps []*networkingv1.NetworkPolicy
+	for _, o := range r.byKind("NetworkPolicy") {
+		nps = append(nps, o.Typed.(*networkingv1.NetworkPolicy))
+	}
+	if !r.boolValue("networkPolicy.enabled") {
+		if len(nps) > 0 {
+			p = append(p, "networkPolicy.enabled is false but NetworkPolicies are rendered")
+		}
+		return p
+	}
+	for _, pt := range r.podTemplates() {
+		var in, eg bool
+		for _, np := range nps {
+			if ok, _ := selectorMatches(&np.Spec.PodSelector, pt.Labels); !ok {
+				continue
+			}
+			in = in || slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+			eg = eg || slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		}
+		if !in {
+			p = append(p, fmt.Sprintf("%s: no NetworkPolicy with policyType Ingress selects its pods %v", pt, pt.Labels))
+		}
+		if !eg {
+			p = append(p, fmt.Sprintf("%s: no NetworkPolicy with policyType Egress selects its pods %v", pt, pt.Labels))
+		}
+	}
+	if r.boolValue("networkPolicy.defaultDeny") {
+		found := false
+		for _, np := range nps {
+			s := np.Spec
+			if len(s.PodSelector.MatchLabels) == 0 && len(s.PodSelector.MatchExpressions) == 0 &&
+				slices.Contains(s.PolicyTypes, networkingv1.PolicyTypeIngress) && slices.Contains(s.PolicyTypes, networkingv1.PolicyTypeEgress) &&
+				len(s.Ingress) == 0 && len(s.Egress) == 0 {
+				found = true
+			}
+		}
+		if !found {
+			p = append(p, "networkPolicy.defaultDeny is true but no NetworkPolicy denies all ingress and egress for every pod (podSelector {}, policyTypes Ingress+Egress, no rules)")
+		}
+	}
+	return p
+}
+
+// existingSecrets are the Secret names the values say exist outside the chart.
+func (r *rendered) existingSecrets() map[string]bool {
+	out := map[string]bool{}
+	for _, k := range []string{
+		"fusionAuth.clientSecret.existingSecret",
+		"authproxy.signing.existingSecret",
+		"authproxy.cookieSecret.existingSecret",
+		"redis.auth.existingSecret",
+		"externalRedis.existingSecret",
+	} {
+		if s := r.stringValue(k); s != "" {
+			out[s] = true
+		}
+	}
+	if ips, ok := r.value("imagePullSecrets").([]any); ok {
+		for _, ip := range ips {
+			if m, ok := ip.(map[string]any); ok {
+				if n, ok := m["name"].(string); ok {
+					out[n] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// checkReferences: every Secret, ConfigMap and ServiceAccount a pod uses is rendered (with the
+// keys it reads) or is an existingSecret from the values; every volume mount has a volume.
+func checkReferences(r *rendered) []string {
+	var p []string
+	existing := r.existingSecrets()
+	ref := func(where, kind, name string, keys []string, optional *bool) {
+		if ptrTrue(optional) {
+			return
+		}
+		o, ok := r.find(kind, name)
+		if !ok {
+			if kind == "Secret" && existing[name] {
+				return
+			}
+			p = append(p, fmt.Sprintf("%s: references %s %q, which is neither rendered nor a configured existingSecret", where, kind, name))
+			return
+		}
+		have := map[string]bool{}
+		switch d := o.Typed.(type) {
+		case *corev1.Secret:
+			for k := range d.Data {
+				have[k] = true
+			}
+			for k := range d.StringData {
+				have[k] = true
+			}
+		case *corev1.ConfigMap:
+			for k := range d.Data {
+				have[k] = true
+			}
+			for k := range d.BinaryData {
+				have[k] = true
+			}
+		}
+		for _, k := range keys {
+			if !have[k] {
+				p = append(p, fmt.Sprintf("%s: reads key %q of %s %s, which has no such key", where, k, kind, name))
+			}
+		}
+	}
+	itemKeys := func(items []corev1.KeyToPath) []string {
+		var ks []string
+		for _, it := range items {
+			ks = append(ks, it.Key)
+		}
+		return ks
+	}
+	for _, pt := range r.podTemplates() {
+		s := pt.Spec
+		if sa := s.ServiceAccountName; sa != "" && sa != "default" {
+			if _, ok := r.find("ServiceAccount", sa); !ok {
+				p = append(p, fmt.Sprintf("%s: serviceAccountName %s is not rendered", pt, sa))
+			}
+		}
+		for _, ips := range s.ImagePullSecrets {
+			ref(pt.String(), "Secret", ips.Name, nil, nil)
+		}
+		volumes := map[string]bool{}
+		for _, v := range s.Volumes {
+			volumes[v.Name] = true
+			where := fmt.Sprintf("%s volume %s", pt, v.Name)
+			switch {
+			case v.Secret != nil:
+				ref(where, "Secret", v.Secret.SecretName, itemKeys(v.Secret.Items), v.Secret.Optional)
+			case v.ConfigMap != nil:
+				ref(where, "ConfigMap", v.ConfigMap.Name, itemKeys(v.ConfigMap.Items), v.ConfigMap.Optional)
+			case v.Projected != nil:
+				for _, src := range v.Projected.Sources {
+					if src.Secret != nil {
+						ref(where, "Secret", src.Secret.Name, itemKeys(src.Secret.Items), src.Secret.Optional)
+					}
+					if src.ConfigMap != nil {
+						ref(where, "ConfigMap", src.ConfigMap.Name, itemKeys(src.ConfigMap.Items), src.ConfigMap.Optional)
+					}
+				}
+			case v.PersistentVolumeClaim != nil:
+				p = append(p, fmt.Sprintf("%s: mounts PersistentVolumeClaim %s, which the chart does not render", where, v.PersistentVolumeClaim.ClaimName))
+			}
+		}
+		for _, c := range pt.Claims {
+			volumes[c.Name] = true
+		}
+		for _, c := range append(slices.Clone(s.InitContainers), s.Containers...) {
+			where := fmt.Sprintf("%s container %s", pt, c.Name)
+			for _, e := range c.Env {
+				if e.ValueFrom == nil {
+					continue
+				}
+				if k := e.ValueFrom.SecretKeyRef; k != nil {
+					ref(where+" env "+e.Name, "Secret", k.Name, []string{k.Key}, k.Optional)
+				}
+				if k := e.ValueFrom.ConfigMapKeyRef; k != nil {
+					ref(where+" env "+e.Name, "ConfigMap", k.Name, []string{k.Key}, k.Optional)
+				}
+			}
+			for _, ef := range c.EnvFrom {
+				if ef.SecretRef != nil {
+					ref(where+" envFrom", "Secret", ef.SecretRef.Name, nil, ef.SecretRef.Optional)
+				}
+				if ef.ConfigMapRef != nil {
+					ref(where+" envFrom", "ConfigMap", ef.ConfigMapRef.Name, nil, ef.ConfigMapRef.Optional)
+				}
+			}
+			for _, m := range c.VolumeMounts {
+				if !volumes[m.Name] {
+					p = append(p, fmt.Sprintf("%s: volumeMount %s has no volume or volumeClaimTemplate", where, m.Name))
+				}
+			}
+		}
+	}
+	return p
+}
+
+var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// checkChecksums: every Deployment and StatefulSet pod template carries a checksum/config
+// annotation, so a config change rolls the pods.
+func checkChecksums(r *rendered) []string {
+	var p []string
+	for _, pt := range r.podTemplates() {
+		if k := pt.Owner.GVK.Kind; k != "Deployment" && k != "StatefulSet" {
+			continue
+		}
+		if v := pt.Annots["checksum/config"]; !sha256Re.MatchString(v) {
+			p = append(p, fmt.Sprintf("%s: pod template annotation checksum/config is %q, want a sha256", pt, v))
+		}
+	}
+	return p
+}
+
+// checkNames: names are DNS names of at most 63 characters (Service names DNS-1035 labels), every
+// object is in the release namespace, labels are valid.
+func checkNames(r *rendered) []string {
+	var p []string
+	seen := map[string]bool{}
+	for _, o := range r.Objects {
+		n := o.U.GetName()
+		if len(n) > 63 {
+			p = append(p, fmt.Sprintf("%s: name is %d characters (max 63)", o, len(n)))
+		}
+		errs := validation.IsDNS1123Subdomain(n)
+		if o.GVK.Kind == "Service" {
+			errs = validation.IsDNS1035Label(n)
+		}
+		for _, e := range errs {
+			p = append(p, fmt.Sprintf("%s: name: %s", o, e))
+		}
+		if ns := o.U.GetNamespace(); ns != r.Scenario.namespace() {
+			p = append(p, fmt.Sprintf("%s: namespace is %q, want the release namespace %q", o, ns, r.Scenario.namespace()))
+		}
+		key := o.GVK.Kind + "/" + n
+		if seen[key] {
+			p = append(p, fmt.Sprintf("%s: rendered twice", o))
+		}
+		seen[key] = true
+		for k, v := range o.U.GetLabels() {
+			for _, e := range append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...) {
+				p = append(p, fmt.Sprintf("%s: label %s=%s: %s", o, k, v, e))
+			}
+		}
+	}
+	for _, pt := range r.podTemplates() {
+		for k, v := range pt.Labels {
+			for _, e := range append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...) {
+				p = append(p, fmt.Sprintf("%s: pod label %s=%s: %s", pt, k, v, e))
+			}
+		}
+	}
+	return p
+}
+
+// serviceHasPort reports whether a rendered Service has the port (by name or number).
+func (r *rendered) serviceHasPort(name string, port intstr.IntOrString) bool {
+	o, ok := r.find("Service", name)
+	if !ok {
+		return false
+	}
+	for _, sp := range o.Typed.(*corev1.Service).Spec.Ports {
+		if (port.Type == intstr.String && sp.Name == port.StrVal) || (port.Type == intstr.Int && sp.Port == port.IntVal) {
+			return true
+		}
+	}
+	return false
+}
+
+// componentOfService returns the app.kubernetes.io/component the named rendered Service selects.
+func (r *rendered) componentOfService(name string) string {
+	o, ok := r.find("Service", name)
+	if !ok {
+		return ""
+	}
+	return o.Typed.(*corev1.Service).Spec.Selector["app.kubernetes.io/component"]
+}
+
+// checkIngressWiring: exactly the routing objects of ingress.mode are rendered, every backend is a
+// rendered Service port, and every route to catalog or inventory passes through authproxy.
+func checkIngressWiring(r *rendered) []string {
+	var p []string
+	mode := r.stringValue("ingress.mode")
+	want := map[string][]string{
+		"traefik":      {"IngressRoute", "Middleware"},
+		"gatewayAPI":   {"HTTPRoute", "SecurityPolicy"},
+		"ingressNginx": {"Ingress"},
+		"none":         nil,
+	}[mode]
+	for _, k := range []string{"IngressRoute", "Middleware", "HTTPRoute", "SecurityPolicy", "Ingress"} {
+		n := len(r.byKind(k))
+		if slices.Contains(want, k) && n == 0 {
+			p = append(p, fmt.Sprintf("ingress.mode=%s renders no %s", mode, k))
+		}
+		if !slices.Contains(want, k) && n > 0 {
+			p = append(p, fmt.Sprintf("ingress.mode=%s renders %d %s objects of another mode", mode, n, k))
+		}
+	}
+	protected := func(component string) bool { return component == "catalog" || component == "inventory" }
+	backend := func(where, svc string, port intstr.IntOrString) string {
+		if !r.serviceHasPort(svc, port) {
+			p = append(p, fmt.Sprintf("%s: backend Service %s port %s is not rendered", where, svc, port.String()))
+		}
+		return r.componentOfService(svc)
+	}
+	switch mode {
+	case "ingressNginx":
+		for _, o := range r.byKind("Ingress") {
+			ing := o.Typed.(*networkingv1.Ingress)
+			auth := ing.Annotations["nginx.ingress.kubernetes.io/auth-url"] != ""
+			for _, rule := range ing.Spec.Rules {
+				if rule.HTTP == nil {
+					continue
+				}
+				for _, path := range rule.HTTP.Paths {
+					s := path.Backend.Service
+					if s == nil {
+						p = append(p, fmt.Sprintf("%s: path %s has no Service backend", o, path.Path))
+						continue
+					}
+					port := intstr.FromString(s.Port.Name)
+					if s.Port.Name == "" {
+						port = intstr.FromInt32(s.Port.Number)
+					}
+					if c := backend(fmt.Sprintf("%s path %s", o, path.Path), s.Name, port); protected(c) && !auth {
+						p = append(p, fmt.Sprintf("%s: path %s reaches %s without the auth-url annotation (bypasses authproxy)", o, path.Path, c))
+					}
+				}
+			}
+		}
+	case "gatewayAPI":
+		extAuth := map[string]bool{}
+		for _, o := range r.byKind("SecurityPolicy") {
+			spec, _, _ := unstructured.NestedMap(o.U.Object, "spec")
+			if _, ok := spec["extAuth"]; !ok {
+				p = append(p, fmt.Sprintf("%s: no spec.extAuth", o))
+				continue
+			}
+			if fo, ok, _ := unstructured.NestedBool(spec, "extAuth", "failOpen"); ok && fo {
+				p = append(p, fmt.Sprintf("%s: spec.extAuth.failOpen is true (authproxy down would mean open access)", o))
+			}
+			refs, _, _ := unstructured.NestedSlice(spec, "extAuth", "http", "backendRefs")
+			if len(refs) == 0 {
+				p = append(p, fmt.Sprintf("%s: spec.extAuth.http.backendRefs is empty", o))
+			}
+			for _, ref := range refs {
+				m, _ := ref.(map[string]any)
+				name, _ := m["name"].(string)
+				port, _ := m["port"].(int64)
+				if c := backend(o.String(), name, intstr.FromInt32(int32(port))); c != "authproxy" {
+					p = append(p, fmt.Sprintf("%s: extAuth backend %s is not authproxy", o, name))
+				}
+			}
+			targets, _, _ := unstructured.NestedSlice(spec, "targetRefs")
+			for _, tr := range targets {
+				m, _ := tr.(map[string]any)
+				name, _ := m["name"].(string)
+				if m["kind"] != "HTTPRoute" {
+					p = append(p, fmt.Sprintf("%s: targetRef kind %v, want HTTPRoute", o, m["kind"]))
+					continue
+				}
+				if _, ok := r.find("HTTPRoute", name); !ok {
+					p = append(p, fmt.Sprintf("%s: targetRef HTTPRoute %s is not rendered", o, name))
+				}
+				extAuth[name] = true
+			}
+		}
+		for _, o := range r.byKind("HTTPRoute") {
+			hr := o.Typed.(*gatewayv1.HTTPRoute)
+			for _, rule := range hr.Spec.Rules {
+				for _, br := range rule.BackendRefs {
+					if br.Kind != nil && *br.Kind != "Service" {
+						p = append(p, fmt.Sprintf("%s: backendRef kind %s, want Service", o, *br.Kind))
+						continue
+					}
+					var port intstr.IntOrString
+					if br.Port != nil {
+						port = intstr.FromInt32(int32(*br.Port))
+					}
+					if c := backend(o.String(), string(br.Name), port); protected(c) && !extAuth[hr.Name] {
+						p = append(p, fmt.Sprintf("%s: routes to %s but no SecurityPolicy with extAuth targets it (bypasses authproxy)", o, c))
+					}
+				}
+			}
+		}
+	case "traefik":
+		forwardAuth := map[string]bool{}
+		for _, o := range r.byKind("Middleware") {
+			if addr, ok, _ := unstructured.NestedString(o.U.Object, "spec", "forwardAuth", "address"); ok {
+				if !strings.Contains(addr, r.objectNameOf("Service", "authproxy")) {
+					p = append(p, fmt.Sprintf("%s: forwardAuth address %s is not authproxy's Service", o, addr))
+				}
+				if tf, _, _ := unstructured.NestedBool(o.U.Object, "spec", "forwardAuth", "trustForwardHeader"); tf {
+					p = append(p, fmt.Sprintf("%s: forwardAuth.trustForwardHeader is true (client-sent X-Forwarded-* would reach authproxy)", o))
+				}
+				forwardAuth[o.Name()] = true
+			}
+		}
+		for _, o := range r.byKind("IngressRoute") {
+			routes, _, _ := unstructured.NestedSlice(o.U.Object, "spec", "routes")
+			for i, rt := range routes {
+				m, _ := rt.(map[string]any)
+				authed := false
+				mws, _, _ := unstructured.NestedSlice(m, "middlewares")
+				for _, mw := range mws {
+					mm, _ := mw.(map[string]any)
+					name, _ := mm["name"].(string)
+					if _, ok := r.find("Middleware", name); !ok {
+						p = append(p, fmt.Sprintf("%s: route %d middleware %s is not rendered", o, i, name))
+					}
+					authed = authed || forwardAuth[name]
+				}
+				svcs, _, _ := unstructured.NestedSlice(m, "services")
+				for _, s := range svcs {
+					sm, _ := s.(map[string]any)
+					name, _ := sm["name"].(string)
+					var port intstr.IntOrString
+					switch v := sm["port"].(type) {
+					case string:
+						port = intstr.FromString(v)
+					case int64:
+						port = intstr.FromInt32(int32(v))
+					}
+					if c := backend(fmt.Sprintf("%s route %d", o, i), name, port); protected(c) && !authed {
+						p = append(p, fmt.Sprintf("%s: route %d (%v) reaches %s without the forwardAuth middleware (bypasses authproxy)", o, i, m["match"], c))
+					}
+				}
+			}
+		}
+	}
+	return p
+}
+
+// objectNameOf returns the name of the rendered object of the kind whose component label is c.
+func (r *rendered) objectNameOf(kind, component string) string {
+	for _, o := range r.byKind(kind) {
+		if o.U.GetLabels()["app.kubernetes.io/component"] == component {
+			return o.Name()
+		}
+	}
+	return "\x00no " + kind + " for " + component
+}
