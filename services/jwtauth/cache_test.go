@@ -181,3 +181,20 @@ func TestCacheDropsTokensOfWithdrawnKeys(t *testing.T) {
 	trigger("unknown-2") // rsa-1 withdrawn
 	verifyErrIs(t, v, tok, ErrUnknownKey)
 }
+
+// TestCacheIsPerVerifier: catalog and inventory verifiers in one process do
+// not share cached results, so a token verified (and cached) for catalog is
+// still refused by inventory.
+func TestCacheIsPerVerifier(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	catalogCfg := testConfig(t, clk, "http://127.0.0.1:1/unused")
+	catalogCfg.Issuers = catalogCfg.Issuers[:2]
+	catalogCfg.Audience = "catalog"
+	catalog := newVerifier(t, catalogCfg)
+	inventory := pemHMACVerifier(t, clk, 0) // audience inventory
+	tok := sign(t, jwt.SigningMethodHS256, keysA().hmac, "", with(claims(issHMAC), "aud", "catalog"))
+	verifyErrIs(t, catalog, tok, nil)
+	verifyErrIs(t, catalog, tok, nil) // now a cache hit
+	verifyErrIs(t, inventory, tok, ErrAudience)
+}
