@@ -191,13 +191,19 @@ func TestExchangeAttacks(t *testing.T) {
 		wantErr error
 	}{
 		{
-			name:    "PKCE verifier mismatch",
-			run:     func(code, _ string) error { _, _, err := p.Exchange(context.Background(), code, NewVerifier(), "n"); return err },
+			name: "PKCE verifier mismatch",
+			run: func(code, _ string) error {
+				_, _, err := p.Exchange(context.Background(), code, NewVerifier(), "n")
+				return err
+			},
 			wantErr: ErrInvalidGrant,
 		},
 		{
-			name:    "nonce mismatch",
-			run:     func(code, v string) error { _, _, err := p.Exchange(context.Background(), code, v, "other"); return err },
+			name: "nonce mismatch",
+			run: func(code, v string) error {
+				_, _, err := p.Exchange(context.Background(), code, v, "other")
+				return err
+			},
 			wantErr: ErrNonce,
 		},
 		{
