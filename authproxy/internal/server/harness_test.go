@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,6 +133,8 @@ type env struct {
 	redis  redis.UniversalClient
 	rs     *redisServer // nil when the test supplied its own client
 	logs   *syncBuffer
+	// tokenDown makes the IdP's token endpoint answer 503 (IdP outage).
+	tokenDown atomic.Bool
 }
 
 type syncBuffer struct {
@@ -185,7 +188,14 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve(t, idpLn, idp.Handler())
+	e := &env{t: t, idp: idp, idpURL: idpURL, logs: &syncBuffer{}}
+	serve(t, idpLn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.tokenDown.Load() && r.URL.Path == "/oauth2/token" {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		idp.Handler().ServeHTTP(w, r)
+	}))
 	rdb := o.redis
 	var rs *redisServer
 	if rdb == nil {
@@ -193,7 +203,7 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 		rdb = redis.NewClient(&redis.Options{Addr: rs.addr(), DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
 		t.Cleanup(func() { rdb.Close() })
 	}
-	e := &env{t: t, idp: idp, idpURL: idpURL, redis: rdb, rs: rs, logs: &syncBuffer{}}
+	e.redis, e.rs = rdb, rs
 	proxies := make([]*proxy, n)
 	for i := range n {
 		cfg := testConfig(t, urls[i], idpURL)

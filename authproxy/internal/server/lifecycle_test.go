@@ -205,6 +205,37 @@ func TestRevokedRefreshTokenEndsSession(t *testing.T) {
 	}
 }
 
+// TestRefreshWhileIdPDown: a failed refresh keeps serving the still-valid
+// access token; once it has expired, session rules answer 503 (never a
+// stale allow); when the IdP returns, the next request refreshes.
+func TestRefreshWhileIdPDown(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(nil)
+	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
+	p := ps[0]
+	cookie, _ := loggedIn(t, p, "admin@example.com")
+	before := loadSession(t, p, cookie)
+	e.tokenDown.Store(true)
+	clock.Advance(59 * time.Minute) // in the window, token still valid
+	resp, body := fwd{uri: "/branches/1/products", cookie: cookie}.send(t, p, dialectForwarded)
+	if resp.StatusCode != http.StatusOK || bearerOf(t, resp) != before.AccessToken {
+		t.Fatalf("in window, IdP down: %d %s, want 200 with the current token", resp.StatusCode, body)
+	}
+	clock.Advance(2 * time.Minute) // token expired
+	resp, body = fwd{uri: "/admin/x", cookie: cookie, accept: jsonAccept}.send(t, p, dialectForwarded)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Authorization") != "" {
+		t.Fatalf("expired token, IdP down: %d %s, want 503", resp.StatusCode, body)
+	}
+	if !strings.Contains(scrape(t, p), `authproxy_token_refreshes_total{outcome="error"} 2`) {
+		t.Errorf("failed refreshes not counted")
+	}
+	e.tokenDown.Store(false)
+	resp, body = fwd{uri: "/branches/1/products", cookie: cookie}.send(t, p, dialectForwarded)
+	if resp.StatusCode != http.StatusOK || bearerOf(t, resp) == before.AccessToken {
+		t.Fatalf("IdP back: %d %s, want 200 with a new token", resp.StatusCode, body)
+	}
+}
+
 // TestRedisOutage: with Redis stopped, session rules fail closed (503),
 // public rules pass anonymously, readiness fails; all recover by themselves.
 func TestRedisOutage(t *testing.T) {
