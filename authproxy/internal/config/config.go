@@ -454,7 +454,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	fs.SetOutput(usage)
 	values := make(map[string]*flagValue, len(opts))
 	for _, o := range opts {
-		v := &flagValue{isBool: o.isBool}
+		v := &flagValue{raw: o.def, isBool: o.isBool} // raw shows as the default in -h; only set flags are applied
 		values[o.name] = v
 		fs.Var(v, o.name, fmt.Sprintf("%s [%s]", o.usage, o.env()))
 	}
