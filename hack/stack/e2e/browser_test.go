@@ -15,16 +15,18 @@ import (
 	"github.com/gatewarden/gatewarden/hack/stack"
 )
 
-// Selectors on the gateway page (authproxy's "/") and the dev IdP's login form. The gateway
-// page buttons are found by their text so that markup changes do not break the test.
+// Selectors on the gateway page (authproxy's "/", authproxy/internal/server/web/index.html) and
+// on the dev IdP's login form.
 const (
-	selLogin       = `//*[(self::button or self::a or self::input) and (normalize-space()="Login" or normalize-space()="Log in" or @value="Login")]`
-	selLogout      = `//*[(self::button or self::a or self::input) and (normalize-space()="Logout" or normalize-space()="Log out" or @value="Logout")]`
-	selBranch1     = `//button[contains(normalize-space(), "/branches/1/products")]`
-	selIDPForm     = `login-form`
-	selIDPLoginID  = `loginId`
-	selIDPPassword = `password`
-	selIDPSubmit   = `login-button`
+	selLogin       = chromedp.ID("login")
+	selLogout      = chromedp.ID("logout")
+	selGreeting    = chromedp.CSS("#greeting")
+	selBranch1     = chromedp.CSS(`button[data-url="/branches/1/products"]`)
+	selResult      = chromedp.CSS("#result")
+	selIDPForm     = chromedp.ID("login-form")
+	selIDPLoginID  = chromedp.ID("loginId")
+	selIDPPassword = chromedp.ID("password")
+	selIDPSubmit   = chromedp.ID("login-button")
 )
 
 // screenshotDir is where the browser test writes its screenshots: $E2E_SCREENSHOT_DIR, or
@@ -94,7 +96,7 @@ func TestBrowser(t *testing.T) {
 	step := 0
 	shot := func(name string) {
 		t.Helper()
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(90))
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)) // quality 100 = PNG
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
@@ -113,14 +115,15 @@ func TestBrowser(t *testing.T) {
 		}
 		return loc
 	}
-	bodyText := func() string {
+	text := func(sel chromedp.CSS) string {
 		t.Helper()
-		text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("body")))
+		txt, err := chromedp.Run(bctx, chromedp.Text(sel))
 		if err != nil {
-			t.Fatalf("read the page: %v", err)
+			t.Fatalf("read %s: %v", sel, err)
 		}
-		return text
+		return txt
 	}
+	bodyText := func() string { t.Helper(); return text("body") }
 	// fetchStatus asks the page's own origin for path as an API client and returns the status.
 	fetchStatus := func(path string) int {
 		t.Helper()
@@ -141,33 +144,37 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// 2. Login: the dev IdP's form.
-	do("click Login", chromedp.Click(selLogin), chromedp.WaitVisible(chromedp.ID(selIDPForm)))
+	do("click Login", chromedp.Click(selLogin), chromedp.WaitVisible(selIDPForm))
 	if loc := location(); !strings.HasPrefix(loc, s.DevIDPURL+"/oauth2/authorize") {
 		t.Fatalf("Login led to %s, want the dev IdP's /oauth2/authorize", loc)
 	}
 	shot("devidp-login-form")
 	do("fill in the form",
-		chromedp.SendKeys(chromedp.ID(selIDPLoginID), manager.Email),
-		chromedp.SendKeys(chromedp.ID(selIDPPassword), manager.Password))
+		chromedp.SendKeys(selIDPLoginID, manager.Email),
+		chromedp.SendKeys(selIDPPassword, manager.Password))
 	shot("devidp-login-filled")
 
 	// 3. Back at the gateway, signed in.
 	hello := "Hello " + manager.Name
 	do("sign in",
-		chromedp.Click(chromedp.ID(selIDPSubmit)),
-		chromedp.WaitVisible(fmt.Sprintf(`//*[contains(normalize-space(), %q)]`, hello)),
+		chromedp.Click(selIDPSubmit),
 		chromedp.WaitVisible(selLogout))
 	if loc := location(); !strings.HasPrefix(loc, s.GatewayURL+"/") {
 		t.Fatalf("after login at %s, want the gateway page", loc)
 	}
+	if got := text(selGreeting); !strings.HasPrefix(got, hello) {
+		t.Fatalf("greeting %q, want %q", got, hello)
+	}
 	shot("gateway-hello-manager")
 
 	// 4. Branch 1's products through the page's button.
-	before := bodyText()
 	do("load branch 1",
 		chromedp.Click(selBranch1),
-		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.body.innerText !== %q && document.body.innerText.includes("200")`, before),
+		chromedp.Poll[chromedp.Void](`document.getElementById("result").textContent.startsWith("200 ")`,
 			chromedp.WithPollingTimeout(20*time.Second)))
+	if got := text(selResult); !strings.Contains(got, "products") && !strings.Contains(got, "items") {
+		t.Errorf("branch 1 result shows no products:\n%s", got)
+	}
 	shot("branch-1-products")
 	if got := fetchStatus("/branches/1/products"); got != 200 {
 		t.Errorf("fetch /branches/1/products as the manager: status %d, want 200", got)
