@@ -39,6 +39,7 @@ func benchDecision(b *testing.B, cacheTTL time.Duration, uri string, withSession
 		b.Fatalf("warm-up: %d %s", rec.Code, rec.Body)
 	}
 	b.ReportAllocs()
+	b.SetParallelism(8) // an ingress keeps many decisions in flight
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
