@@ -180,6 +180,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 
+	for name, p := range map[string]string{"authproxy": bins.AuthProxy, "catalog": bins.Catalog, "inventory": bins.Inventory, "devidp": bins.DevIDP} {
+		if !fileExists(p) {
+			return nil, fmt.Errorf("stack: %s binary %q not found (build them with stack.Build or `make build`)", name, p)
+		}
+	}
 	secrets, err := writeSecrets(s.WorkDir)
 	if err != nil {
 		return nil, err

@@ -72,6 +72,13 @@ func requireTool(t *testing.T, ok bool, what string) {
 // fails.
 func startStack(t *testing.T, proxy stack.Proxy) *stack.Stack {
 	t.Helper()
+	return startStackWith(t, stack.Options{Proxy: proxy})
+}
+
+// startStackWith is startStack with more options (Binaries, Record, Output, LogLevel are set).
+func startStackWith(t *testing.T, opts stack.Options) *stack.Stack {
+	t.Helper()
+	proxy := opts.Proxy
 	dir := filepath.Join(artifactsDir(t), "logs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -83,13 +90,8 @@ func startStack(t *testing.T, proxy stack.Proxy) *stack.Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{
-		Proxy:    proxy,
-		Binaries: binaries,
-		Record:   true,
-		Output:   logFile,
-		LogLevel: "debug",
-	})
+	opts.Binaries, opts.Record, opts.Output, opts.LogLevel = binaries, true, logFile, "debug"
+	s, err := stack.Start(ctx, opts)
 	if err != nil {
 		logFile.Close()
 		t.Fatalf("start stack behind %s: %v\n(logs: %s)", proxy, err, logPath)

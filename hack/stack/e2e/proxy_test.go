@@ -389,3 +389,27 @@ func testLogout(t *testing.T, s *stack.Stack) {
 		t.Fatalf("old session cookie after logout: want 401, got %v", r)
 	}
 }
+
+// TestEmbeddedRedis runs the stack as on a machine with nothing but Go: Redis is the embedded
+// miniredis (the front proxy is the embedded Caddy, as always). Login, a role decision and
+// logout need the session store.
+func TestEmbeddedRedis(t *testing.T) {
+	t.Parallel()
+	s := startStackWith(t, stack.Options{Proxy: stack.ProxyCaddyEmbedded, Redis: stack.RedisEmbedded})
+	if s.RedisKind != "miniredis" {
+		t.Fatalf("RedisKind = %q, want miniredis", s.RedisKind)
+	}
+	c := login(t, s, "manager@example.com")
+	if r := get(t, c, s.GatewayURL+"/branches/1/products", hdr("Accept", acceptJSON)); r.status != http.StatusOK {
+		t.Fatalf("manager on branch 1: want 200, got %v", r)
+	}
+	if r := get(t, c, s.GatewayURL+"/branches/2/products", hdr("Accept", acceptJSON)); r.status != http.StatusForbidden {
+		t.Fatalf("manager on branch 2: want 403, got %v", r)
+	}
+	if r := do(t, c, http.MethodPost, s.GatewayURL+"/oauth2/logout", nil, hdr("Origin", s.GatewayURL)); r.status != http.StatusFound && r.status != http.StatusSeeOther {
+		t.Fatalf("logout: want a redirect, got %v", r)
+	}
+	if r := get(t, c, s.GatewayURL+"/branches/1/products", hdr("Accept", acceptJSON)); r.status != http.StatusUnauthorized {
+		t.Fatalf("after logout: want 401, got %v", r)
+	}
+}
