@@ -53,12 +53,20 @@ func TestBrowser(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var shots []string
+	// Screenshots of an earlier run would mix with this one's.
+	if old, err := filepath.Glob(filepath.Join(dir, "[0-9][0-9]-*.png")); err == nil {
+		for _, p := range old {
+			_ = os.Remove(p)
+		}
+	}
+	var shots, index []string
 	t.Cleanup(func() {
 		t.Logf("screenshots (%d):", len(shots))
 		for _, p := range shots {
 			t.Logf("  %s", p)
 		}
+		// index.txt says what each screenshot shows (CI lists the folder).
+		_ = os.WriteFile(filepath.Join(dir, "index.txt"), []byte(strings.Join(index, "\n")+"\n"), 0o644)
 	})
 
 	opts := []chromedp.ExecAllocatorOption{
@@ -94,7 +102,7 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	step := 0
-	shot := func(name string) {
+	shot := func(name, shows string) {
 		t.Helper()
 		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)) // quality 100 = PNG
 		if err != nil {
@@ -106,6 +114,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		shots = append(shots, p)
+		index = append(index, filepath.Base(p)+": "+shows)
 	}
 	location := func() string {
 		t.Helper()
@@ -138,7 +147,7 @@ func TestBrowser(t *testing.T) {
 
 	// 1. The gateway page, anonymous.
 	do("open the gateway page", chromedp.Navigate(s.GatewayURL+"/"), chromedp.WaitVisible(selLogin))
-	shot("gateway-anonymous")
+	shot("gateway-anonymous", `the gateway page before login: "You are not logged in." and the Login button`)
 	if txt := bodyText(); strings.Contains(txt, "Hello") {
 		t.Fatalf("anonymous page already says Hello:\n%s", txt)
 	}
@@ -148,11 +157,11 @@ func TestBrowser(t *testing.T) {
 	if loc := location(); !strings.HasPrefix(loc, s.DevIDPURL+"/oauth2/authorize") {
 		t.Fatalf("Login led to %s, want the dev IdP's /oauth2/authorize", loc)
 	}
-	shot("devidp-login-form")
+	shot("devidp-login-form", `after clicking Login: the dev IdP's (FusionAuth stand-in) login form`)
 	do("fill in the form",
 		chromedp.SendKeys(selIDPLoginID, manager.Email),
 		chromedp.SendKeys(selIDPPassword, manager.Password))
-	shot("devidp-login-filled")
+	shot("devidp-login-filled", `the login form filled in with the branch manager (manager@example.com)`)
 
 	// 3. Back at the gateway, signed in.
 	hello := "Hello " + manager.Name
@@ -165,7 +174,7 @@ func TestBrowser(t *testing.T) {
 	if got := text(selGreeting); !strings.HasPrefix(got, hello) {
 		t.Fatalf("greeting %q, want %q", got, hello)
 	}
-	shot("gateway-hello-manager")
+	shot("gateway-hello-manager", `back at the gateway page, signed in: "Hello Max Manager", roles branch-manager, Logout button`)
 
 	// 4. Branch 1's products through the page's button.
 	do("load branch 1",
@@ -175,7 +184,7 @@ func TestBrowser(t *testing.T) {
 	if got := text(selResult); !strings.Contains(got, "products") && !strings.Contains(got, "items") {
 		t.Errorf("branch 1 result shows no products:\n%s", got)
 	}
-	shot("branch-1-products")
+	shot("branch-1-products", `GET /branches/1/products from the page's button: 200 and branch 1's products`)
 	if got := fetchStatus("/branches/1/products"); got != 200 {
 		t.Errorf("fetch /branches/1/products as the manager: status %d, want 200", got)
 	}
@@ -191,7 +200,7 @@ func TestBrowser(t *testing.T) {
 	if resp.Status != 403 {
 		t.Errorf("open /branches/2/products as the manager: status %d, want 403", resp.Status)
 	}
-	shot("branch-2-refused")
+	shot("branch-2-refused", `/branches/2/products opened as the manager: 403 from inventory ("this branch is not one of yours")`)
 
 	// 6. Logout, then anonymous again.
 	do("log out",
@@ -208,7 +217,11 @@ func TestBrowser(t *testing.T) {
 	if got := fetchStatus("/branches/1/products"); got != 401 {
 		t.Errorf("fetch /branches/1/products after logout: status %d, want 401", got)
 	}
-	shot("gateway-logged-out")
+	do("call branch 1 anonymously",
+		chromedp.Click(selBranch1),
+		chromedp.Poll[chromedp.Void](`document.getElementById("result").textContent.startsWith("401 ")`,
+			chromedp.WithPollingTimeout(20*time.Second)))
+	shot("gateway-logged-out", `after Logout (through the dev IdP logout): the gateway page is anonymous again, and its branch 1 button gets 401 unauthenticated`)
 	cookies, err := chromedp.Run(bctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
 		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{s.GatewayURL + "/"}})
 		return res.Cookies, err
