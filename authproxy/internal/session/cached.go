@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"log/slog"
@@ -20,6 +21,7 @@ const (
 	defaultHealthInterval  = 5 * time.Second
 	maxResubscribeBackoff  = 2 * time.Second
 	initialResubscribeWait = 50 * time.Millisecond
+	probePrefix            = "p:" // health probe messages on the channel
 )
 
 // CacheConfig configures Cached.
@@ -31,8 +33,12 @@ type CacheConfig struct {
 	TTL        time.Duration // how long an entry may be served; 0 = DefaultCacheTTL
 	MaxEntries int           // 0 = DefaultCacheEntries
 	Channel    string        // pub/sub channel; "" = DefaultChannel
-	// HealthInterval: with no traffic on the subscription for this long, it
-	// is pinged. 0 = 5s.
+	// HealthInterval: this often the subscriber publishes a probe on the
+	// channel through Client and expects it back on its subscription within
+	// another interval; otherwise it resubscribes (and bypasses the cache
+	// meanwhile). This catches a dead connection and a live one to a server
+	// that no longer receives the invalidations, e.g. a Sentinel master
+	// demoted by a failover. 0 = 5s.
 	HealthInterval time.Duration
 	Now            func() time.Time // nil = time.Now
 	Logger         *slog.Logger     // nil = discard
@@ -295,6 +301,8 @@ func (c *Cached) handle(payload string) {
 	case 'u':
 		c.dropUser(payload[2:])
 		return
+	case probePrefix[0]: // some replica's health probe
+		return
 	}
 	c.flush() // unknown message: drop everything to be safe
 }
@@ -307,9 +315,14 @@ func (c *Cached) flush() {
 }
 
 // subscribe runs until ctx ends, keeping the subscription alive and the
-// up flag truthful: down on any receive error or when a ping goes
-// unanswered for a whole health interval; up again only on the server's
-// subscribe confirmation.
+// up flag truthful: down on any receive error or when a probe published
+// through the client does not come back within a health interval; up again
+// only on the server's subscribe confirmation.
+//
+// The probe, not a PING on the subscription, is what proves that what
+// replicas publish reaches this subscription: go-redis moves a Sentinel
+// client's commands to the new master on failover but leaves open
+// subscriptions on the old one, which may keep answering PING for a while.
 func (c *Cached) subscribe(ctx context.Context) {
 	defer close(c.done)
 	var psMu sync.Mutex // Close must interrupt a blocked receive
@@ -326,18 +339,19 @@ func (c *Cached) subscribe(ctx context.Context) {
 		_ = ps.Close()
 	}()
 	wait := initialResubscribeWait
-	pinged := false
+	probe := ""                     // payload of the probe in flight; "" = none
+	due := time.Now().Add(c.health) // next probe, or the reply to the one in flight
 	for {
-		msg, err := ps.ReceiveTimeout(ctx, c.health)
+		msg, err := ps.ReceiveTimeout(ctx, max(time.Until(due), time.Millisecond))
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && !pinged {
-				// Quiet channel: probe it; the Pong (or an error) follows.
-				if err = ps.Ping(ctx); err == nil {
-					pinged = true
+			if errors.As(err, &ne) && ne.Timeout() && probe == "" {
+				probe = probePrefix + rand.Text()
+				due = time.Now().Add(c.health)
+				if err = c.rdb.Publish(ctx, c.channel, probe).Err(); err == nil {
 					continue
 				}
 			}
@@ -345,12 +359,12 @@ func (c *Cached) subscribe(ctx context.Context) {
 				c.log.Warn("session cache subscription lost; cache bypassed", slog.String("error", err.Error()))
 			}
 			c.setUp(false)
-			if pinged { // silent connection: start afresh
+			if probe != "" { // silent or misplaced subscription: start afresh
 				psMu.Lock()
 				_ = ps.Close()
 				ps = c.rdb.Subscribe(ctx, c.channel)
 				psMu.Unlock()
-				pinged = false
+				probe = ""
 			}
 			t := time.NewTimer(wait)
 			select {
@@ -360,17 +374,22 @@ func (c *Cached) subscribe(ctx context.Context) {
 			case <-t.C:
 			}
 			wait = min(2*wait, maxResubscribeBackoff)
+			due = time.Now().Add(c.health)
 			continue
 		}
-		pinged = false
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == c.channel {
 				c.setUp(true)
 				wait = initialResubscribeWait
+				probe, due = "", time.Now().Add(c.health)
 				c.log.Debug("session cache subscription confirmed")
 			}
 		case *redis.Message:
+			if probe != "" && m.Payload == probe {
+				probe, due = "", time.Now().Add(c.health)
+				continue
+			}
 			c.handle(m.Payload)
 		}
 	}

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,10 +142,16 @@ func TestNewRedisClientKind(t *testing.T) {
 func TestCachedInvalidationAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.StartRedis(t)
+	testInvalidationAcrossReplicas(t, func(t testing.TB) redis.UniversalClient { return newClient(t, srv.Addr()) })
+}
+
+// testInvalidationAcrossReplicas runs two Cached, each with its own client
+// from newClient, on one deployment.
+func testInvalidationAcrossReplicas(t *testing.T, newClient func(t testing.TB) redis.UniversalClient) {
 	clock := sessiontest.NewClock(time.Now())
 	o := sessiontest.Options{Lifetime: 12 * time.Hour, IdleTimeout: time.Hour, Now: clock.Now, Prefix: "inv"}
 	cfg := session.CacheConfig{TTL: time.Hour, Now: clock.Now}
-	ca, cb := newClient(t, srv.Addr()), newClient(t, srv.Addr())
+	ca, cb := newClient(t), newClient(t)
 	a := newCached(t, newStore(t, ca, o), ca, cfg)
 	b := newCached(t, newStore(t, cb, o), cb, cfg)
 	ctx := t.Context()
@@ -378,5 +385,51 @@ func TestCachedLoadRacingSave(t *testing.T) {
 	}
 	if got.AccessToken != "new" {
 		t.Fatalf("AccessToken = %q: a racing load cached the pre-save record", got.AccessToken)
+	}
+}
+
+// Another replica's health probes (every HealthInterval) are not
+// invalidations: they leave the cache alone.
+func TestCachedIgnoresHealthProbes(t *testing.T) {
+	t.Parallel()
+	m := miniredis.RunT(t)
+	c := newClient(t, m.Addr())
+	o := sessiontest.Options{Lifetime: 12 * time.Hour, IdleTimeout: time.Hour, Now: time.Now, Prefix: "probe"}
+	st := newStore(t, c, o)
+	cached := newCached(t, st, c, session.CacheConfig{TTL: time.Hour, HealthInterval: time.Hour})
+	newCached(t, st, c, session.CacheConfig{HealthInterval: 10 * time.Millisecond}) // the prober
+	ctx := t.Context()
+	cookie, err := cached.Create(ctx, &session.Session{UserID: "u1", AccessToken: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch := c.Subscribe(ctx, session.DefaultChannel)
+	t.Cleanup(func() { _ = watch.Close() })
+	if _, err := watch.Receive(ctx); err != nil { // subscribe confirmation
+		t.Fatal(err)
+	}
+	if _, err := cached.Load(ctx, cookie); err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.Load(ctx, cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AccessToken = "behind-the-back"
+	if err := st.Save(ctx, cookie, s); err != nil {
+		t.Fatal(err)
+	}
+	for probes := 0; probes < 3; {
+		msg, err := watch.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(msg.Payload, "p:") {
+			t.Fatalf("unexpected message %q on the channel", msg.Payload)
+		}
+		probes++
+	}
+	if got, err := cached.Load(ctx, cookie); err != nil || got.AccessToken != "v1" {
+		t.Fatalf("Load after probes = %v, %v; want the cached v1", got, err)
 	}
 }

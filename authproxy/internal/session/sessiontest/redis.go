@@ -19,6 +19,7 @@ type RedisServer struct {
 	bin  string
 	dir  string
 	port int
+	args []string // command line after the binary
 	cmd  *exec.Cmd
 	exit chan struct{}
 }
@@ -29,6 +30,28 @@ type RedisServer struct {
 // fails).
 func StartRedis(t testing.TB) *RedisServer {
 	t.Helper()
+	return startServer(t, nil)
+}
+
+// startServer starts a plain redis-server with extra arguments (e.g. the
+// cluster flags) after the usual port, bind, dir and no-persistence ones.
+func startServer(t testing.TB, extra []string) *RedisServer {
+	t.Helper()
+	r := newServer(t)
+	r.args = append([]string{
+		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--dir", r.dir, "--save", "", "--appendonly", "no",
+		"--logfile", filepath.Join(r.dir, "redis.log"),
+	}, extra...)
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// newServer finds the binary, a free port and a temp dir; the caller sets
+// args, then calls Start and registers Stop.
+func newServer(t testing.TB) *RedisServer {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -36,16 +59,18 @@ func StartRedis(t testing.TB) *RedisServer {
 		}
 		t.Skip("redis-server not on PATH; install it to run the real-Redis tests")
 	}
+	return &RedisServer{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
+}
+
+// freePort returns a 127.0.0.1 TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	r := &RedisServer{t: t, bin: bin, dir: t.TempDir(), port: port}
-	r.Start()
-	t.Cleanup(r.Stop)
-	return r
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Addr is host:port.
@@ -57,10 +82,7 @@ func (r *RedisServer) Start() {
 	if r.cmd != nil {
 		r.t.Fatal("redis-server already running")
 	}
-	cmd := exec.Command(r.bin,
-		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--dir", r.dir, "--save", "", "--appendonly", "no",
-		"--logfile", filepath.Join(r.dir, "redis.log"))
+	cmd := exec.Command(r.bin, r.args...)
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}

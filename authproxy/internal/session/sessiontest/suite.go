@@ -125,15 +125,12 @@ func (f *fixture) loadErr(cookie string, want error) {
 	}
 }
 
-// keys lists this case's keys matching pattern (after the prefix).
+// keys lists this case's keys matching pattern (after the prefix), on
+// every node of a cluster.
 func (f *fixture) keys(pattern string) []string {
 	f.t.Helper()
-	var out []string
-	iter := f.env.Client.Scan(f.ctx, 0, f.pfx+pattern, 100).Iterator()
-	for iter.Next(f.ctx) {
-		out = append(out, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
+	out, err := ScanAll(f.ctx, f.env.Client, f.pfx+pattern)
+	if err != nil {
 		f.t.Fatalf("scan: %v", err)
 	}
 	return out

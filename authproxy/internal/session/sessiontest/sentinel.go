@@ -1,0 +1,179 @@
+package sessiontest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// SentinelMaster is the master name the Sentinel deployment monitors.
+const SentinelMaster = "gwmaster"
+
+// Sentinel is a real Redis Sentinel deployment owned by one test: one
+// master, one replica and one sentinel (quorum 1), each on a free
+// 127.0.0.1 port with its own temp dir. Clients connect with
+// session.Options{Addrs: []string{s.Addr()}, MasterName: SentinelMaster}.
+type Sentinel struct {
+	Master, Replica, Sentinel *RedisServer
+}
+
+// StartSentinel starts the deployment and returns once the sentinel knows
+// the master and sees the replica in sync (so SENTINEL FAILOVER can
+// succeed). Everything is stopped when the test ends. Skipped or failed
+// without redis-server like StartRedis.
+func StartSentinel(t testing.TB) *Sentinel {
+	t.Helper()
+	// No 5s wait for more replicas before a full sync (the replica serves
+	// one after a failover).
+	noDelay := []string{"--repl-diskless-sync-delay", "0"}
+	master := startServer(t, noDelay)
+	replica := startServer(t, append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}, noDelay...))
+	// The sentinel learns replicas from the master's INFO, which it reads at
+	// once and then every 10s: start it only when the replica is there.
+	waitUntil(t, "replica online", func(ctx context.Context) error {
+		c := direct(master.Addr())
+		defer func() { _ = c.Close() }()
+		info, err := c.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "port="+strconv.Itoa(replica.port)+",state=online") {
+			return fmt.Errorf("master replication info:\n%s", info)
+		}
+		return nil
+	})
+
+	s := newServer(t)
+	conf := filepath.Join(s.dir, "sentinel.conf") // rewritten by the sentinel
+	body := fmt.Sprintf(`port %d
+bind 127.0.0.1
+dir %s
+logfile %s
+sentinel monitor %s 127.0.0.1 %d 1
+sentinel down-after-milliseconds %[4]s 1000
+sentinel failover-timeout %[4]s 10000
+`, s.port, s.dir, filepath.Join(s.dir, "redis.log"), SentinelMaster, master.port)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatalf("write sentinel.conf: %v", err)
+	}
+	s.args = []string{conf, "--sentinel"}
+	s.Start()
+	t.Cleanup(s.Stop)
+
+	d := &Sentinel{Master: master, Replica: replica, Sentinel: s}
+	waitUntil(t, "sentinel to see the replica in sync", func(ctx context.Context) error {
+		return d.replicaInSync(ctx, replica.Addr())
+	})
+	return d
+}
+
+// Addr is the sentinel's host:port.
+func (d *Sentinel) Addr() string { return d.Sentinel.Addr() }
+
+// MasterAddr asks the sentinel for the current master's host:port.
+func (d *Sentinel) MasterAddr(ctx context.Context) (string, error) {
+	c := redis.NewSentinelClient(&redis.Options{Addr: d.Addr()})
+	defer func() { _ = c.Close() }()
+	hp, err := c.GetMasterAddrByName(ctx, SentinelMaster).Result()
+	if err != nil {
+		return "", err
+	}
+	if len(hp) != 2 {
+		return "", fmt.Errorf("get-master-addr-by-name: %q", hp)
+	}
+	return net.JoinHostPort(hp[0], hp[1]), nil
+}
+
+// Failover forces a failover (SENTINEL FAILOVER) and returns once the
+// sentinel names the former replica as master and that replica answers
+// as one. The client side (go-redis following +switch-master) is the
+// caller's to check.
+func (d *Sentinel) Failover(t testing.TB) {
+	t.Helper()
+	ctx := t.Context()
+	old, err := d.MasterAddr(ctx)
+	if err != nil {
+		t.Fatalf("master address: %v", err)
+	}
+	want := d.Replica.Addr()
+	if old == want {
+		t.Fatalf("the replica %s is already master", want)
+	}
+	c := redis.NewSentinelClient(&redis.Options{Addr: d.Addr()})
+	defer func() { _ = c.Close() }()
+	if err := c.Failover(ctx, SentinelMaster).Err(); err != nil {
+		t.Fatalf("SENTINEL FAILOVER: %v", err)
+	}
+	waitUntil(t, "failover to the replica", func(ctx context.Context) error {
+		got, err := d.MasterAddr(ctx)
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("sentinel names %s as master", got)
+		}
+		return role(ctx, want, "master")
+	})
+}
+
+// replicaInSync reports nil once the sentinel lists addr as a healthy
+// replica of the master with its replication link up.
+func (d *Sentinel) replicaInSync(ctx context.Context, addr string) error {
+	c := redis.NewSentinelClient(&redis.Options{Addr: d.Addr()})
+	defer func() { _ = c.Close() }()
+	if _, err := c.GetMasterAddrByName(ctx, SentinelMaster).Result(); err != nil {
+		return err
+	}
+	replicas, err := c.Replicas(ctx, SentinelMaster).Result()
+	if err != nil {
+		return err
+	}
+	for _, r := range replicas {
+		if net.JoinHostPort(r["ip"], r["port"]) == addr && r["flags"] == "slave" && r["master-link-status"] == "ok" {
+			return nil
+		}
+	}
+	return fmt.Errorf("replica %s not (yet) healthy in %v", addr, replicas)
+}
+
+// role reports nil when the server at addr answers ROLE with want.
+func role(ctx context.Context, addr, want string) error {
+	c := direct(addr)
+	defer func() { _ = c.Close() }()
+	v, err := c.Do(ctx, "ROLE").Slice()
+	if err != nil {
+		return err
+	}
+	if len(v) == 0 || v[0] != want {
+		return fmt.Errorf("%s has role %v; want %s", addr, v, want)
+	}
+	return nil
+}
+
+// waitUntil polls check (deployment state changes asynchronously, with no
+// event to wait on) until it returns nil, failing the test after 20s with
+// the last error.
+func waitUntil(t testing.TB, what string, check func(ctx context.Context) error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		err := check(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling; see above
+	}
+}
