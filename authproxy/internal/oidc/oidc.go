@@ -14,6 +14,7 @@ package oidc
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -372,7 +373,8 @@ func (p *Provider) VerifyIDToken(ctx context.Context, raw, nonce string) (*jwtau
 
 // VerifyAccessToken verifies raw as a FusionAuth access token for this
 // application (signature, iss, aud = client id, exp). An id_token (it carries
-// a nonce) is refused, so it cannot be replayed as a bearer token.
+// a nonce, at_hash or c_hash; one from a refresh has no nonce) is refused,
+// so it cannot be replayed as a bearer token.
 func (p *Provider) VerifyAccessToken(ctx context.Context, raw string) (*jwtauth.Claims, error) {
 	d, err := p.loaded()
 	if err != nil {
@@ -386,13 +388,36 @@ func (p *Provider) verifyAccess(ctx context.Context, d *discovered, raw string) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAccessToken, err)
 	}
-	if c.Nonce != "" {
+	if c.Nonce != "" || hasIDTokenClaims(raw) {
 		return nil, fmt.Errorf("%w: an id_token is not an access token", ErrAccessToken)
 	}
 	if c.Subject == "" || c.ExpiresAt == nil {
 		return nil, fmt.Errorf("%w: sub and exp required", ErrAccessToken)
 	}
 	return c, nil
+}
+
+// hasIDTokenClaims reports whether the (already verified) JWT raw carries a
+// claim only id_tokens have: at_hash or c_hash (OIDC Core 3.1.3.6, 3.3.2.11).
+// FusionAuth puts at_hash in every id_token, including those a refresh
+// returns without a nonce. An unreadable payload counts as an id_token.
+func hasIDTokenClaims(raw string) bool {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return true
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return true
+	}
+	var c struct {
+		AtHash *json.RawMessage `json:"at_hash"`
+		CHash  *json.RawMessage `json:"c_hash"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return true
+	}
+	return c.AtHash != nil || c.CHash != nil
 }
 
 // UserFromAccess builds the user from verified access token claims. Roles
