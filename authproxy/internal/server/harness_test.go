@@ -398,6 +398,7 @@ func (f fwd) request(t testing.TB, p *proxy, dialect string) *http.Request {
 		req, err = http.NewRequest(method, p.url+"/authz/envoy"+f.uri, nil)
 		if err == nil {
 			req.URL.Opaque = "/authz/envoy" + f.uri // origin-form, the path as sent
+			req.URL.RawQuery = ""                   // already in Opaque
 			req.Host = host
 			req.Header.Set("X-Forwarded-Proto", "https")
 		}
