@@ -86,6 +86,7 @@ http {
 			proxy_set_header Connection "";
 		}
 
+		# nginx itself copies authproxy's WWW-Authenticate onto the 401.
 		location @login {
 			internal;
 			add_header Cache-Control "no-store" always;
@@ -93,7 +94,6 @@ http {
 				return 302 $gw_login_url;
 			}
 			default_type application/json;
-			add_header WWW-Authenticate $gw_www_authenticate always;
 			return 401 '{"error":"unauthenticated","login_url":"$gw_login_url"}';
 		}
 {{range .Protected}}
@@ -103,7 +103,6 @@ http {
 			auth_request_set $gw_user $upstream_http_x_auth_request_user;
 			auth_request_set $gw_email $upstream_http_x_auth_request_email;
 			auth_request_set $gw_login_url_answer $upstream_http_{{$.LoginURLVar}};
-			auth_request_set $gw_www_authenticate $upstream_http_www_authenticate;
 			error_page 401 = @login;
 
 			proxy_pass http://{{.Upstream}};

@@ -165,8 +165,8 @@ func testAPIUnauthenticated(t *testing.T, s *stack.Stack) {
 			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type = %q, want JSON", ct)
 			}
-			if r.header.Get("WWW-Authenticate") == "" {
-				t.Error("no WWW-Authenticate header")
+			if got := r.header.Values("WWW-Authenticate"); len(got) != 1 || !strings.HasPrefix(got[0], "Bearer") {
+				t.Errorf("WWW-Authenticate = %q, want one Bearer challenge", got)
 			}
 			body := jsonBody(t, r)
 			if body["error"] != "unauthenticated" {
