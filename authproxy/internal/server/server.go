@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -219,13 +220,34 @@ func (s *Server) routes() http.Handler {
 	envoy := s.decisionHandler(dialectEnvoy)
 	// Envoy appends the original path, dot segments and all, so its requests
 	// must not reach ServeMux, which would redirect them to a cleaned path.
-	return s.withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.withRequestID(s.recoverPanics(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.EscapedPath(); p == envoyPrefix || strings.HasPrefix(p, envoyPrefix+"/") {
 			envoy.ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
-	}))
+	})))
+}
+
+// recoverPanics turns a panic into the fixed 500 JSON answer and one log
+// line with the stack; the panic's value is not logged (it may hold request
+// data). http.ErrAbortHandler keeps its meaning.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(r.Context(), "panic", slog.String(keyPath, r.URL.Path),
+				slog.String("panic_type", fmt.Sprintf("%T", v)), slog.String("stack", string(debug.Stack())))
+			writeError(w, errInternal, "")
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // only restricts a handler to one method (HEAD too for GET) and maps the
