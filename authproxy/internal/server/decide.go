@@ -288,6 +288,16 @@ func (s *Server) maybeRefresh(ctx context.Context, cookie string, sess *session.
 	return res.Val.(*session.Session), nil
 }
 
+// endSession deletes a session whose refresh failed for good and counts the
+// refresh under outcome.
+func (s *Server) endSession(ctx context.Context, cookie string, cur *session.Session, outcome string) {
+	s.metrics.refreshes.WithLabelValues(outcome).Inc()
+	if err := s.store.Delete(ctx, cookie); err != nil {
+		s.storeErr("delete", err)
+	}
+	s.log.InfoContext(ctx, "refresh refused; session ended", slog.String(keySubject, cur.UserID), slog.String(keyOutcome, outcome))
+}
+
 func (s *Server) needsRefresh(sess *session.Session) bool {
 	return sess.RefreshToken != "" && !s.now().Add(s.cfg.RefreshWindow).Before(sess.AccessExpiry)
 }
@@ -313,11 +323,14 @@ func (s *Server) refresh(ctx context.Context, cookie string) (*session.Session, 
 	}
 	toks, err := s.provider.Refresh(ctx, cur.RefreshToken)
 	if errors.Is(err, oidc.ErrInvalidGrant) {
-		s.metrics.refreshes.WithLabelValues("invalid_grant").Inc()
-		if derr := s.store.Delete(ctx, cookie); derr != nil {
-			s.storeErr("delete", derr)
-		}
-		s.log.InfoContext(ctx, "refresh token refused; session ended", slog.String(keySubject, cur.UserID))
+		s.endSession(ctx, cookie, cur, "invalid_grant")
+		return nil, err
+	}
+	if errors.Is(err, oidc.ErrAccessToken) {
+		// The IdP answered, but not with an access token for this
+		// application: the refresh token may be spent, and nothing in the
+		// answer can be trusted.
+		s.endSession(ctx, cookie, cur, "rejected")
 		return nil, err
 	}
 	if err != nil {
@@ -326,7 +339,7 @@ func (s *Server) refresh(ctx context.Context, cookie string) (*session.Session, 
 	}
 	u := s.provider.UserFromAccess(toks.Access)
 	if u.ID != cur.UserID {
-		s.metrics.refreshes.WithLabelValues("error").Inc()
+		s.endSession(ctx, cookie, cur, "rejected")
 		return nil, errors.Join(ErrUnauthenticated, errors.New("refresh returned another subject"))
 	}
 	cur.AccessToken, cur.AccessExpiry = toks.AccessToken, toks.Expiry

@@ -135,6 +135,9 @@ type env struct {
 	logs   *syncBuffer
 	// tokenDown makes the IdP's token endpoint answer 503 (IdP outage).
 	tokenDown atomic.Bool
+	// refreshAs, when set, replaces the refresh token of every refresh
+	// grant, so the IdP answers with another user's tokens.
+	refreshAs atomic.Pointer[string]
 }
 
 type syncBuffer struct {
@@ -193,6 +196,11 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 		if e.tokenDown.Load() && r.URL.Path == "/oauth2/token" {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
+		}
+		if rt := e.refreshAs.Load(); rt != nil && r.URL.Path == "/oauth2/token" && r.ParseForm() == nil &&
+			r.PostForm.Get("grant_type") == "refresh_token" {
+			r.PostForm.Set("refresh_token", *rt)
+			r.Form.Set("refresh_token", *rt)
 		}
 		idp.Handler().ServeHTTP(w, r)
 	}))

@@ -50,7 +50,7 @@ func newMetrics() *metrics {
 		}, []string{"op"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "token_refreshes_total",
-			Help: "Access token refreshes by outcome (refreshed, shared, invalid_grant, error).",
+			Help: "Access token refreshes by outcome (refreshed, shared, invalid_grant, rejected, lock_failed, error).",
 		}, []string{"outcome"}),
 		tokenCache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "minted_token_cache_total",

@@ -1,6 +1,10 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"time"
+
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -8,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/authproxy/internal/token"
 	"github.com/gatewarden/gatewarden/hack/devidp"
 )
@@ -175,5 +180,31 @@ func TestAuthzResponseHeaders(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRefreshAnswerForAnotherUser: when the IdP's refresh answer names
+// another user, the session is not upgraded to that user: the request is
+// refused and the session ends (its refresh token may be spent), so later
+// requests do not keep calling the IdP.
+func TestRefreshAnswerForAnotherUser(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(nil)
+	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
+	p := ps[0]
+	customer, _ := loggedIn(t, p, "customer@example.com")
+	admin, _ := loggedIn(t, p, "admin@example.com")
+	adminRT := loadSession(t, p, admin).RefreshToken
+	e.refreshAs.Store(&adminRT)
+	clock.Advance(59 * time.Minute) // inside the refresh window
+	resp, body := fwd{uri: "/admin/x", cookie: customer, accept: jsonAccept}.send(t, p, dialectForwarded)
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Authorization") != "" {
+		t.Fatalf("refresh answered for admin: %d %s, want 401", resp.StatusCode, body)
+	}
+	if _, err := p.srv.fresh.Load(context.Background(), customer); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("session kept after a refresh for another user: %v", err)
+	}
+	if !strings.Contains(scrape(t, p), `authproxy_token_refreshes_total{outcome="rejected"} 1`) {
+		t.Errorf("rejected refresh not counted")
 	}
 }
