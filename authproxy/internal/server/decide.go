@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -260,7 +261,11 @@ func hasScheme(h, scheme string) bool {
 // maybeRefresh refreshes the session's access token when it expires within
 // the refresh window: single-flight in this process, a Redis lock across
 // replicas, and a re-read under the lock so only one refresh reaches the IdP.
+// A session without a refresh token ends when its access token expires.
 func (s *Server) maybeRefresh(ctx context.Context, cookie string, sess *session.Session) (*session.Session, error) {
+	if sess.RefreshToken == "" && !s.now().Before(sess.AccessExpiry) {
+		return nil, fmt.Errorf("%w: access token expired and no refresh token", session.ErrExpired)
+	}
 	if !s.needsRefresh(sess) {
 		return sess, nil
 	}

@@ -208,3 +208,36 @@ func TestRefreshAnswerForAnotherUser(t *testing.T) {
 		t.Errorf("rejected refresh not counted")
 	}
 }
+
+// TestExpiredAccessTokenWithoutRefreshToken: a session that cannot refresh
+// (the IdP sent no refresh token) ends with its access token; it does not
+// keep granting the roles of an expired token until the session lifetime.
+func TestExpiredAccessTokenWithoutRefreshToken(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(nil)
+	_, ps := newEnv(t, envOpts{
+		now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now },
+		cfg: func(c *config.Config) { c.SessionIdleTimeout = 12 * time.Hour },
+	})
+	p := ps[0]
+	admin, _ := loggedIn(t, p, "admin@example.com")
+	s := loadSession(t, p, admin)
+	s.RefreshToken = ""
+	if err := p.srv.store.Save(context.Background(), admin, s); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(59 * time.Minute) // in the window: nothing to refresh with, token still valid
+	if resp, body := (fwd{uri: "/admin/x", cookie: admin}).send(t, p, dialectForwarded); resp.StatusCode != http.StatusOK {
+		t.Fatalf("before expiry: %d %s", resp.StatusCode, body)
+	}
+	clock.Advance(2 * time.Minute)
+	for _, uri := range []string{"/admin/x", "/branches/1/products"} {
+		resp, body := fwd{uri: uri, cookie: admin, accept: jsonAccept}.send(t, p, dialectForwarded)
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Authorization") != "" {
+			t.Errorf("%s after expiry: %d %s, want 401", uri, resp.StatusCode, body)
+		}
+	}
+	if resp, _ := (fwd{uri: "/products", cookie: admin}).send(t, p, dialectForwarded); resp.StatusCode != http.StatusOK {
+		t.Errorf("public rule: %d", resp.StatusCode)
+	}
+}
