@@ -152,6 +152,9 @@ func startEmbeddedCaddy(ctx context.Context, t proxyTargets, dir string, out io.
 		release()
 		return nil, fmt.Errorf("stack: caddy: adapt Caddyfile: %w", err)
 	}
+	if out == nil {
+		out = io.Discard
+	}
 	for _, w := range warnings {
 		// Formatting hints only; a real problem is an error above.
 		fmt.Fprintf(out, "caddy     | adapter warning: %s:%d: %s\n", w.File, w.Line, w.Message)

@@ -124,6 +124,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 60 * time.Second
 	}
+	if opts.Output != nil {
+		opts.Output = &syncWriter{w: opts.Output} // every part writes from its own goroutine
+	}
 	proxyPath, err := proxyBinary(opts)
 	if err != nil {
 		return nil, err
@@ -426,4 +429,16 @@ func (s *Stack) Wait(ctx context.Context) error {
 		_, err := p.exited()
 		return err
 	}
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }
