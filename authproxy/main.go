@@ -65,15 +65,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		logger.Error("listen failed", "error", err.Error())
 		return 1
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-	if err := httpkit.Run(ctx, hs, ln, cfg.ShutdownTimeout, logger); err != nil {
+	if err := httpkit.Run(ctx, server.NewHTTPServer(srv.Handler()), ln, cfg.ShutdownTimeout, logger); err != nil {
 		logger.Error("server stopped", "error", err.Error())
 		return 1
 	}

@@ -42,3 +42,16 @@ func TestPanicIsInternalError(t *testing.T) {
 		t.Errorf("panic log line: %s", l)
 	}
 }
+
+// TestHTTPServerTimeouts: every timeout that bounds a slow or idle client is
+// set, and the write timeout leaves room for a refresh waiting on the lock.
+func TestHTTPServerTimeouts(t *testing.T) {
+	t.Parallel()
+	hs := NewHTTPServer(http.NotFoundHandler())
+	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout <= 0 || hs.IdleTimeout <= 0 || hs.MaxHeaderBytes <= 0 {
+		t.Errorf("unbounded server: %+v", hs)
+	}
+	if hs.WriteTimeout <= lockWait {
+		t.Errorf("write timeout %s does not cover the lock wait %s", hs.WriteTimeout, lockWait)
+	}
+}

@@ -296,6 +296,29 @@ func (s *Server) storeErr(op string, err error) {
 	}
 }
 
+// Timeouts of the HTTP server: a client (or a proxy) gets ReadHeaderTimeout
+// to send its headers, so a slowloris cannot hold connections open.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 30 * time.Second // above the refresh's lock wait
+	IdleTimeout       = 120 * time.Second
+	MaxHeaderBytes    = 64 << 10
+)
+
+// NewHTTPServer is the http.Server that serves h, with the timeouts and
+// header limit above.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+	}
+}
+
 // NewRedisClient builds the go-redis UniversalClient for cfg: one address is
 // a single node, several a Cluster, and a master name selects Sentinel.
 func NewRedisClient(cfg *config.Config) redis.UniversalClient {
