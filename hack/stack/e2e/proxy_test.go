@@ -29,6 +29,7 @@ func TestThroughProxies(t *testing.T) {
 			t.Run("service ports refuse requests without the right token", func(t *testing.T) { t.Parallel(); testDirectServiceAccess(t, s) })
 			t.Run("authproxy internals are not exposed", func(t *testing.T) { t.Parallel(); testInternalsHidden(t, s) })
 			t.Run("logout ends the session", func(t *testing.T) { t.Parallel(); testLogout(t, s) })
+			t.Run("encoded paths cannot dodge a rule", func(t *testing.T) { t.Parallel(); testPathTricks(t, s) })
 		})
 	}
 }
@@ -411,5 +412,38 @@ func TestEmbeddedRedis(t *testing.T) {
 	}
 	if r := get(t, c, s.GatewayURL+"/branches/1/products", hdr("Accept", acceptJSON)); r.status != http.StatusUnauthorized {
 		t.Fatalf("after logout: want 401, got %v", r)
+	}
+}
+
+// testPathTricks: dot segments, encoded slashes and encoded letters cannot bring an anonymous
+// request to inventory data through the public catalog prefix or past the inventory rule.
+func testPathTricks(t *testing.T, s *stack.Stack) {
+	for _, path := range []string{
+		"/products/../branches/1/products",
+		"/products/%2e%2e/branches/1/products",
+		"/products/..%2Fbranches%2F1%2Fproducts",
+		"/products/%2E%2E%2Fbranches/1/products",
+		"/%62ranches/1/products",
+		"//branches/1/products",
+		"/branches/1/./products",
+		"/branches/1/products/",
+	} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			m := marker(t)
+			r := get(t, newClient(t, false), s.GatewayURL+path+"?"+m, hdr("Accept", acceptJSON))
+			if r.status >= 200 && r.status < 300 {
+				t.Fatalf("anonymous %s: got %v", path, r)
+			}
+			if _, reached := s.InventoryRecorder.Find(m); reached {
+				t.Errorf("inventory saw anonymous %s", path)
+			}
+			if seen, reached := s.CatalogRecorder.Find(m); reached {
+				// Whatever reached catalog must not carry a catalog token for it.
+				if _, err := verifyToken(t, s.GatewayURL, s.AuthProxyURL+"/.well-known/jwks.json", "catalog", bearer(seen.Header)); err == nil {
+					t.Errorf("catalog got %s with a valid catalog token", path)
+				}
+			}
+		})
 	}
 }
