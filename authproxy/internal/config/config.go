@@ -183,6 +183,11 @@ func (c *Config) Validate() error {
 			bad("oidc-issuer: %v", err)
 		}
 	}
+	if c.PublicURL != "" && (sameBaseURL(c.PublicURL, c.FusionAuthURL) || sameBaseURL(c.PublicURL, c.OIDCIssuer)) {
+		// Gateway tokens carry the public URL as iss: it must never be an
+		// issuer the services also trust for FusionAuth tokens.
+		bad("public-url: must not be the identity provider's URL or issuer (%s)", c.PublicURL)
+	}
 	if c.ClientID == "" {
 		bad("client-id: required")
 	}
@@ -272,6 +277,22 @@ func checkAbsHTTP(raw string) error {
 		return fmt.Errorf("%q must be scheme://host[:port][/path] without user, query or fragment", raw)
 	}
 	return nil
+}
+
+// sameBaseURL reports whether a and b name the same base URL, ignoring the
+// case of scheme and host and a trailing slash.
+func sameBaseURL(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	norm := func(raw string) string {
+		u, err := url.Parse(strings.TrimRight(raw, "/"))
+		if err != nil {
+			return raw
+		}
+		return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + u.EscapedPath()
+	}
+	return norm(a) == norm(b)
 }
 
 func splitHostPort(addr string) (string, int, error) {

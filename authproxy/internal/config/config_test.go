@@ -232,6 +232,9 @@ func TestValidateCases(t *testing.T) {
 		{name: "bad cookie name", args: []string{"--cookie-name=a;b"}, wantErr: "cookie-name"},
 		{name: "both secret and file", args: []string{"--client-secret-file=/dev/null"}, wantErr: "client-secret and client-secret-file"},
 		{name: "positional argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+		{name: "public url is the IdP", args: []string{"--public-url=http://LOCALHOST:9011/"}, wantErr: "public-url: must not be the identity provider"},
+		{name: "public url is the pinned issuer", args: []string{"--oidc-issuer=https://auth.example", "--public-url=https://auth.example"}, wantErr: "public-url: must not be the identity provider"},
+		{name: "public url beside the IdP", args: []string{"--public-url=http://localhost:9011/gateway"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
