@@ -82,6 +82,28 @@ func TestCheckRedirectTable(t *testing.T) {
 		{rd: "/%2F/evil.example"},
 		{rd: ""},
 		{rd: "/" + strings.Repeat("a", maxRedirectSize)},
+		// Browsers drop CR/LF/tab inside URLs and read "\" as "/".
+		{rd: "/\r\n/evil.example"},
+		{rd: "/x\r\nSet-Cookie: a=b"},
+		{rd: "/\t/evil.example"},
+		{rd: "/\\evil.example"},
+		{rd: "\\\\evil.example"},
+		{rd: "/%5Cevil.example", want: "/%5Cevil.example"}, // stays a path: Location is not decoded
+		{rd: "/%09/evil.example", want: "/%09/evil.example"},
+		{rd: "http:/evil.example"},
+		{rd: "https:///evil.example"},
+		{rd: "///evil.example"},
+		{rd: "/%2f%2fevil.example"},
+		{rd: "／／evil.example"},                         // fullwidth solidus: not a path at all
+		{rd: "/∕evil.example", want: "/∕evil.example"}, // division slash: a path segment
+		{rd: "https://evil.example／@shop.example/"},    // lookalike slash before userinfo
+		{rd: "https://ѕhop.example/"},                  // Cyrillic s
+		{rd: "https://shop.example./"},                 // trailing dot is another host name
+		{rd: "https://shop.example%2F@evil.example/"},
+		{rd: "https://evil.example#@shop.example"},
+		{rd: "https://evil.example\\@shop.example"},
+		{rd: "//shop.example/"}, // scheme-relative even when allow-listed
+		{rd: "HTTPS://SHOP.EXAMPLE/X", want: "https://SHOP.EXAMPLE/X"},
 	}
 	for _, tt := range tests {
 		got, ok := s.checkRedirect(tt.rd)
