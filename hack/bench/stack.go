@@ -1,0 +1,380 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatewarden/gatewarden/hack/devidp"
+)
+
+// benchRules: one public rule, one role rule per forward kind, one rule any
+// login passes. Paths match the scenarios in main.go.
+const benchRules = `rules:
+  - name: catalog
+    match: {host: "*", methods: [GET], path: "/products/**"}
+    access: public
+    upstream: catalog
+  - name: branch-inventory
+    match: {methods: [GET], path: "/branches/*/products"}
+    access: roles
+    anyOf: [admin, branch-manager]
+    upstream: inventory
+    forward: access-token
+  - name: admin
+    match: {path: "/admin/**"}
+    access: roles
+    anyOf: [admin]
+    upstream: admin
+  - name: account
+    match: {methods: [GET, POST], path: "/account/**"}
+    access: authenticated
+    upstream: account
+`
+
+// httpServer is one in-process server on a 127.0.0.1 listener.
+type httpServer struct {
+	url string
+	srv *http.Server
+	ln  net.Listener
+}
+
+func listen() (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	return ln, "http://" + ln.Addr().String(), nil
+}
+
+func serve(ln net.Listener, url string, h http.Handler) *httpServer {
+	s := &httpServer{url: url, ln: ln, srv: &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s
+}
+
+func (s *httpServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+}
+
+// stack is everything the scenarios hit.
+type stack struct {
+	redis      *redisProc
+	bare       *httpServer
+	bareRedis  *httpServer
+	idp        *httpServer
+	cached     *child // authproxy, session-cache-ttl default (1s)
+	uncached   *child // authproxy, session-cache-ttl 0
+	closers    []func()
+	cookie     string // admin's session cookie (valid on both authproxies: same Redis)
+	accessTok  string // admin's FusionAuth access token
+	cookieName string
+}
+
+func (s *stack) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// bareOK is the baseline handler: 200 with a tiny body.
+func bareOK(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+const (
+	bareKey    = "bench:bare"
+	cookieName = "gw_session" // authproxy's default cookie-name on http
+)
+
+// newRedisClient mirrors authproxy's server.NewRedisClient options for a
+// single node (that package is internal to authproxy, so it cannot be
+// imported here).
+func newRedisClient(addr string) redis.UniversalClient {
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:        []string{addr},
+		DialTimeout:  2 * time.Second,
+		ReadTimeout:  time.Second,
+		WriteTimeout: time.Second,
+		PoolTimeout:  2 * time.Second,
+	})
+}
+
+// startStack starts Redis, the bare handlers, devidp and two authproxy
+// processes, and logs admin in through the real flow.
+func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, err error) {
+	st = &stack{cookieName: cookieName}
+	defer func() {
+		if err != nil {
+			st.close()
+			st = nil
+		}
+	}()
+	dir, err := os.MkdirTemp("", "gw-bench-")
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, func() { _ = os.RemoveAll(dir) })
+	if authproxyBin == "" {
+		if authproxyBin, err = buildAuthproxy(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte(benchRules), 0o600); err != nil {
+		return nil, err
+	}
+
+	st.redis, err = startRedis(ctx, redisBin)
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, st.redis.stop)
+
+	// Addresses first: every URL is known before anything starts.
+	bareLn, bareURL, err := listen()
+	if err != nil {
+		return nil, err
+	}
+	bareRedisLn, bareRedisURL, err := listen()
+	if err != nil {
+		return nil, err
+	}
+	idpLn, idpURL, err := listen()
+	if err != nil {
+		return nil, err
+	}
+	cachedPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	uncachedPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cachedURL := "http://127.0.0.1:" + strconv.Itoa(cachedPort)
+	uncachedURL := "http://127.0.0.1:" + strconv.Itoa(uncachedPort)
+
+	st.bare = serve(bareLn, bareURL, http.HandlerFunc(bareOK))
+	st.closers = append(st.closers, st.bare.close)
+
+	idp, err := devidp.New(devidp.Config{
+		Issuer:       idpURL,
+		RedirectURIs: []string{cachedURL + "/oauth2/callback", uncachedURL + "/oauth2/callback"},
+		LogoutURIs:   []string{cachedURL + "/"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.idp = serve(idpLn, idpURL, idp.Handler())
+	st.closers = append(st.closers, st.idp.close)
+
+	cookieSecret := rand.Text() + rand.Text() // 52 base32 characters
+	newProxy := func(publicURL string, port int, cacheTTL string) (*child, error) {
+		// Secrets through the environment, as a deployment would pass them.
+		env := []string{
+			"AUTHPROXY_CLIENT_SECRET=" + devidp.DefaultClientSecret,
+			"AUTHPROXY_COOKIE_SECRET=" + cookieSecret,
+		}
+		c, err := startChild(ctx, authproxyBin, env,
+			"--listen", "127.0.0.1:"+strconv.Itoa(port),
+			"--public-url", publicURL,
+			"--fusionauth-url", idpURL,
+			"--client-id", devidp.DefaultClientID,
+			"--redis-addrs", st.redis.addr,
+			"--cookie-name", cookieName,
+			"--dev-mode",
+			"--rules-file", rulesFile,
+			"--session-cache-ttl", cacheTTL,
+		)
+		if err != nil {
+			return nil, err
+		}
+		c.url = publicURL
+		st.closers = append(st.closers, c.stop)
+		if err := waitUntil(ctx, 15*time.Second, func() bool { return ready(ctx, publicURL+"/readyz") }); err != nil {
+			return nil, fmt.Errorf("authproxy on %s not ready: %w\n%s", publicURL, err, c.output())
+		}
+		return c, nil
+	}
+	if st.cached, err = newProxy(cachedURL, cachedPort, "1s"); err != nil {
+		return nil, err
+	}
+	if st.uncached, err = newProxy(uncachedURL, uncachedPort, "0"); err != nil {
+		return nil, err
+	}
+
+	// The bare GET uses authproxy's client options and a value about the
+	// size of a sealed session.
+	rdb := newRedisClient(st.redis.addr)
+	st.closers = append(st.closers, func() { _ = rdb.Close() })
+	if err := rdb.Set(ctx, bareKey, strings.Repeat("x", 3000), 0).Err(); err != nil {
+		return nil, err
+	}
+	st.bareRedis = serve(bareRedisLn, bareRedisURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := rdb.Get(r.Context(), bareKey).Bytes(); err != nil {
+			http.Error(w, "redis", http.StatusServiceUnavailable)
+			return
+		}
+		bareOK(w, r)
+	}))
+	st.closers = append(st.closers, st.bareRedis.close)
+
+	if st.cookie, err = login(ctx, cachedURL, cookieName, "admin@example.com"); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	// The access-token rule hands back the session's FusionAuth token.
+	req := authzRequest(cachedURL, "/branches/1/products")
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: st.cookie})
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	_ = resp.Body.Close()
+	tok, ok := strings.CutPrefix(resp.Header.Get("Authorization"), "Bearer ")
+	if resp.StatusCode != http.StatusOK || !ok {
+		return nil, fmt.Errorf("access token via /branches/1/products: status %d", resp.StatusCode)
+	}
+	st.accessTok = tok
+	return st, nil
+}
+
+func ready(ctx context.Context, u string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func waitUntil(ctx context.Context, d time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errors.New("timed out")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// authzRequest is a Traefik-style forward-auth request for uri on app.example.
+func authzRequest(proxyURL, uri string) *http.Request {
+	req, _ := http.NewRequest(http.MethodGet, proxyURL+"/authz", nil)
+	for k, v := range forwardHeaders(uri) {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+func forwardHeaders(uri string) map[string]string {
+	return map[string]string{
+		"X-Forwarded-Method": "GET",
+		"X-Forwarded-Proto":  "https",
+		"X-Forwarded-Host":   "app.example",
+		"X-Forwarded-Uri":    uri,
+		"Accept":             "application/json",
+	}
+}
+
+// login runs the browser flow (authproxy /oauth2/start -> devidp login form
+// -> /oauth2/callback) with a cookie jar and returns the session cookie.
+// Dev users' passwords are "<local part>-pass".
+func login(ctx context.Context, proxyURL, cookieName, email string) (string, error) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp, nil
+	}
+	resp, err := get(proxyURL + "/oauth2/start?rd=%2F")
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusFound {
+		return "", fmt.Errorf("/oauth2/start: status %d", resp.StatusCode)
+	}
+	authURL, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		return "", err
+	}
+	if resp, err = get(authURL.String()); err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("authorize page: status %d", resp.StatusCode)
+	}
+	form := authURL.Query()
+	form.Set("loginId", email)
+	form.Set("password", strings.Split(email, "@")[0]+"-pass")
+	authURL.RawQuery = ""
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, authURL.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err = c.Do(req); err != nil {
+		return "", err
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return "", fmt.Errorf("login form: status %d", resp.StatusCode)
+	}
+	if resp, err = get(resp.Header.Get("Location")); err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusFound {
+		return "", fmt.Errorf("callback: status %d", resp.StatusCode)
+	}
+	pu, _ := url.Parse(proxyURL)
+	for _, ck := range jar.Cookies(pu) {
+		if ck.Name == cookieName && ck.Value != "" {
+			return ck.Value, nil
+		}
+	}
+	return "", errors.New("no session cookie after the callback")
+}
+
+// quiet keeps go-redis's own retry logging out of the report.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
