@@ -684,7 +684,22 @@ func checkIngressWiring(r *rendered) []string {
 		for _, o := range r.byKind("HTTPRoute") {
 			hr := o.Typed.(*gatewayv1.HTTPRoute)
 			for _, rule := range hr.Spec.Rules {
+				strips := map[string]bool{}
+				for _, f := range rule.Filters {
+					if f.Type == gatewayv1.HTTPRouteFilterRequestHeaderModifier && f.RequestHeaderModifier != nil {
+						for _, h := range f.RequestHeaderModifier.Remove {
+							strips[strings.ToLower(h)] = true
+						}
+					}
+				}
 				for _, br := range rule.BackendRefs {
+					if c := r.componentOfService(string(br.Name)); protected(c) && !r.boolValue("authproxy.passUserHeaders") {
+						for _, h := range identityHeaders() {
+							if !strips[h] {
+								p = append(p, fmt.Sprintf("%s: the rule to %s does not remove client-sent %s (passUserHeaders is false)", o, c, h))
+							}
+						}
+					}
 					if br.Kind != nil && *br.Kind != "Service" {
 						p = append(p, fmt.Sprintf("%s: backendRef kind %s, want Service", o, *br.Kind))
 						continue
@@ -701,7 +716,15 @@ func checkIngressWiring(r *rendered) []string {
 		}
 	case "traefik":
 		forwardAuth := map[string]bool{}
+		strip := map[string]bool{}
 		for _, o := range r.byKind("Middleware") {
+			hdrs, _, _ := unstructured.NestedStringMap(o.U.Object, "spec", "headers", "customRequestHeaders")
+			all := len(hdrs) > 0
+			for _, h := range identityHeaders() {
+				v, ok := lookupFold(hdrs, h)
+				all = all && ok && v == ""
+			}
+			strip[o.Name()] = all
 			if addr, ok, _ := unstructured.NestedString(o.U.Object, "spec", "forwardAuth", "address"); ok {
 				if !strings.Contains(addr, r.objectNameOf("Service", "authproxy")) {
 					p = append(p, fmt.Sprintf("%s: forwardAuth address %s is not authproxy's Service", o, addr))
@@ -716,7 +739,7 @@ func checkIngressWiring(r *rendered) []string {
 			routes, _, _ := unstructured.NestedSlice(o.U.Object, "spec", "routes")
 			for i, rt := range routes {
 				m, _ := rt.(map[string]any)
-				authed := false
+				authed, stripped, stripAfterAuth := false, false, false
 				mws, _, _ := unstructured.NestedSlice(m, "middlewares")
 				for _, mw := range mws {
 					mm, _ := mw.(map[string]any)
@@ -724,6 +747,8 @@ func checkIngressWiring(r *rendered) []string {
 					if _, ok := r.find("Middleware", name); !ok {
 						p = append(p, fmt.Sprintf("%s: route %d middleware %s is not rendered", o, i, name))
 					}
+					stripAfterAuth = stripAfterAuth || (strip[name] && authed)
+					stripped = stripped || strip[name]
 					authed = authed || forwardAuth[name]
 				}
 				svcs, _, _ := unstructured.NestedSlice(m, "services")
@@ -737,14 +762,31 @@ func checkIngressWiring(r *rendered) []string {
 					case int64:
 						port = intstr.FromInt32(int32(v))
 					}
-					if c := backend(fmt.Sprintf("%s route %d", o, i), name, port); protected(c) && !authed {
+					c := backend(fmt.Sprintf("%s route %d", o, i), name, port)
+					if protected(c) && !authed {
 						p = append(p, fmt.Sprintf("%s: route %d (%v) reaches %s without the forwardAuth middleware (bypasses authproxy)", o, i, m["match"], c))
+					}
+					if protected(c) && (!stripped || stripAfterAuth) {
+						p = append(p, fmt.Sprintf("%s: route %d (%v) to %s does not strip client-sent %v before forwardAuth", o, i, m["match"], c, identityHeaders()))
 					}
 				}
 			}
 		}
 	}
 	return p
+}
+
+// identityHeaders are the headers authproxy may add for the services (passUserHeaders); a client
+// must never be able to send them itself.
+func identityHeaders() []string { return []string{"x-auth-request-user", "x-auth-request-email"} }
+
+func lookupFold(m map[string]string, key string) (string, bool) {
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // objectNameOf returns the name of the rendered object of the kind whose component label is c.

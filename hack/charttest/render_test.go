@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // TestIngressModesCovered fails when values.schema.json allows an ingress.mode the tests do not
@@ -211,6 +212,14 @@ func TestInvariantChecks(t *testing.T) {
 			o := mustFind(t, r, "Middleware", "gw-gatewarden-forward-auth")
 			_ = unstructured.SetNestedField(o.U.Object, true, "spec", "forwardAuth", "trustForwardHeader")
 		}, "trustForwardHeader is true"},
+		{"traefik keeps client identity headers", "traefik", func(r *rendered) {
+			o := mustFind(t, r, "Middleware", "gw-gatewarden-strip-identity")
+			unstructured.RemoveNestedField(o.U.Object, "spec", "headers", "customRequestHeaders", "X-Auth-Request-User")
+		}, "does not strip client-sent"},
+		{"envoy keeps client identity headers", "gatewayAPI", func(r *rendered) {
+			hr := mustFind(t, r, "HTTPRoute", "gw-gatewarden-api").Typed.(*gatewayv1.HTTPRoute)
+			hr.Spec.Rules[0].Filters = nil
+		}, "does not remove client-sent x-auth-request-user"},
 		{"envoy fail open", "gatewayAPI", func(r *rendered) {
 			o := r.byKind("SecurityPolicy")[0]
 			_ = unstructured.SetNestedField(o.U.Object, true, "spec", "extAuth", "failOpen")
