@@ -309,3 +309,49 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 		t.Errorf("decision metrics lack rule labels:\n%s", metrics)
 	}
 }
+
+// TestMintedTokenCacheIsolation: on one rule, tokens minted for one user are
+// never served to another or to an anonymous request, and anonymous tokens
+// carry no roles, session or tenant, whatever was cached before them.
+func TestMintedTokenCacheIsolation(t *testing.T) {
+	t.Parallel()
+	_, ps := newEnv(t, envOpts{})
+	p := ps[0]
+	admin, _ := loggedIn(t, p, "admin@example.com")
+	admin2, _ := loggedIn(t, p, "admin@example.com") // same user, second session
+	customer, _ := loggedIn(t, p, "customer@example.com")
+	v := gatewayVerifier(t, p, "catalog")
+	type seen struct{ sub, sid, roles string }
+	got := func(cookie string) seen {
+		t.Helper()
+		resp, body := fwd{uri: "/products", cookie: cookie}.send(t, p, dialectForwarded)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		c, err := v.Verify(context.Background(), bearerOf(t, resp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Subject == token.Anonymous && (c.TenantID != "" || len(c.Branches) != 0) {
+			t.Errorf("anonymous token carries identity: %+v", c)
+		}
+		return seen{sub: c.Subject, sid: c.SessionID, roles: strings.Join(c.Roles, ",")}
+	}
+	// Twice each, so the second answer comes from the cache.
+	for range 2 {
+		for _, tt := range []struct {
+			name, cookie string
+			want         seen
+		}{
+			{name: "admin", cookie: admin, want: seen{sub: adminID, sid: session.SID(admin), roles: "admin"}},
+			{name: "anonymous", want: seen{sub: token.Anonymous}},
+			{name: "admin's second session", cookie: admin2, want: seen{sub: adminID, sid: session.SID(admin2), roles: "admin"}},
+			{name: "customer", cookie: customer, want: seen{sub: customerID, sid: session.SID(customer), roles: "user"}},
+			{name: "broken cookie", cookie: "x.y", want: seen{sub: token.Anonymous}},
+		} {
+			if g := got(tt.cookie); g != tt.want {
+				t.Errorf("%s: got %+v, want %+v", tt.name, g, tt.want)
+			}
+		}
+	}
+}
