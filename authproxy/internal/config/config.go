@@ -209,6 +209,10 @@ func (c *Config) Validate() error {
 		bad("cookie-name: required")
 	} else if !validCookieName(c.CookieName) {
 		bad("cookie-name: %q is not a valid cookie name", c.CookieName)
+	} else if (strings.HasPrefix(c.CookieName, "__Host-") || strings.HasPrefix(c.CookieName, "__Secure-")) && !c.PublicHTTPS() {
+		// Browsers drop such cookies unless they are Secure, and they are
+		// Secure only on https: every login would loop.
+		bad("cookie-name: __Host- and __Secure- cookies need an https public-url (got %q)", c.CookieName)
 	}
 	if len(c.CookieSecret) < MinCookieSecret {
 		bad("cookie-secret: must be at least %d bytes (got %d)", MinCookieSecret, len(c.CookieSecret))

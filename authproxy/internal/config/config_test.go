@@ -234,6 +234,9 @@ func TestValidateCases(t *testing.T) {
 		{name: "positional argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
 		{name: "public url is the IdP", args: []string{"--public-url=http://LOCALHOST:9011/"}, wantErr: "public-url: must not be the identity provider"},
 		{name: "public url is the pinned issuer", args: []string{"--oidc-issuer=https://auth.example", "--public-url=https://auth.example"}, wantErr: "public-url: must not be the identity provider"},
+		{name: "__Host- cookie on http", args: []string{"--cookie-name=__Host-gw"}, wantErr: "cookie-name: __Host- and __Secure- cookies need an https public-url"},
+		{name: "__Secure- cookie on http", args: []string{"--cookie-name=__Secure-gw"}, wantErr: "cookie-name: __Host- and __Secure- cookies need an https public-url"},
+		{name: "__Host- cookie on https", args: []string{"--cookie-name=__Host-gw", "--public-url=https://gw.example"}},
 		{name: "public url beside the IdP", args: []string{"--public-url=http://localhost:9011/gateway"}},
 	}
 	for _, tt := range tests {
