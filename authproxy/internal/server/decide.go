@@ -201,8 +201,10 @@ func isBrowser(r *http.Request, req forward.Request) bool {
 	return strings.Contains(strings.ToLower(strings.Join(r.Header.Values("Accept"), ",")), "text/html")
 }
 
-// loginURL is /oauth2/start on the public URL, with the original URL as rd
-// when the return URL check will accept it, else the original path.
+// loginURL is /oauth2/start on the public URL. Its rd is the original URL
+// when the request's host is allow-listed (the host a client sent is never
+// trusted on its own), else the original path on the public host, and "/"
+// when the return URL check refuses both.
 func (s *Server) loginURL(req forward.Request) string {
 	rd := req.URI
 	if !s.sameOrigin(req.Scheme, req.Host) && s.allowedHost(req.Host) {
