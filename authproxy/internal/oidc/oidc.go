@@ -47,8 +47,10 @@ var (
 	// ErrInvalidGrant: the IdP answered invalid_grant (code or refresh token
 	// expired, used or revoked). For a refresh this ends the session.
 	ErrInvalidGrant = errors.New("oidc: invalid grant")
-	// ErrRefresh: a refresh failed for another reason (the IdP is down, ...);
-	// the session stays and the refresh is tried again later.
+	// ErrRefresh: a refresh failed for another reason (the IdP is down, its
+	// answer is signed with a key not yet in its JWKS, ...); the session
+	// stays and the refresh is tried again later. A refresh answer that is
+	// not an access token for this application wraps ErrAccessToken.
 	ErrRefresh = errors.New("oidc: refresh failed")
 	// ErrIDToken: the id_token is missing or fails verification.
 	ErrIDToken = errors.New("oidc: invalid id_token")
@@ -436,8 +438,10 @@ func (p *Provider) UserFromAccess(c *jwtauth.Claims) *User {
 }
 
 // Refresh redeems refreshToken. The result carries the rotated refresh token
-// when the IdP sent one, otherwise the old one. invalid_grant wraps
-// ErrInvalidGrant; other failures wrap ErrRefresh.
+// when the IdP sent one, otherwise the old one (x/oauth2 keeps it).
+// invalid_grant wraps ErrInvalidGrant; an answer that is not a valid access
+// token for this application wraps ErrAccessToken; other failures wrap
+// ErrRefresh.
 func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
 	d, err := p.loaded()
 	if err != nil {
@@ -450,7 +454,13 @@ func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 	if err != nil {
 		return nil, grantError(ErrRefresh, err)
 	}
-	return p.tokens(ctx, d, tok)
+	tokens, err := p.tokens(ctx, d, tok)
+	if errors.Is(err, jwtauth.ErrUnknownKey) {
+		// The IdP may have rotated its key before our JWKS caught up:
+		// transient, unlike an answer whose claims are wrong.
+		return nil, fmt.Errorf("%w: access token signed with an unknown key: %w", ErrRefresh, errors.Unwrap(err))
+	}
+	return tokens, err
 }
 
 func (p *Provider) tokens(ctx context.Context, d *discovered, tok *oauth2.Token) (*Tokens, error) {

@@ -138,6 +138,8 @@ type env struct {
 	// refreshAs, when set, replaces the refresh token of every refresh
 	// grant, so the IdP answers with another user's tokens.
 	refreshAs atomic.Pointer[string]
+	// tokenAnswer, when set, answers the IdP's token endpoint instead.
+	tokenAnswer atomic.Pointer[http.HandlerFunc]
 }
 
 type syncBuffer struct {
@@ -195,6 +197,10 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 	serve(t, idpLn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e.tokenDown.Load() && r.URL.Path == "/oauth2/token" {
 			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		if h := e.tokenAnswer.Load(); h != nil && r.URL.Path == "/oauth2/token" {
+			(*h)(w, r)
 			return
 		}
 		if rt := e.refreshAs.Load(); rt != nil && r.URL.Path == "/oauth2/token" && r.ParseForm() == nil &&

@@ -1,6 +1,10 @@
 package server
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"github.com/golang-jwt/jwt/v5"
+
 	"context"
 	"errors"
 	"time"
@@ -353,5 +357,45 @@ func TestMintedTokenCacheIsolation(t *testing.T) {
 				t.Errorf("%s: got %+v, want %+v", tt.name, g, tt.want)
 			}
 		}
+	}
+}
+
+// TestRefreshSignedWithUnknownKey: a refresh answer signed with a key the
+// IdP's JWKS does not (yet) publish is a transient failure, not proof of a
+// bad session: the still-valid token keeps being served and the session
+// stays; once the token has expired, session rules answer 503.
+func TestRefreshSignedWithUnknownKey(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(nil)
+	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
+	p := ps[0]
+	admin, _ := loggedIn(t, p, "admin@example.com")
+	before := loadSession(t, p, admin)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+			"iss": e.idpURL, "aud": devidp.DefaultClientID, "sub": adminID, "applicationId": devidp.DefaultClientID,
+			"roles": []string{"admin"}, "exp": clock.Now().Add(time.Hour).Unix(), "iat": clock.Now().Unix(),
+		})
+		tok.Header["kid"] = "rotated-key"
+		s, _ := tok.SignedString(key)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": s, "token_type": "Bearer", "expires_in": 3600})
+	})
+	e.tokenAnswer.Store(&answer)
+	clock.Advance(59 * time.Minute)
+	resp, body := fwd{uri: "/branches/1/products", cookie: admin}.send(t, p, dialectForwarded)
+	if resp.StatusCode != http.StatusOK || bearerOf(t, resp) != before.AccessToken {
+		t.Fatalf("in window: %d %s, want 200 with the current token", resp.StatusCode, body)
+	}
+	if _, err := p.srv.fresh.Load(context.Background(), admin); err != nil {
+		t.Fatalf("session ended on a transient key problem: %v", err)
+	}
+	clock.Advance(2 * time.Minute)
+	if resp, body := (fwd{uri: "/admin/x", cookie: admin, accept: jsonAccept}).send(t, p, dialectForwarded); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("expired: %d %s, want 503", resp.StatusCode, body)
 	}
 }
