@@ -265,8 +265,8 @@ func hasScheme(h, scheme string) bool {
 // replicas, and a re-read under the lock so only one refresh reaches the IdP.
 // A session without a refresh token ends when its access token expires.
 func (s *Server) maybeRefresh(ctx context.Context, cookie string, sess *session.Session) (*session.Session, error) {
-	if sess.RefreshToken == "" && !s.now().Before(sess.AccessExpiry) {
-		return nil, fmt.Errorf("%w: access token expired and no refresh token", session.ErrExpired)
+	if s.spent(sess) {
+		return nil, errSpent
 	}
 	if !s.needsRefresh(sess) {
 		return sess, nil
@@ -303,6 +303,14 @@ func (s *Server) endSession(ctx context.Context, cookie string, cur *session.Ses
 		s.storeErr("delete", err)
 	}
 	s.log.InfoContext(ctx, "refresh refused; session ended", slog.String(keySubject, cur.UserID), slog.String(keyOutcome, outcome))
+}
+
+var errSpent = fmt.Errorf("%w: access token expired and no refresh token", session.ErrExpired)
+
+// spent: the session's access token has expired and it has no refresh
+// token to get another, so the session is over.
+func (s *Server) spent(sess *session.Session) bool {
+	return sess.RefreshToken == "" && !s.now().Before(sess.AccessExpiry)
 }
 
 func (s *Server) needsRefresh(sess *session.Session) bool {

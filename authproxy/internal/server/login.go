@@ -232,7 +232,7 @@ func nonNil(s []string) []string {
 }
 
 // currentSession loads the session of the request's cookie; nil, nil when
-// there is none (or it is gone).
+// there is none (or it is gone or spent). It does not refresh.
 func (s *Server) currentSession(r *http.Request) (*session.Session, error) {
 	c, err := r.Cookie(s.cookie.name)
 	if err != nil || c.Value == "" {
@@ -245,6 +245,9 @@ func (s *Server) currentSession(r *http.Request) (*session.Session, error) {
 			return nil, nil
 		}
 		return nil, err
+	}
+	if s.spent(sess) {
+		return nil, nil
 	}
 	return sess, nil
 }

@@ -244,6 +244,11 @@ func TestExpiredAccessTokenWithoutRefreshToken(t *testing.T) {
 	if resp, _ := (fwd{uri: "/products", cookie: admin}).send(t, p, dialectForwarded); resp.StatusCode != http.StatusOK {
 		t.Errorf("public rule: %d", resp.StatusCode)
 	}
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/oauth2/userinfo", nil)
+	req.AddCookie(&http.Cookie{Name: "gw_session", Value: admin})
+	if resp, body := send(t, req); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("userinfo after expiry: %d %s, want 401", resp.StatusCode, body)
+	}
 }
 
 // TestNoSecretsInLogsOrMetrics drives a login, decisions with good and bad
