@@ -27,7 +27,9 @@
 // RedisStore.Load costs one GET. It updates LastSeen (idle timeout) at most
 // once per touch interval (default min(idle/10, 1m)) with a compare-and-set
 // script, so a touch never overwrites a newer Save; idle expiry is therefore
-// enforced with a precision of one touch interval. Cached adds a short-lived,
-// bounded in-process cache that every replica invalidates through Redis
+// enforced with a precision of one touch interval. The record is decoded by
+// a one-pass parser for the canonical JSON that encoding/json writes
+// (codec.go), which falls back to encoding/json for anything else. Cached
+// adds a short-lived, bounded in-process cache that every replica invalidates through Redis
 // pub/sub, and bypasses itself while its subscription is down.
 package session

@@ -176,7 +176,7 @@ const sealVersion = 1
 
 // seal encrypts plain with AES-256-GCM under HKDF(secret, salt, info);
 // aad binds the ciphertext to its Redis key. Layout: version || nonce || ct.
-func seal(secret, salt []byte, info, aad string, plain []byte) ([]byte, error) {
+func seal(secret, salt []byte, info string, aad, plain []byte) ([]byte, error) {
 	aead, err := newAEAD(secret, salt, info)
 	if err != nil {
 		return nil, err
@@ -184,14 +184,14 @@ func seal(secret, salt []byte, info, aad string, plain []byte) ([]byte, error) {
 	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plain)+aead.Overhead())
 	out[0] = sealVersion
 	_, _ = rand.Read(out[1:])
-	return aead.Seal(out, out[1:], plain, []byte(aad)), nil
+	return aead.Seal(out, out[1:], plain, aad), nil
 }
 
 // errOpen: the ciphertext does not open with this key (wrong secret or
 // tampered record). Callers map it to ErrNotFound.
 var errOpen = errors.New("cannot open sealed record")
 
-func open(secret, salt []byte, info, aad string, sealed []byte) ([]byte, error) {
+func open(secret, salt []byte, info string, aad, sealed []byte) ([]byte, error) {
 	aead, err := newAEAD(secret, salt, info)
 	if err != nil {
 		return nil, err
@@ -200,7 +200,7 @@ func open(secret, salt []byte, info, aad string, sealed []byte) ([]byte, error) 
 	if len(sealed) < 1+ns+aead.Overhead() || sealed[0] != sealVersion {
 		return nil, errOpen
 	}
-	plain, err := aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], []byte(aad))
+	plain, err := aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], aad)
 	if err != nil {
 		return nil, errOpen
 	}

@@ -52,7 +52,7 @@ func (s *RedisStateStore) Put(ctx context.Context, state string, value []byte, t
 		return errors.New("session: put state: empty key or non-positive ttl")
 	}
 	key, salt := s.key(state)
-	val, err := seal([]byte(state), salt, stateInfo, key, value)
+	val, err := seal([]byte(state), salt, stateInfo, []byte(key), value)
 	if err != nil {
 		return fmt.Errorf("session: put state: %w", err)
 	}
@@ -79,7 +79,7 @@ func (s *RedisStateStore) Take(ctx context.Context, state string) ([]byte, error
 	if err != nil {
 		return nil, storeErr("take state", err)
 	}
-	plain, err := open([]byte(state), salt, stateInfo, key, raw)
+	plain, err := open([]byte(state), salt, stateInfo, []byte(key), raw)
 	if err != nil {
 		return nil, fmt.Errorf("session: take state: %w", ErrNotFound)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -127,16 +126,21 @@ func ownerTag(p *cookieParts) []byte {
 // sealSession returns ownerTag || seal(JSON), the Redis key and the tag as
 // additional data.
 func (s *RedisStore) sealSession(p *cookieParts, key string, sess *Session) ([]byte, error) {
-	plain, err := json.Marshal(sess)
+	plain, err := encodeSession(sess)
 	if err != nil {
 		return nil, err
 	}
 	tag := ownerTag(p)
-	sealed, err := seal(p.secret[:], p.hash[:], sessionInfo, key+string(tag), plain)
+	sealed, err := seal(p.secret[:], p.hash[:], sessionInfo, sessionAAD(key, tag), plain)
 	if err != nil {
 		return nil, err
 	}
 	return append(tag, sealed...), nil
+}
+
+// sessionAAD is the record's additional data: Redis key || owner tag.
+func sessionAAD(key string, tag []byte) []byte {
+	return append(append(make([]byte, 0, len(key)+len(tag)), key...), tag...)
 }
 
 func openSession(p *cookieParts, key string, raw []byte) (*Session, error) {
@@ -144,12 +148,12 @@ func openSession(p *cookieParts, key string, raw []byte) (*Session, error) {
 		return nil, errOpen
 	}
 	// The tag is authenticated too (additional data = key || tag).
-	plain, err := open(p.secret[:], p.hash[:], sessionInfo, key+string(raw[:ownerLen]), raw[ownerLen:])
+	plain, err := open(p.secret[:], p.hash[:], sessionInfo, sessionAAD(key, raw[:ownerLen]), raw[ownerLen:])
 	if err != nil {
 		return nil, err
 	}
 	var sess Session
-	if err := json.Unmarshal(plain, &sess); err != nil {
+	if err := decodeSession(plain, &sess); err != nil {
 		return nil, errOpen
 	}
 	return &sess, nil
