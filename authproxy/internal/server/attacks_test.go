@@ -92,17 +92,29 @@ func TestCallbackAttacks(t *testing.T) {
 		t.Parallel()
 		b := newBrowser(t)
 		cb := b.idpLogin(b.startLogin(p, "/"), "customer@example.com")
+		sealed := b.loginCookies(p)
+		if len(sealed) != 1 {
+			t.Fatalf("login-state cookies %v; want one", sealed)
+		}
 		if resp, body := b.get(cb); resp.StatusCode != http.StatusFound {
 			t.Fatalf("first callback: %d %s", resp.StatusCode, body)
 		}
+		if got := b.loginCookies(p); len(got) != 0 {
+			t.Fatalf("callback left login-state cookies %v", got)
+		}
 		first := b.session(p)
-		// Re-bind the state cookie so only the single-use check stands.
-		st := must(url.Parse(cb)).Query().Get("state")
-		b.jar.SetCookies(must(url.Parse(p.url)), []*http.Cookie{{Name: "gw_session_login", Value: p.srv.cookie.binding(st), Path: "/"}})
+		// Put the state cookie back (a copy kept by the attacker) so only
+		// the single-use check stands.
+		b.jar.SetCookies(must(url.Parse(p.url)), sealed)
 		resp, body := b.get(cb)
 		assertLoginFailed(t, resp, body)
 		if b.session(p) != first {
 			t.Errorf("replayed callback changed the session")
+		}
+		// Refused by the single-use check itself, before the IdP (which
+		// would refuse the spent code too) is asked.
+		if m := scrape(t, p); !strings.Contains(m, `authproxy_logins_total{outcome="state_unknown"} 1`) {
+			t.Errorf("replay not refused as a used state")
 		}
 	})
 	t.Run("state from another browser", func(t *testing.T) {

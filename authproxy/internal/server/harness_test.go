@@ -321,6 +321,17 @@ func (b *browser) cookie(u, name string) string {
 	return ""
 }
 
+// loginCookies returns the login-state cookies the jar holds for p.
+func (b *browser) loginCookies(p *proxy) []*http.Cookie {
+	var out []*http.Cookie
+	for _, c := range b.jar.Cookies(must(url.Parse(p.url))) {
+		if strings.HasPrefix(c.Name, "gw_session_login_") {
+			out = append(out, &http.Cookie{Name: c.Name, Value: c.Value, Path: "/"})
+		}
+	}
+	return out
+}
+
 // startLogin follows /oauth2/start to the IdP and returns the IdP's
 // authorize URL.
 func (b *browser) startLogin(p *proxy, rd string) string {

@@ -1,7 +1,9 @@
 package server
 
 import (
-	"crypto/hmac"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
@@ -22,14 +25,36 @@ import (
 // cookieSpec names and shapes authproxy's cookies.
 type cookieSpec struct {
 	name   string // session cookie; __Host- prefixed on https
-	csrf   string // login-state binding cookie
+	login  string // prefix of the per-login state cookies: <name>_login_
 	secure bool
-	secret []byte // cookie-secret: MACs the login-state binding
+	seal   cipher.AEAD // login-state cookies: AES-256-GCM under HKDF(cookie-secret)
 }
 
-func newCookieSpec(cfg *config.Config) cookieSpec {
+// Login-state cookies: one per login in flight, named for its state, so
+// logins started in several tabs each complete. At most maxLogins live at
+// once; a start beyond that clears the others (those logins then fail and
+// are simply started again).
+const (
+	loginInfo    = "gatewarden login state v2"
+	loginHashLen = 8 // characters of base64url(SHA-256(state)) in the cookie name
+	maxLogins    = 4
+)
+
+func newCookieSpec(cfg *config.Config) (cookieSpec, error) {
 	name := cfg.SessionCookieName()
-	return cookieSpec{name: name, csrf: name + "_login", secure: cfg.PublicHTTPS(), secret: []byte(cfg.CookieSecret.Reveal())}
+	key, err := hkdf.Key(sha256.New, []byte(cfg.CookieSecret.Reveal()), nil, loginInfo, 32)
+	if err != nil {
+		return cookieSpec{}, fmt.Errorf("login cookie key: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return cookieSpec{}, fmt.Errorf("login cookie key: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return cookieSpec{}, fmt.Errorf("login cookie key: %w", err)
+	}
+	return cookieSpec{name: name, login: name + "_login_", secure: cfg.PublicHTTPS(), seal: aead}, nil
 }
 
 // set writes a cookie with the attributes every authproxy cookie has:
@@ -41,21 +66,54 @@ func (c cookieSpec) set(w http.ResponseWriter, name, value string, maxAge int) {
 	})
 }
 
-// binding is the value of the login-state cookie for state: a MAC under the
-// cookie secret, so the callback only completes in the browser that started
-// the login (no login CSRF), and nothing is stored for it.
-func (c cookieSpec) binding(state string) string {
-	m := hmac.New(sha256.New, c.secret)
-	m.Write([]byte("gatewarden login v1\x00" + state))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+// loginCookie is the name of the login-state cookie for state.
+func (c cookieSpec) loginCookie(state string) string {
+	h := sha256.Sum256([]byte(state))
+	return c.login + base64.RawURLEncoding.EncodeToString(h[:])[:loginHashLen]
 }
 
-// loginState travels from /oauth2/start to /oauth2/callback in the state
-// store, under the random state value.
+// loginState travels from /oauth2/start to /oauth2/callback sealed in the
+// login-state cookie: nothing is stored server-side until the callback.
 type loginState struct {
+	State    string `json:"s"`
 	Verifier string `json:"v"`
 	Nonce    string `json:"n"`
 	Return   string `json:"rd"`
+	Expiry   int64  `json:"exp"` // unix milliseconds
+}
+
+// sealLogin encrypts st for its cookie, with the state as additional data,
+// so the cookie opens only for the callback of its own state. Layout:
+// base64url(nonce || ciphertext).
+func (c cookieSpec) sealLogin(st *loginState) (string, error) {
+	plain, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	ns := c.seal.NonceSize()
+	out := make([]byte, ns, ns+len(plain)+c.seal.Overhead())
+	_, _ = rand.Read(out) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(c.seal.Seal(out, out, plain, []byte(st.State))), nil
+}
+
+// openLogin returns the login state sealed in value for state; false when
+// the value is malformed, tampered, sealed under another secret or for
+// another state.
+func (c cookieSpec) openLogin(value, state string) (*loginState, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	ns := c.seal.NonceSize()
+	if err != nil || len(raw) < ns+c.seal.Overhead() {
+		return nil, false
+	}
+	plain, err := c.seal.Open(nil, raw[:ns], raw[ns:], []byte(state))
+	if err != nil {
+		return nil, false
+	}
+	var st loginState
+	if err := json.Unmarshal(plain, &st); err != nil || st.State != state {
+		return nil, false
+	}
+	return &st, true
 }
 
 func randomString() string {
@@ -64,8 +122,9 @@ func randomString() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// start begins a login: state, nonce and PKCE verifier kept server-side,
-// the state bound to this browser, then off to FusionAuth.
+// start begins a login: state, nonce and PKCE verifier sealed into a
+// cookie of this browser (nothing stored server-side), then off to
+// FusionAuth.
 func (s *Server) start(w http.ResponseWriter, r *http.Request) error {
 	rd := r.URL.Query().Get("rd")
 	if rd == "" {
@@ -78,21 +137,31 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) error {
 	if err := s.provider.Ready(); err != nil {
 		return err
 	}
-	st := loginState{Verifier: oidc.NewVerifier(), Nonce: randomString(), Return: target}
-	state := randomString()
-	authURL, err := s.provider.AuthCodeURL(state, st.Nonce, st.Verifier)
+	st := &loginState{
+		State: randomString(), Verifier: oidc.NewVerifier(), Nonce: randomString(), Return: target,
+		Expiry: s.now().Add(stateTTL).UnixMilli(),
+	}
+	authURL, err := s.provider.AuthCodeURL(st.State, st.Nonce, st.Verifier)
 	if err != nil {
 		return err
 	}
-	raw, err := json.Marshal(st)
+	value, err := s.cookie.sealLogin(st)
 	if err != nil {
 		return err
 	}
-	if err := s.states.Put(r.Context(), state, raw, stateTTL); err != nil {
-		s.storeErr("put_state", err)
-		return err
+	// Bound the logins in flight: past the cap, clear the others.
+	var pending []string
+	for _, c := range r.Cookies() {
+		if strings.HasPrefix(c.Name, s.cookie.login) {
+			pending = append(pending, c.Name)
+		}
 	}
-	s.cookie.set(w, s.cookie.csrf, s.cookie.binding(state), int(stateTTL.Seconds()))
+	if len(pending) >= maxLogins {
+		for _, name := range pending {
+			s.cookie.set(w, name, "", -1)
+		}
+	}
+	s.cookie.set(w, s.cookie.loginCookie(st.State), value, int(stateTTL.Seconds()))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, authURL, http.StatusFound)
 	return nil
@@ -113,23 +182,29 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		s.metrics.logins.WithLabelValues("bad_request").Inc()
 		return fmt.Errorf("%w: state and code required", ErrLoginFailed)
 	}
-	bound, err := r.Cookie(s.cookie.csrf)
-	if err != nil || !hmac.Equal([]byte(bound.Value), []byte(s.cookie.binding(state))) {
+	loginCookie := s.cookie.loginCookie(state)
+	bound, err := r.Cookie(loginCookie)
+	if err != nil {
 		s.metrics.logins.WithLabelValues("state_not_bound").Inc()
 		return fmt.Errorf("%w: state not bound to this browser", ErrLoginFailed)
 	}
-	raw, err := s.states.Take(ctx, state)
-	if err != nil {
-		if errors.Is(err, session.ErrNotFound) {
+	st, ok := s.cookie.openLogin(bound.Value, state)
+	if !ok {
+		s.metrics.logins.WithLabelValues("state_not_bound").Inc()
+		return fmt.Errorf("%w: state not bound to this browser", ErrLoginFailed)
+	}
+	left := time.UnixMilli(st.Expiry).Sub(s.now())
+	if left <= 0 {
+		s.metrics.logins.WithLabelValues("state_unknown").Inc()
+		return fmt.Errorf("%w: state unknown, expired or already used", ErrLoginFailed)
+	}
+	if err := s.states.Spend(ctx, state, left); err != nil {
+		if errors.Is(err, session.ErrStateUsed) {
 			s.metrics.logins.WithLabelValues("state_unknown").Inc()
 			return fmt.Errorf("%w: state unknown, expired or already used", ErrLoginFailed)
 		}
-		s.storeErr("take_state", err)
+		s.storeErr("spend_state", err)
 		return err
-	}
-	var st loginState
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return fmt.Errorf("%w: state record: %w", ErrLoginFailed, err)
 	}
 	toks, user, err := s.provider.Exchange(ctx, code, st.Verifier, st.Nonce)
 	if err != nil {
@@ -159,7 +234,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.log.InfoContext(ctx, "login", slog.String(keySubject, user.ID))
 	s.cookie.set(w, s.cookie.name, cookie, int(s.cfg.SessionLifetime.Seconds()))
-	s.cookie.set(w, s.cookie.csrf, "", -1)
+	s.cookie.set(w, loginCookie, "", -1)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, st.Return, http.StatusFound)
 	return nil

@@ -117,14 +117,21 @@ func TestCheckRedirectTable(t *testing.T) {
 // prefixed and Secure (and so host-only with Path=/).
 func TestHTTPSCookie(t *testing.T) {
 	t.Parallel()
-	spec := newCookieSpec(&config.Config{PublicURL: "https://gw.example", CookieName: "gw_session", CookieSecret: "0123456789abcdef0123456789abcdef"})
+	spec, err := newCookieSpec(&config.Config{PublicURL: "https://gw.example", CookieName: "gw_session", CookieSecret: "0123456789abcdef0123456789abcdef"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	spec.set(rec, spec.name, "v", 60)
-	spec.set(rec, spec.csrf, "b", 60)
+	login := spec.loginCookie("some-state")
+	spec.set(rec, login, "b", 60)
 	got := rec.Header().Values("Set-Cookie")
 	want := []string{
 		"__Host-gw_session=v; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax",
-		"__Host-gw_session_login=b; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax",
+		login + "=b; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax",
+	}
+	if !strings.HasPrefix(login, "__Host-gw_session_login_") || len(login) != len("__Host-gw_session_login_")+loginHashLen {
+		t.Errorf("login cookie name %q", login)
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Set-Cookie:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -129,11 +129,13 @@ func New(d Deps) (*Server, error) {
 		public:  public,
 		origin:  public.Scheme + "://" + public.Host,
 		stop:    cancel,
-		cookie:  newCookieSpec(cfg),
 	}
 	fail := func(err error) (*Server, error) {
 		s.Close()
 		return nil, err
+	}
+	if s.cookie, err = newCookieSpec(cfg); err != nil {
+		return fail(fmt.Errorf("server: new: %w", err))
 	}
 	s.fresh, err = session.NewRedisStore(session.Config{
 		Client: d.Redis, Lifetime: cfg.SessionLifetime, IdleTimeout: cfg.SessionIdleTimeout,

@@ -116,7 +116,7 @@ func testClusterKeyPlacement(t *testing.T, cl *sessiontest.Cluster) {
 		t.Fatal(err)
 	}
 	defer release()
-	if err := session.NewStateStore(c, "place").Put(ctx, "some-state", []byte("v"), time.Minute); err != nil {
+	if err := session.NewStateStore(c, "place").Spend(ctx, "some-state", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 

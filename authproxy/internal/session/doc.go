@@ -19,7 +19,7 @@
 //	gw:{<b64url sha256(id)>}:s              sealed session, TTL = min(absolute left, idle)
 //	gw:{<b64url sha256(id)>}:lock           refresh lock (random token, PX ttl)
 //	gw:{u:<b64url sha256(user id)>}:idx     sorted set: session hash -> absolute expiry (unix ms)
-//	gw:st:<b64url sha256(state)>            sealed login state (GETDEL, single use)
+//	gw:st:<b64url sha256(state)>            used-login-state marker (SET NX at the callback, TTL = state's remaining life)
 //	gw:sess:inval                           pub/sub channel of the Cached wrapper
 //
 // # Hot path

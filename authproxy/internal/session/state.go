@@ -10,22 +10,23 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// StateStore keeps short-lived, single-use login state (PKCE verifier,
-// nonce, return URL) between /oauth2/start and /oauth2/callback.
+// ErrStateUsed: the login state was already spent (a replayed callback).
+var ErrStateUsed = errors.New("login state already used")
+
+// StateStore remembers which login states have been used, so a callback
+// works once. The login state itself (PKCE verifier, nonce, return URL)
+// travels sealed in a cookie, so starting a login writes nothing here: only
+// a completed callback leaves a marker, and only until the state would have
+// expired anyway.
 type StateStore interface {
-	// Put stores value under key for ttl. key must be unguessable (the
-	// OAuth state); an existing key is not overwritten (error).
-	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	// Take returns the value and deletes it in one step (GETDEL), so a
-	// state works once. ErrNotFound when missing, expired or already taken.
-	Take(ctx context.Context, key string) ([]byte, error)
+	// Spend marks state used for ttl (the state's remaining lifetime).
+	// The first call succeeds; later ones get ErrStateUsed until ttl has
+	// passed. ErrUnavailable when Redis cannot answer.
+	Spend(ctx context.Context, state string, ttl time.Duration) error
 }
 
-const stateInfo = "gatewarden state v1"
-
-// RedisStateStore is the Redis StateStore. The Redis key is a hash of the
-// state and the value is sealed with a key derived from the state, so a
-// Redis dump reveals neither the states nor their PKCE verifiers.
+// RedisStateStore is the Redis StateStore: one SET NX per callback. The key
+// is a hash of the state, so a Redis dump does not reveal states.
 type RedisStateStore struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -41,47 +42,22 @@ func NewStateStore(client redis.UniversalClient, prefix string) *RedisStateStore
 	return &RedisStateStore{rdb: client, prefix: prefix}
 }
 
-func (s *RedisStateStore) key(state string) (string, []byte) {
+func (s *RedisStateStore) key(state string) string {
 	h := sha256.Sum256([]byte(state))
-	return s.prefix + ":st:" + b64.EncodeToString(h[:]), h[:]
+	return s.prefix + ":st:" + b64.EncodeToString(h[:])
 }
 
-// Put implements StateStore.
-func (s *RedisStateStore) Put(ctx context.Context, state string, value []byte, ttl time.Duration) error {
+// Spend implements StateStore.
+func (s *RedisStateStore) Spend(ctx context.Context, state string, ttl time.Duration) error {
 	if state == "" || ttl <= 0 {
-		return errors.New("session: put state: empty key or non-positive ttl")
+		return errors.New("session: spend state: empty state or non-positive ttl")
 	}
-	key, salt := s.key(state)
-	val, err := seal([]byte(state), salt, stateInfo, []byte(key), value)
+	ok, err := s.rdb.SetNX(ctx, s.key(state), "1", ttl).Result()
 	if err != nil {
-		return fmt.Errorf("session: put state: %w", err)
-	}
-	ok, err := s.rdb.SetNX(ctx, key, val, ttl).Result()
-	if err != nil {
-		return storeErr("put state", err)
+		return storeErr("spend state", err)
 	}
 	if !ok {
-		return errors.New("session: put state: key exists")
+		return fmt.Errorf("session: spend state: %w", ErrStateUsed)
 	}
 	return nil
-}
-
-// Take implements StateStore.
-func (s *RedisStateStore) Take(ctx context.Context, state string) ([]byte, error) {
-	if state == "" {
-		return nil, fmt.Errorf("session: take state: %w", ErrNotFound)
-	}
-	key, salt := s.key(state)
-	raw, err := s.rdb.GetDel(ctx, key).Bytes()
-	if isNil(err) {
-		return nil, fmt.Errorf("session: take state: %w", ErrNotFound)
-	}
-	if err != nil {
-		return nil, storeErr("take state", err)
-	}
-	plain, err := open([]byte(state), salt, stateInfo, []byte(key), raw)
-	if err != nil {
-		return nil, fmt.Errorf("session: take state: %w", ErrNotFound)
-	}
-	return plain, nil
 }

@@ -306,8 +306,7 @@ func TestUnavailableAndRecovery(t *testing.T) {
 		{"delete", func() error { return st.Delete(opCtx, cookie) }},
 		{"delete user", func() error { return st.DeleteUser(opCtx, "u1") }},
 		{"lock", func() error { _, err := st.Lock(opCtx, cookie, time.Second); return err }},
-		{"state put", func() error { return states.Put(opCtx, "k", []byte("v"), time.Minute) }},
-		{"state take", func() error { _, err := states.Take(opCtx, "k"); return err }},
+		{"state spend", func() error { return states.Spend(opCtx, "k", time.Minute) }},
 		{"ping", func() error { return st.Ping(opCtx) }},
 	}
 	for _, op := range ops {

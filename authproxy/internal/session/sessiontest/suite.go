@@ -639,32 +639,36 @@ func testWaitLock(f *fixture) {
 func testState(f *fixture) {
 	st := f.env.States
 	key := "state-" + strings.Repeat("k", 40)
-	if err := st.Put(f.ctx, key, []byte("verifier+nonce"), time.Minute); err != nil {
-		f.t.Fatalf("Put: %v", err)
+	if err := st.Spend(f.ctx, key, time.Minute); err != nil {
+		f.t.Fatalf("first Spend: %v", err)
 	}
-	if err := st.Put(f.ctx, key, []byte("other"), time.Minute); err == nil {
-		f.t.Fatal("Put overwrote an existing state")
+	if err := st.Spend(f.ctx, key, time.Minute); !errors.Is(err, session.ErrStateUsed) {
+		f.t.Fatalf("second Spend = %v; want ErrStateUsed (single use)", err)
 	}
-	v, err := st.Take(f.ctx, key)
-	if err != nil || string(v) != "verifier+nonce" {
-		f.t.Fatalf("Take = %q, %v", v, err)
+	if err := st.Spend(f.ctx, "other-state", time.Minute); err != nil {
+		f.t.Fatalf("Spend of another state: %v", err)
 	}
-	if _, err := st.Take(f.ctx, key); !errors.Is(err, session.ErrNotFound) {
-		f.t.Fatalf("second Take = %v; want ErrNotFound (single use)", err)
+	for _, bad := range []struct {
+		state string
+		ttl   time.Duration
+	}{{"", time.Minute}, {"x", 0}, {"x", -time.Second}} {
+		if err := st.Spend(f.ctx, bad.state, bad.ttl); err == nil {
+			f.t.Fatalf("Spend(%q, %v) accepted", bad.state, bad.ttl)
+		}
 	}
-	if _, err := st.Take(f.ctx, "never-stored"); !errors.Is(err, session.ErrNotFound) {
-		f.t.Fatalf("Take of an unknown state = %v; want ErrNotFound", err)
+	ks := f.keys(":st:*")
+	if len(ks) != 2 {
+		f.t.Fatalf("state keys %q: want two markers", ks)
 	}
-	if err := st.Put(f.ctx, "short", []byte("x"), time.Minute); err != nil {
-		f.t.Fatal(err)
-	}
-	if ks := f.keys(":st:*"); len(ks) != 1 || f.pttl(ks[0]) > time.Minute || f.pttl(ks[0]) <= 0 {
-		f.t.Fatalf("state keys %q: want one with TTL <= 1m", ks)
+	for _, k := range ks {
+		if ttl := f.pttl(k); ttl > time.Minute || ttl <= 0 {
+			f.t.Fatalf("marker %s TTL %v; want (0, 1m]", k, ttl)
+		}
 	}
 	if f.env.FastForward != nil {
 		f.env.FastForward(time.Minute + time.Second)
-		if _, err := st.Take(f.ctx, "short"); !errors.Is(err, session.ErrNotFound) {
-			f.t.Fatalf("Take of an expired state = %v; want ErrNotFound", err)
+		if err := st.Spend(f.ctx, key, time.Minute); err != nil {
+			f.t.Fatalf("Spend after the marker expired: %v", err)
 		}
 	}
 }
@@ -698,7 +702,7 @@ func testDump(f *fixture) {
 	cookie := f.create(s)
 	f.advance(10 * time.Minute)
 	f.mustLoad(cookie) // touched record too
-	if err := f.env.States.Put(f.ctx, "state-value-123456789", []byte("pkce-verifier-SECRET"), time.Minute); err != nil {
+	if err := f.env.States.Spend(f.ctx, "state-value-123456789", time.Minute); err != nil {
 		f.t.Fatal(err)
 	}
 	release, err := f.env.Store.Lock(f.ctx, cookie, 10*time.Second)
@@ -723,7 +727,7 @@ func testDump(f *fixture) {
 	}
 	for _, secret := range []string{
 		s.AccessToken, s.RefreshToken, s.IDToken, s.Email, s.Name, s.UserID, "tenant-1",
-		cookie, cookie[:43], cookie[44:], "state-value-123456789", "pkce-verifier-SECRET",
+		cookie, cookie[:43], cookie[44:], "state-value-123456789",
 	} {
 		if bytes.Contains(dump.Bytes(), []byte(secret)) {
 			f.t.Errorf("redis dump contains %q", secret)

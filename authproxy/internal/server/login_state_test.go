@@ -1,0 +1,222 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
+)
+
+// commandCounter is a go-redis hook that counts the commands a client sends
+// (pub/sub housekeeping aside).
+type commandCounter struct{ n atomic.Int64 }
+
+func (h *commandCounter) count(cmd redis.Cmder) {
+	switch cmd.Name() {
+	case "ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe":
+	default:
+		h.n.Add(1)
+	}
+}
+
+func (h *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			h.count(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestStartIsStateless: /oauth2/start sends Redis nothing, however often it
+// is called (no login-state flood); only a completed callback writes, and
+// then one used-state marker that expires with the state.
+func TestStartIsStateless(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	counter := &commandCounter{}
+	rdb.AddHook(counter)
+	_, ps := newEnv(t, envOpts{redis: rdb, cfg: func(c *config.Config) { c.SessionCacheTTL = 0 }})
+	p := ps[0]
+
+	before := counter.n.Load()
+	for range 50 {
+		newBrowser(t).startLogin(p, "/")
+	}
+	if d := counter.n.Load() - before; d != 0 {
+		t.Errorf("50 logins started sent %d Redis commands; want 0", d)
+	}
+	if n := rdb.DBSize(t.Context()).Val(); n != 0 {
+		t.Errorf("Redis holds %d keys after 50 starts; want 0", n)
+	}
+
+	// The counter sees the callback's writes: one marker, expiring with the state.
+	newBrowser(t).login(p, "customer@example.com", "/")
+	if counter.n.Load() == before {
+		t.Fatal("the command counter saw nothing; the test is blind")
+	}
+	markers := rdb.Keys(t.Context(), "gw:st:*").Val()
+	if len(markers) != 1 {
+		t.Fatalf("used-state markers %v; want one", markers)
+	}
+	if ttl := rdb.PTTL(t.Context(), markers[0]).Val(); ttl <= 0 || ttl > stateTTL {
+		t.Errorf("marker TTL %v; want (0, %v]", ttl, stateTTL)
+	}
+}
+
+// TestLoginStateCookieAttacks: the callback fails closed (400 login_failed,
+// no session, no marker written) when the sealed login-state cookie is
+// missing, tampered, sealed under another secret, for another state, or
+// expired.
+func TestLoginStateCookieAttacks(t *testing.T) {
+	t.Parallel()
+	clock := sessiontest.NewClock(time.Now())
+	e, ps := newEnv(t, envOpts{now: clock.Now})
+	p := ps[0]
+	base := must(url.Parse(p.url))
+
+	// begin starts a login in a new browser and returns it, the callback
+	// URL, its state and its login-state cookie.
+	begin := func(t *testing.T) (*browser, string, string, *http.Cookie) {
+		t.Helper()
+		b := newBrowser(t)
+		cb := b.idpLogin(b.startLogin(p, "/"), "customer@example.com")
+		cs := b.loginCookies(p)
+		if len(cs) != 1 {
+			t.Fatalf("login-state cookies %v; want one", cs)
+		}
+		return b, cb, must(url.Parse(cb)).Query().Get("state"), cs[0]
+	}
+	other, err := newCookieSpec(&config.Config{PublicURL: p.url, CookieName: "gw_session", CookieSecret: "another-secret-another-secret-xx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, b *browser, state string, c *http.Cookie)
+	}{
+		{name: "missing", tamper: func(_ *testing.T, b *browser, _ string, c *http.Cookie) {
+			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: "", Path: "/", MaxAge: -1}})
+		}},
+		{name: "tampered", tamper: func(_ *testing.T, b *browser, _ string, c *http.Cookie) {
+			v := []byte(c.Value)
+			if v[20] == 'A' {
+				v[20] = 'B'
+			} else {
+				v[20] = 'A'
+			}
+			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: string(v), Path: "/"}})
+		}},
+		{name: "truncated", tamper: func(_ *testing.T, b *browser, _ string, c *http.Cookie) {
+			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: c.Value[:10], Path: "/"}})
+		}},
+		{name: "sealed under another secret", tamper: func(t *testing.T, b *browser, state string, c *http.Cookie) {
+			v, err := other.sealLogin(&loginState{State: state, Verifier: "v", Nonce: "n", Return: "/", Expiry: clock.Now().Add(time.Minute).UnixMilli()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: v, Path: "/"}})
+		}},
+		{name: "for another state", tamper: func(t *testing.T, b *browser, _ string, c *http.Cookie) {
+			_, _, _, mine := begin(t) // another login's valid cookie, renamed for this state
+			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: mine.Value, Path: "/"}})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, cb, state, c := begin(t)
+			tt.tamper(t, b, state, c)
+			resp, body := b.get(cb)
+			assertLoginFailed(t, resp, body)
+			if b.session(p) != "" {
+				t.Error("session created")
+			}
+			if n := e.redis.Exists(t.Context(), "gw:st:"+stateKey(state)).Val(); n != 0 {
+				t.Error("a refused callback spent the state")
+			}
+		})
+	}
+	t.Run("expired", func(t *testing.T) {
+		// Not parallel with the cases above: it moves the shared clock.
+		b, cb, _, _ := begin(t)
+		clock.Advance(stateTTL + time.Second)
+		resp, body := b.get(cb)
+		assertLoginFailed(t, resp, body)
+		if b.session(p) != "" {
+			t.Error("session created from an expired state")
+		}
+	})
+}
+
+// TestParallelLogins: logins started in two tabs of one browser both
+// complete, each to its own return URL; past maxLogins logins in flight the
+// older ones are cleared and the newest still completes.
+func TestParallelLogins(t *testing.T) {
+	t.Parallel()
+	_, ps := newEnv(t, envOpts{})
+	p := ps[0]
+
+	t.Run("two tabs", func(t *testing.T) {
+		t.Parallel()
+		b := newBrowser(t)
+		authA := b.startLogin(p, "/tab-a")
+		authB := b.startLogin(p, "/tab-b")
+		cbB := b.idpLogin(authB, "customer@example.com")
+		resp, _ := b.get(authA) // the IdP remembers the login: straight back
+		if resp.StatusCode != http.StatusFound {
+			t.Fatalf("second authorize: %d", resp.StatusCode)
+		}
+		cbA := resp.Header.Get("Location")
+		for _, tab := range []struct{ cb, want string }{{cbB, "/tab-b"}, {cbA, "/tab-a"}} {
+			resp, body := b.get(tab.cb)
+			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != tab.want {
+				t.Fatalf("callback: %d %s %s; want 302 to %s", resp.StatusCode, resp.Header.Get("Location"), body, tab.want)
+			}
+		}
+		if b.session(p) == "" {
+			t.Error("no session")
+		}
+	})
+	t.Run("cap", func(t *testing.T) {
+		t.Parallel()
+		b := newBrowser(t)
+		var last string
+		for range maxLogins + 1 {
+			last = b.startLogin(p, "/last")
+			if n := len(b.loginCookies(p)); n > maxLogins {
+				t.Fatalf("%d login-state cookies; want at most %d", n, maxLogins)
+			}
+		}
+		resp, body := b.get(b.idpLogin(last, "customer@example.com"))
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/last" {
+			t.Fatalf("newest login: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+// stateKey is the hash that names a state's used marker in Redis.
+func stateKey(state string) string {
+	h := sha256.Sum256([]byte(state))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
