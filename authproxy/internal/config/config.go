@@ -76,6 +76,10 @@ type Config struct {
 	RedisPassword   Secret
 	RedisDB         int
 	RedisTLS        bool
+	// Sentinel's own credentials (requirepass / ACL on the sentinels), as
+	// distinct from the data nodes' RedisUsername/RedisPassword.
+	RedisSentinelUsername string
+	RedisSentinelPassword Secret
 
 	CookieName   string
 	CookieSecret Secret
@@ -125,6 +129,8 @@ func (c *Config) LogValue() slog.Value {
 		slog.Any("redis_password", c.RedisPassword),
 		slog.Int("redis_db", c.RedisDB),
 		slog.Bool("redis_tls", c.RedisTLS),
+		slog.String("redis_sentinel_username", c.RedisSentinelUsername),
+		slog.Any("redis_sentinel_password", c.RedisSentinelPassword),
 		slog.String("cookie_name", c.CookieName),
 		slog.Any("cookie_secret", c.CookieSecret),
 		slog.String("signing_alg", c.SigningAlg),
@@ -204,6 +210,14 @@ func (c *Config) Validate() error {
 	}
 	if c.RedisDB < 0 {
 		bad("redis-db: must not be negative")
+	}
+	if c.RedisMasterName == "" {
+		if c.RedisSentinelUsername != "" {
+			bad("redis-sentinel-username: only with redis-master-name (Sentinel)")
+		}
+		if c.RedisSentinelPassword != "" {
+			bad("redis-sentinel-password: only with redis-master-name (Sentinel)")
+		}
 	}
 	if c.CookieName == "" {
 		bad("cookie-name: required")
@@ -410,6 +424,9 @@ func options(files map[string]*string) []option {
 			c.RedisDB = n
 			return nil
 		}},
+		{name: "redis-sentinel-username", usage: "Sentinel ACL user name (with redis-master-name)", set: str(func(c *Config) *string { return &c.RedisSentinelUsername })},
+		{name: "redis-sentinel-password", usage: "Sentinel password, its requirepass (prefer redis-sentinel-password-file or env)", set: secret(func(c *Config) *Secret { return &c.RedisSentinelPassword })},
+		fileOpt("redis-sentinel-password-file", "file holding the Sentinel password"),
 		{name: "redis-tls", def: "false", isBool: true, usage: "connect to Redis over TLS", set: boolean(func(c *Config) *bool { return &c.RedisTLS })},
 		{name: "cookie-name", def: "gw_session", usage: "session cookie name (__Host- is prepended on https)", set: str(func(c *Config) *string { return &c.CookieName })},
 		{name: "cookie-secret", usage: "secret (>= 32 bytes) for state and cookie integrity (prefer cookie-secret-file or env)", set: secret(func(c *Config) *Secret { return &c.CookieSecret })},
@@ -468,10 +485,11 @@ func (v *flagValue) IsBoolFlag() bool   { return v.isBool }
 // every problem found. usage receives -h output.
 func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
 	files := map[string]*string{
-		"client-secret-file":  new(string),
-		"redis-password-file": new(string),
-		"cookie-secret-file":  new(string),
-		"hs256-secret-file":   new(string),
+		"client-secret-file":           new(string),
+		"redis-password-file":          new(string),
+		"redis-sentinel-password-file": new(string),
+		"cookie-secret-file":           new(string),
+		"hs256-secret-file":            new(string),
 	}
 	opts := options(files)
 
@@ -546,6 +564,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	}{
 		{"client-secret-file", "client-secret", &c.ClientSecret},
 		{"redis-password-file", "redis-password", &c.RedisPassword},
+		{"redis-sentinel-password-file", "redis-sentinel-password", &c.RedisSentinelPassword},
 		{"cookie-secret-file", "cookie-secret", &c.CookieSecret},
 		{"hs256-secret-file", "", &c.HS256Secret},
 	}

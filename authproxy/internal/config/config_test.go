@@ -238,6 +238,10 @@ func TestValidateCases(t *testing.T) {
 		{name: "__Secure- cookie on http", args: []string{"--cookie-name=__Secure-gw"}, wantErr: "cookie-name: __Host- and __Secure- cookies need an https public-url"},
 		{name: "__Host- cookie on https", args: []string{"--cookie-name=__Host-gw", "--public-url=https://gw.example"}},
 		{name: "public url beside the IdP", args: []string{"--public-url=http://localhost:9011/gateway"}},
+		{name: "sentinel username without master name", args: []string{"--redis-sentinel-username=sen"}, wantErr: "redis-sentinel-username: only with redis-master-name"},
+		{name: "sentinel password without master name", args: []string{"--redis-sentinel-password=pw"}, wantErr: "redis-sentinel-password: only with redis-master-name"},
+		{name: "sentinel password and file", args: []string{"--redis-master-name=mymaster", "--redis-sentinel-password=pw", "--redis-sentinel-password-file=/dev/null"}, wantErr: "redis-sentinel-password and redis-sentinel-password-file"},
+		{name: "sentinel auth with master name", args: []string{"--redis-master-name=mymaster", "--redis-sentinel-username=sen", "--redis-sentinel-password=pw"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,5 +303,42 @@ func TestSecretsRedacted(t *testing.T) {
 	}
 	if !strings.Contains(out, `"client_secret":"[REDACTED]"`) || !strings.Contains(out, `"client_id":"app"`) {
 		t.Errorf("log lacks redacted secret or client id:\n%s", out)
+	}
+}
+
+// TestSentinelAuth: the Sentinel credentials come from flags, env or a
+// file, and the password never reaches a log.
+func TestSentinelAuth(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantUser string
+		wantPass string
+	}{
+		{name: "flags", args: []string{"--redis-master-name=mymaster", "--redis-sentinel-username=sen", "--redis-sentinel-password=sentinel-SECRET"}, wantUser: "sen", wantPass: "sentinel-SECRET"},
+		{name: "env", env: map[string]string{"AUTHPROXY_REDIS_MASTER_NAME": "mymaster", "AUTHPROXY_REDIS_SENTINEL_USERNAME": "sen", "AUTHPROXY_REDIS_SENTINEL_PASSWORD": "sentinel-SECRET"}, wantUser: "sen", wantPass: "sentinel-SECRET"},
+		{name: "file", args: []string{"--redis-master-name=mymaster", "--redis-sentinel-password-file=" + writeFile(t, dir, "sp", "sentinel-SECRET\n")}, wantPass: "sentinel-SECRET"},
+		{name: "env file", env: map[string]string{"AUTHPROXY_REDIS_MASTER_NAME": "mymaster", "AUTHPROXY_REDIS_SENTINEL_PASSWORD_FILE": filepath.Join(dir, "sp")}, wantPass: "sentinel-SECRET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(append(minimalArgs(t), tt.args...), env(tt.env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.RedisSentinelUsername != tt.wantUser || c.RedisSentinelPassword.Reveal() != tt.wantPass {
+				t.Errorf("sentinel auth = %q/%q; want %q/%q", c.RedisSentinelUsername, c.RedisSentinelPassword.Reveal(), tt.wantUser, tt.wantPass)
+			}
+			var buf bytes.Buffer
+			slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
+			fmt.Fprintf(&buf, "%v %+v %#v", c, *c, *c)
+			if out := buf.String(); strings.Contains(out, "sentinel-SECRET") || !strings.Contains(out, `"redis_sentinel_password":"[REDACTED]"`) {
+				t.Errorf("sentinel password not redacted:\n%s", out)
+			}
+		})
 	}
 }

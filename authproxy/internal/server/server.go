@@ -322,22 +322,28 @@ func NewHTTPServer(h http.Handler) *http.Server {
 }
 
 // NewRedisClient builds the go-redis UniversalClient for cfg: one address is
-// a single node, several a Cluster, and a master name selects Sentinel.
+// a single node, several a Cluster, and a master name selects Sentinel. It
+// is session.NewRedisClient's fail-fast client (one retry, one dial attempt,
+// 1s timeouts, context deadlines honoured), so a Redis outage turns into a
+// prompt 503 for session rules rather than a hung decision; its pool holds
+// session.DefaultPoolSize() (10 per GOMAXPROCS) connections per node.
 func NewRedisClient(cfg *config.Config) redis.UniversalClient {
-	opts := &redis.UniversalOptions{
-		Addrs:      cfg.RedisAddrs,
-		MasterName: cfg.RedisMasterName,
-		Username:   cfg.RedisUsername,
-		Password:   cfg.RedisPassword.Reveal(),
-		DB:         cfg.RedisDB,
-		// Fail fast so a Redis outage becomes a 503, not a hung decision.
-		DialTimeout:  2 * time.Second,
-		ReadTimeout:  time.Second,
-		WriteTimeout: time.Second,
-		PoolTimeout:  2 * time.Second,
+	return session.NewRedisClient(redisOptions(cfg))
+}
+
+func redisOptions(cfg *config.Config) session.Options {
+	o := session.Options{
+		Addrs:            cfg.RedisAddrs,
+		MasterName:       cfg.RedisMasterName,
+		Username:         cfg.RedisUsername,
+		Password:         cfg.RedisPassword.Reveal(),
+		DB:               cfg.RedisDB,
+		SentinelUsername: cfg.RedisSentinelUsername,
+		SentinelPassword: cfg.RedisSentinelPassword.Reveal(),
+		PoolSize:         session.DefaultPoolSize(),
 	}
 	if cfg.RedisTLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	return redis.NewUniversalClient(opts)
+	return o
 }

@@ -18,7 +18,7 @@ import (
 
 func sentinelClient(t testing.TB, d *sessiontest.Sentinel) redis.UniversalClient {
 	t.Helper()
-	c := session.NewRedisClient(session.Options{Addrs: []string{d.Addr()}, MasterName: sessiontest.SentinelMaster})
+	c := session.NewRedisClient(session.Options{Addrs: []string{d.Addr()}, MasterName: sessiontest.SentinelMaster, SentinelPassword: d.Password})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -37,11 +37,25 @@ func clusterClient(t testing.TB, cl *sessiontest.Cluster) redis.UniversalClient 
 // cross-replica invalidation through a Sentinel client. The sentinel's
 // address serves no data, so every case passing proves the client asked it
 // for the master.
+//
+// The sentinel requires a password (requirepass): a client without it, or
+// with a wrong one, cannot find the master.
 func TestSentinel(t *testing.T) {
 	t.Parallel()
-	d := sessiontest.StartSentinel(t)
+	d := sessiontest.StartSentinelAuth(t, "sentinel-pw")
 	newClient := func(t testing.TB) redis.UniversalClient { return sentinelClient(t, d) }
 	runDeployment(t, newClient)
+	t.Run("sentinel password required", func(t *testing.T) {
+		t.Parallel()
+		for _, pw := range []string{"", "wrong"} {
+			c := session.NewRedisClient(session.Options{Addrs: []string{d.Addr()}, MasterName: sessiontest.SentinelMaster, SentinelPassword: pw})
+			err := c.Set(t.Context(), "k", "v", time.Minute).Err()
+			_ = c.Close()
+			if err == nil {
+				t.Errorf("sentinel password %q accepted", pw)
+			}
+		}
+	})
 }
 
 // TestCluster does the same on a three-master Redis Cluster: a CROSSSLOT

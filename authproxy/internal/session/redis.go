@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,7 +19,19 @@ type Options struct {
 	Password   string
 	DB         int         // standalone and Sentinel only (Cluster has no databases)
 	TLS        *tls.Config // nil: plain TCP
+	// SentinelUsername and SentinelPassword authenticate to the sentinels
+	// themselves (their requirepass or ACL), with MasterName only.
+	SentinelUsername string
+	SentinelPassword string
+	// PoolSize is the connections per node; 0 = DefaultPoolSize().
+	PoolSize int
 }
+
+// DefaultPoolSize is 10 connections per GOMAXPROCS (go-redis's own
+// default, made explicit): a burst of decisions, each holding a
+// connection for one round trip, queues for at most PoolTimeout rather
+// than opening connections without bound.
+func DefaultPoolSize() int { return 10 * runtime.GOMAXPROCS(0) }
 
 // NewRedisClient returns the go-redis UniversalClient for opts:
 //
@@ -33,7 +46,11 @@ type Options struct {
 // (ErrUnavailable, so 503) within about a second instead of go-redis's
 // default multi-second retry ladder: one retry, one dial attempt per try,
 // 1s dial/read/write timeouts, and the caller's context deadline honoured.
+// The pool holds opts.PoolSize connections per node (DefaultPoolSize).
 func NewRedisClient(opts Options) redis.UniversalClient {
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = DefaultPoolSize()
+	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:                 opts.Addrs,
 		MasterName:            opts.MasterName,
@@ -41,6 +58,9 @@ func NewRedisClient(opts Options) redis.UniversalClient {
 		Password:              opts.Password,
 		DB:                    opts.DB,
 		TLSConfig:             opts.TLS,
+		SentinelUsername:      opts.SentinelUsername,
+		SentinelPassword:      opts.SentinelPassword,
+		PoolSize:              opts.PoolSize,
 		MaxRetries:            1,
 		DialerRetries:         1,
 		DialTimeout:           time.Second,

@@ -133,6 +133,12 @@ func TestNewRedisClientKind(t *testing.T) {
 			if got := rc.Options().DB; got != tc.opts.DB {
 				t.Fatalf("DB = %d; want %d", got, tc.opts.DB)
 			}
+			// Fail fast (503 while Redis is down) with an explicit pool.
+			o := rc.Options()
+			if o.MaxRetries != 1 || o.DialerRetries != 1 || !o.ContextTimeoutEnabled || o.PoolSize != session.DefaultPoolSize() {
+				t.Fatalf("retries %d, dial attempts %d, context timeouts %v, pool %d; want 1, 1, true, %d",
+					o.MaxRetries, o.DialerRetries, o.ContextTimeoutEnabled, o.PoolSize, session.DefaultPoolSize())
+			}
 		})
 	}
 }

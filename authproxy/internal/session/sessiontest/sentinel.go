@@ -23,6 +23,9 @@ const SentinelMaster = "gwmaster"
 // session.Options{Addrs: []string{s.Addr()}, MasterName: SentinelMaster}.
 type Sentinel struct {
 	Master, Replica, Sentinel *RedisServer
+	// Password is the sentinel's requirepass ("" = none); clients pass it
+	// as session.Options.SentinelPassword.
+	Password string
 }
 
 // StartSentinel starts the deployment and returns once the sentinel knows
@@ -30,6 +33,13 @@ type Sentinel struct {
 // succeed). Everything is stopped when the test ends. Skipped or failed
 // without redis-server like StartRedis.
 func StartSentinel(t testing.TB) *Sentinel {
+	t.Helper()
+	return StartSentinelAuth(t, "")
+}
+
+// StartSentinelAuth is StartSentinel with the sentinel protected by
+// requirepass password (the data nodes stay open).
+func StartSentinelAuth(t testing.TB, password string) *Sentinel {
 	t.Helper()
 	// No 5s wait for more replicas before a full sync (the replica serves
 	// one after a failover).
@@ -61,6 +71,9 @@ sentinel monitor %s 127.0.0.1 %d 1
 sentinel down-after-milliseconds %[4]s 1000
 sentinel failover-timeout %[4]s 10000
 `, s.port, s.dir, filepath.Join(s.dir, "redis.log"), SentinelMaster, master.port)
+	if password != "" {
+		body += "requirepass " + password + "\n"
+	}
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatalf("write sentinel.conf: %v", err)
 	}
@@ -68,11 +81,16 @@ sentinel failover-timeout %[4]s 10000
 	s.Start()
 	t.Cleanup(s.Stop)
 
-	d := &Sentinel{Master: master, Replica: replica, Sentinel: s}
+	d := &Sentinel{Master: master, Replica: replica, Sentinel: s, Password: password}
 	waitUntil(t, "sentinel to see the replica in sync", func(ctx context.Context) error {
 		return d.replicaInSync(ctx, replica.Addr())
 	})
 	return d
+}
+
+// client talks to the sentinel itself.
+func (d *Sentinel) client() *redis.SentinelClient {
+	return redis.NewSentinelClient(&redis.Options{Addr: d.Addr(), Password: d.Password})
 }
 
 // Addr is the sentinel's host:port.
@@ -80,7 +98,7 @@ func (d *Sentinel) Addr() string { return d.Sentinel.Addr() }
 
 // MasterAddr asks the sentinel for the current master's host:port.
 func (d *Sentinel) MasterAddr(ctx context.Context) (string, error) {
-	c := redis.NewSentinelClient(&redis.Options{Addr: d.Addr()})
+	c := d.client()
 	defer func() { _ = c.Close() }()
 	hp, err := c.GetMasterAddrByName(ctx, SentinelMaster).Result()
 	if err != nil {
@@ -107,7 +125,7 @@ func (d *Sentinel) Failover(t testing.TB) {
 	if old == want {
 		t.Fatalf("the replica %s is already master", want)
 	}
-	c := redis.NewSentinelClient(&redis.Options{Addr: d.Addr()})
+	c := d.client()
 	defer func() { _ = c.Close() }()
 	if err := c.Failover(ctx, SentinelMaster).Err(); err != nil {
 		t.Fatalf("SENTINEL FAILOVER: %v", err)
@@ -127,7 +145,7 @@ func (d *Sentinel) Failover(t testing.TB) {
 // replicaInSync reports nil once the sentinel lists addr as a healthy
 // replica of the master with its replication link up.
 func (d *Sentinel) replicaInSync(ctx context.Context, addr string) error {
-	c := redis.NewSentinelClient(&redis.Options{Addr: d.Addr()})
+	c := d.client()
 	defer func() { _ = c.Close() }()
 	if _, err := c.GetMasterAddrByName(ctx, SentinelMaster).Result(); err != nil {
 		return err
