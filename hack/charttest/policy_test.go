@@ -247,6 +247,22 @@ func TestNetworkPolicies(t *testing.T) {
 			tcp(p["catalog"], w.internet, 443, "https", false),
 		})
 	})
+	t.Run("mode none with ingressFrom", func(t *testing.T) {
+		t.Parallel()
+		r := renderScenario(t, ch, scenario{Name: "none", Release: "gw", Values: readValues(t, filepath.Join(chartDir, "ci", "dev-mode-values.yaml"))})
+		p := chartPeers(t, r)
+		caddy := peer{"caddy", "caddy", map[string]string{"app": "caddy"}, "10.244.7.10"}
+		checkFlows(t, chartPolicy(r), []flow{
+			tcp(caddy, p["catalog"], 8080, "http", true),
+			tcp(caddy, p["inventory"], 8080, "http", true),
+			tcp(caddy, p["authproxy"], 4180, "http", true),
+			tcp(caddy, p["redis"], 6379, "redis", false),
+			tcp(w.traefikPod, p["catalog"], 8080, "http", false),
+			tcp(w.otherNSPod, p["authproxy"], 4180, "http", false),
+			tcp(p["authproxy"], p["redis"], 6379, "redis", true),
+			tcp(p["catalog"], p["redis"], 6379, "redis", false),
+		})
+	})
 	t.Run("metrics scraping", func(t *testing.T) {
 		t.Parallel()
 		r := renderScenario(t, ch, scenario{Name: "metrics", Release: "gw", Values: readValues(t, filepath.Join(chartDir, "ci", "autoscaling-pdb-values.yaml"))})
