@@ -638,8 +638,23 @@ func checkIngressWiring(r *rendered) []string {
 					if s.Port.Name == "" {
 						port = intstr.FromInt32(s.Port.Number)
 					}
-					if c := backend(fmt.Sprintf("%s path %s", o, path.Path), s.Name, port); protected(c) && !auth {
+					c := backend(fmt.Sprintf("%s path %s", o, path.Path), s.Name, port)
+					if protected(c) && !auth {
 						p = append(p, fmt.Sprintf("%s: path %s reaches %s without the auth-url annotation (bypasses authproxy)", o, path.Path, c))
+					}
+					// ingress-nginx sets each auth-response header with proxy_set_header from
+					// authproxy's answer (empty drops it), so a listed header can never be the
+					// client's own; an unlisted identity header would pass through as sent.
+					if protected(c) && auth {
+						listed := map[string]bool{}
+						for _, h := range strings.Split(ing.Annotations["nginx.ingress.kubernetes.io/auth-response-headers"], ",") {
+							listed[strings.ToLower(strings.TrimSpace(h))] = true
+						}
+						for _, h := range append([]string{"authorization"}, identityHeaders()...) {
+							if !listed[h] {
+								p = append(p, fmt.Sprintf("%s: path %s to %s does not take %s from authproxy's answer (client-sent copies would pass)", o, path.Path, c, h))
+							}
+						}
 					}
 				}
 			}

@@ -225,6 +225,10 @@ func TestInvariantChecks(t *testing.T) {
 			_ = unstructured.SetNestedField(o.U.Object, true, "spec", "extAuth", "failOpen")
 		}, "failOpen is true"},
 		{"envoy policy gone", "gatewayAPI", func(r *rendered) { drop(r, "SecurityPolicy", "gw-gatewarden-api") }, "no SecurityPolicy with extAuth targets it"},
+		{"nginx keeps client identity headers", "ingressNginx", func(r *rendered) {
+			o := mustFind(t, r, "Ingress", "gw-gatewarden-api")
+			o.Typed.(*networkingv1.Ingress).Annotations["nginx.ingress.kubernetes.io/auth-response-headers"] = "Authorization"
+		}, "does not take x-auth-request-user from authproxy's answer"},
 		{"nginx without auth-url", "ingressNginx", func(r *rendered) {
 			o := mustFind(t, r, "Ingress", "gw-gatewarden-api")
 			delete(o.Typed.(*networkingv1.Ingress).Annotations, "nginx.ingress.kubernetes.io/auth-url")
