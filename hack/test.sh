@@ -38,6 +38,11 @@ echo "== go test -race ./... (root module)"
 go test -race -count=1 -timeout 20m ./... || status=1
 
 if [ "${SKIP_NESTED:-0}" != 1 ]; then
+  # etcd and kube-apiserver for hack/charttest's install test: built once (minutes when cold) and
+  # cached under ~/.cache/gatewarden, outside any test timeout.
+  echo "== hack/kubebin/build.sh"
+  CHARTTEST_KUBEBIN=$(hack/kubebin/build.sh)
+  export CHARTTEST_KUBEBIN
   for mod in hack/*/go.mod; do
     [ -e "$mod" ] || continue
     dir=$(dirname "$mod")
