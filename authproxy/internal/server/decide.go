@@ -84,28 +84,34 @@ func (s *Server) logDecision(r *http.Request, dialect string, res result, elapse
 	if res.rule != nil {
 		ruleName = res.rule.Name
 	}
-	s.metrics.decisions.WithLabelValues(ruleName, outcome).Inc()
+	s.metrics.decision(ruleName, outcome)
+	level := slog.LevelInfo
+	switch outcome {
+	case outcomeUntrusted:
+		level = slog.LevelWarn
+	case outcomeUnavailable, outcomeError:
+		level = slog.LevelError
+	}
+	ctx := r.Context()
+	if !s.log.Enabled(ctx, level) {
+		return // build no attributes nobody reads
+	}
 	subject := ""
 	if res.p != nil {
 		subject = res.p.userID
 	}
-	level := slog.LevelInfo
 	attrs := []slog.Attr{
 		slog.String(keyRule, ruleName), slog.String(keySubject, subject), slog.String(keyOutcome, outcome),
 		slog.String(keyDialect, dialect), slog.String(keyMethod, res.req.Method), slog.String(keyHost, res.req.Host),
 		slog.String(keyPath, res.req.Path), slog.Duration(keyDuration, elapsed),
 	}
-	switch outcome {
-	case outcomeUntrusted:
-		level = slog.LevelWarn
+	if outcome == outcomeUntrusted {
 		attrs = append(attrs, slog.String(keyPeer, peerIP(r)))
-	case outcomeUnavailable, outcomeError:
-		level = slog.LevelError
 	}
 	if res.err != nil && outcome != outcomeAllow {
 		attrs = append(attrs, slog.String(keyError, res.err.Error()))
 	}
-	s.log.LogAttrs(r.Context(), level, "decision", attrs...)
+	s.log.LogAttrs(ctx, level, "decision", attrs...)
 }
 
 func peerIP(r *http.Request) string {

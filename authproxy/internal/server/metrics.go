@@ -17,11 +17,23 @@ const (
 	outcomeError           = "error"
 )
 
+var outcomes = [...]string{
+	outcomeAllow, outcomeUnauthenticated, outcomeForbidden, outcomeNoRule,
+	outcomeUnavailable, outcomeBadRequest, outcomeUntrusted, outcomeError,
+}
+
+// decisionKey names one child of the decisions counter.
+type decisionKey struct{ rule, outcome string }
+
 // metrics are authproxy's Prometheus collectors, registered on a registry
 // of their own (no global default registry).
 type metrics struct {
-	reg        *prometheus.Registry
-	decisions  *prometheus.CounterVec
+	reg       *prometheus.Registry
+	decisions *prometheus.CounterVec
+	// decided holds the decisions children for every rule (and "" for no
+	// rule) × outcome, looked up once here rather than per decision.
+	// Read-only after newMetrics.
+	decided    map[decisionKey]prometheus.Counter
 	latency    *prometheus.HistogramVec
 	storeErrs  *prometheus.CounterVec
 	refreshes  *prometheus.CounterVec
@@ -31,7 +43,8 @@ type metrics struct {
 	logins     *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+// newMetrics builds the collectors; rules are the route rule names.
+func newMetrics(rules []string) *metrics {
 	const ns = "authproxy"
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
@@ -61,9 +74,24 @@ func newMetrics() *metrics {
 			Help: "Completed and failed logins at /oauth2/callback.",
 		}, []string{"outcome"}),
 	}
+	m.decided = make(map[decisionKey]prometheus.Counter, (len(rules)+1)*len(outcomes))
+	for _, rule := range append([]string{""}, rules...) {
+		for _, o := range outcomes {
+			m.decided[decisionKey{rule, o}] = m.decisions.WithLabelValues(rule, o)
+		}
+	}
 	m.tokenHit = m.tokenCache.WithLabelValues("hit")
 	m.tokenMiss = m.tokenCache.WithLabelValues("miss")
 	m.reg.MustRegister(m.decisions, m.latency, m.storeErrs, m.refreshes, m.tokenCache, m.logins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// decision counts one decision.
+func (m *metrics) decision(rule, outcome string) {
+	if c, ok := m.decided[decisionKey{rule, outcome}]; ok {
+		c.Inc()
+		return
+	}
+	m.decisions.WithLabelValues(rule, outcome).Inc()
 }

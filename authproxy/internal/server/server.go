@@ -27,6 +27,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
+	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/services/httpkit"
 )
@@ -125,7 +126,7 @@ func New(d Deps) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, log: d.Logger, now: d.Now, rdb: d.Redis,
-		metrics: newMetrics(),
+		metrics: newMetrics(ruleNames(cfg.Rules.All())),
 		public:  public,
 		origin:  public.Scheme + "://" + public.Host,
 		stop:    cancel,
@@ -172,6 +173,14 @@ func New(d Deps) (*Server, error) {
 	s.parser = forward.NewParser(cfg.TrustedProxies)
 	s.handler = s.routes()
 	return s, nil
+}
+
+func ruleNames(rules []policy.Rule) []string {
+	names := make([]string, len(rules))
+	for i := range rules {
+		names[i] = rules[i].Name
+	}
+	return names
 }
 
 // Close stops background work. The Redis client stays open (the caller owns it).
