@@ -57,11 +57,17 @@ func (s *Server) decisionHandler(dialect string) http.Handler {
 			if res.token != "" {
 				h.Set("Authorization", "Bearer "+res.token)
 			}
-			if s.cfg.PassUserHeaders && res.p != nil {
-				h.Set(HeaderUser, res.p.userID)
-				if res.p.email != "" {
-					h.Set(HeaderEmail, res.p.email)
+			if s.cfg.PassUserHeaders {
+				// Always present on an allow, empty for anonymous requests: proxies
+				// that copy these answer headers (Envoy headersToBackend, Caddy
+				// copy_headers, nginx auth_request_set) then overwrite any copy the
+				// client sent instead of letting it through.
+				var user, email string
+				if res.p != nil {
+					user, email = res.p.userID, res.p.email
 				}
+				h[HeaderUser] = []string{user}
+				h[HeaderEmail] = []string{email}
 			}
 			w.WriteHeader(http.StatusOK)
 		}

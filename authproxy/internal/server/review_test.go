@@ -179,6 +179,13 @@ func TestAuthzResponseHeaders(t *testing.T) {
 				if got := resp.Header.Get(HeaderEmail); got != tt.email {
 					t.Errorf("%s = %q, want %q", HeaderEmail, got, tt.email)
 				}
+				// An allow always carries both headers (empty for anonymous), so a
+				// proxy copying them overwrites whatever the client sent.
+				for _, h := range []string{HeaderUser, HeaderEmail} {
+					if n := len(resp.Header.Values(h)); status == 200 && n != 1 {
+						t.Errorf("%s present %d times on an allow, want exactly once", h, n)
+					}
+				}
 				if got := resp.Header.Get("X-Auth-Request-Groups"); got != "" {
 					t.Errorf("client header echoed: %q", got)
 				}
