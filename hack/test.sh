@@ -57,5 +57,6 @@ shots="${E2E_SCREENSHOT_DIR:-hack/stack/artifacts/screenshots}"
 if [ -d "$shots" ]; then
   echo "== screenshots kept in $shots"
   ls -l "$shots"
+  [ -f "$shots/index.txt" ] && cat "$shots/index.txt"
 fi
 exit "$status"
