@@ -138,7 +138,7 @@ func (s *Server) parse(r *http.Request, dialect string) (forward.Request, error)
 	return s.parser.Forwarded(r)
 }
 
-// decide runs the request flow of DESIGN.md: original request, first
+// decide runs the request flow: original request, first
 // matching rule, credential, access check, token.
 func (s *Server) decide(r *http.Request, dialect string) result {
 	ctx := r.Context()
