@@ -33,12 +33,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if errors.Is(err, config.ErrHelp) {
 		return 0
 	}
-	checkOnly := cfg != nil && cfg.CheckConfig
 	if err != nil {
 		fmt.Fprintf(stderr, "authproxy: invalid configuration:\n%v\n", err)
 		return 2
 	}
-	if checkOnly {
+	if cfg.CheckConfig {
 		fmt.Fprintln(stdout, "ok")
 		return 0
 	}

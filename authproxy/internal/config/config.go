@@ -600,10 +600,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		c.Rules = rules
 	}
 	errs = append(errs, c.Validate())
-	if err := errors.Join(errs...); err != nil {
-		return c, err
-	}
-	return c, nil
+	return c, errors.Join(errs...)
 }
 
 func lookupEnv(getenv func(string) string, key string) (string, bool) {
