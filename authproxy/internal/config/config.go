@@ -507,7 +507,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, ErrHelp
 		}
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: unexpected arguments %q", ErrInvalid, fs.Args())
@@ -517,7 +517,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 
 	var errs []error
 	addErr := func(source, name string, err error) {
-		errs = append(errs, fmt.Errorf("%w: %s (%s): %v", ErrInvalid, name, source, err))
+		errs = append(errs, fmt.Errorf("%w: %s (%s): %w", ErrInvalid, name, source, err))
 	}
 
 	// Layers, lowest first: default, file, env, flag.
@@ -577,7 +577,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 			errs = append(errs, fmt.Errorf("%w: %s and %s are both set; give one", ErrInvalid, sf.inline, sf.file))
 			continue
 		}
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(path) //nolint:gosec // G304: the path comes from the operator's configuration
 		if err != nil {
 			addErr(source[sf.file], sf.file, err)
 			continue
@@ -585,7 +585,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		*sf.target = Secret(strings.TrimRight(string(b), "\r\n"))
 	}
 	for _, f := range c.SigningKeyFiles {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(f) //nolint:gosec // G304: the path comes from the operator's configuration
 		if err != nil {
 			addErr(source["signing-key-files"], "signing-key-files", err)
 			continue
@@ -611,17 +611,17 @@ func lookupEnv(getenv func(string) string, key string) (string, bool) {
 // readFile reads the YAML config file into raw option text keyed by flag
 // name. Lists may be YAML sequences or comma-separated strings.
 func readFile(path string, opts []option) (map[string]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // G304: the path comes from the operator's configuration
 	if err != nil {
-		return nil, fmt.Errorf("%w: config %s: %v", ErrInvalid, path, err)
+		return nil, fmt.Errorf("%w: config %s: %w", ErrInvalid, path, err)
 	}
 	j, err := yaml.YAMLToJSON(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: config %s: %v", ErrInvalid, path, err)
+		return nil, fmt.Errorf("%w: config %s: %w", ErrInvalid, path, err)
 	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(j, &doc); err != nil {
-		return nil, fmt.Errorf("%w: config %s: top level must be a mapping: %v", ErrInvalid, path, err)
+		return nil, fmt.Errorf("%w: config %s: top level must be a mapping: %w", ErrInvalid, path, err)
 	}
 	byKey := make(map[string]option, len(opts))
 	for _, o := range opts {
@@ -642,7 +642,7 @@ func readFile(path string, opts []option) (map[string]string, error) {
 		}
 		v, err := scalarText(doc[k])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: config %s: %s: %v", ErrInvalid, path, k, err))
+			errs = append(errs, fmt.Errorf("%w: config %s: %s: %w", ErrInvalid, path, k, err))
 			continue
 		}
 		out[o.name] = v
@@ -667,8 +667,8 @@ func scalarText(r json.RawMessage) (string, error) {
 		}
 		return strings.Join(parts, ","), nil
 	}
-	var any map[string]json.RawMessage
-	if json.Unmarshal(r, &any) == nil {
+	var mapping map[string]json.RawMessage
+	if json.Unmarshal(r, &mapping) == nil {
 		return "", errors.New("must be a scalar or a list, not a mapping")
 	}
 	if string(r) == "null" {

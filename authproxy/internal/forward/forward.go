@@ -256,7 +256,7 @@ func validHost(hp string) (string, error) {
 		if err != nil || !a.Is6() || a.Zone() != "" {
 			return "", bad
 		}
-		host, port = hp[:end+1], hp[end+1:]
+		port = hp[end+1:]
 		if port != "" {
 			if port[0] != ':' {
 				return "", bad

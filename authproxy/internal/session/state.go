@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrStateUsed: the login state was already spent (a replayed callback).
+// ErrStateUsed means the login state was already spent (a replayed callback).
 var ErrStateUsed = errors.New("login state already used")
 
 // StateStore remembers which login states have been used, so a callback
