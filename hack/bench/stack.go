@@ -289,7 +289,7 @@ func waitUntil(ctx context.Context, d time.Duration, cond func() bool) error {
 
 // authzRequest is a Traefik-style forward-auth request for uri on app.example.
 func authzRequest(proxyURL, uri string) *http.Request {
-	req, _ := http.NewRequest(http.MethodGet, proxyURL+"/authz", nil)
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, proxyURL+"/authz", nil)
 	for k, v := range forwardHeaders(uri) {
 		req.Header.Set(k, v)
 	}

@@ -238,12 +238,12 @@ func TestTokenCodeGrantErrors(t *testing.T) {
 		}, wantStatus: 200},
 		{name: "wrong verifier", change: func(v url.Values, _ *bool) { v.Set("code_verifier", randomToken(32)) }, wantStatus: 400, wantError: "invalid_grant", wantReason: "invalid_pkce_code_verifier"},
 		{name: "missing verifier", change: func(v url.Values, _ *bool) { v.Del("code_verifier") }, wantStatus: 400, wantError: "invalid_grant", wantReason: "invalid_pkce_code_verifier"},
-		{name: "code reuse", before: func(t *testing.T, code string, v url.Values) {
+		{name: "code reuse", before: func(t *testing.T, _ string, v url.Values) {
 			if res := f.post(http.DefaultClient, "/oauth2/token", v, true); res.status != 200 {
 				t.Errorf("first use: status %d", res.status)
 			}
 		}, wantStatus: 400, wantError: "invalid_grant", wantReason: "auth_code_not_found"},
-		{name: "code burnt by a failed attempt", before: func(t *testing.T, code string, v url.Values) {
+		{name: "code burnt by a failed attempt", before: func(t *testing.T, code string, _ url.Values) {
 			bad := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {randomToken(32)}}
 			if res := f.post(http.DefaultClient, "/oauth2/token", bad, true); res.status != 400 {
 				t.Errorf("bad verifier: status %d", res.status)

@@ -144,7 +144,7 @@ type jwksServer struct {
 func newJWKSServer(t testing.TB, body []byte) *jwksServer {
 	t.Helper()
 	s := &jwksServer{body: body, status: http.StatusOK}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s.hits.Add(1)
 		s.mu.Lock()
 		body, status := s.body, s.status

@@ -292,7 +292,7 @@ func (e *verificationError) Error() string {
 
 func (e *verificationError) Unwrap() []error {
 	errs := []error{ErrInvalidToken}
-	if e.kind != ErrInvalidToken {
+	if e.kind != ErrInvalidToken { //nolint:errorlint // kind is one of the sentinels, never wrapped
 		errs = append(errs, e.kind)
 	}
 	if e.cause != nil {

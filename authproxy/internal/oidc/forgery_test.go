@@ -24,7 +24,7 @@ func TestVerifyAccessTokenForgeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idp, base := startIdP(t, func(c *devidp.Config) { c.SigningKey = key })
+	idp, base := startIDP(t, func(c *devidp.Config) { c.SigningKey = key })
 	p := discoveredProvider(t, base)
 	const otherApp = "0c8d3a52-1111-4e01-9d73-ac2d60d1dc8e"
 	now := time.Now()

@@ -21,8 +21,8 @@ const (
 	outsiderID  = "9b3c5d7e-1f2a-4b4c-8d6e-f0a1b2c3d4e5"
 )
 
-// startIdP runs devidp on 127.0.0.1 and returns it with its URL.
-func startIdP(t *testing.T, mutate func(*devidp.Config)) (*devidp.Server, string) {
+// startIDP runs devidp on 127.0.0.1 and returns it with its URL.
+func startIDP(t *testing.T, mutate func(*devidp.Config)) (*devidp.Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -111,7 +111,7 @@ func login(t *testing.T, authURL, email string) (code, state string) {
 
 func TestAuthCodeURL(t *testing.T) {
 	t.Parallel()
-	_, base := startIdP(t, nil)
+	_, base := startIDP(t, nil)
 	p := discoveredProvider(t, base)
 	verifier := NewVerifier()
 	raw, err := p.AuthCodeURL("st", "nc", verifier)
@@ -139,7 +139,7 @@ func TestAuthCodeURL(t *testing.T) {
 
 func TestExchange(t *testing.T) {
 	t.Parallel()
-	_, base := startIdP(t, nil)
+	_, base := startIDP(t, nil)
 	p := discoveredProvider(t, base)
 	tests := []struct {
 		name      string
@@ -183,7 +183,7 @@ func TestExchange(t *testing.T) {
 
 func TestExchangeAttacks(t *testing.T) {
 	t.Parallel()
-	_, base := startIdP(t, nil)
+	_, base := startIDP(t, nil)
 	p := discoveredProvider(t, base)
 	tests := []struct {
 		name    string
@@ -243,7 +243,7 @@ func TestRefresh(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			idp, base := startIdP(t, func(c *devidp.Config) { c.RotateRefreshTokens = tt.rotate })
+			idp, base := startIDP(t, func(c *devidp.Config) { c.RotateRefreshTokens = tt.rotate })
 			p := discoveredProvider(t, base)
 			v := NewVerifier()
 			authURL, _ := p.AuthCodeURL("s", "n", v)
@@ -277,7 +277,7 @@ func TestRefresh(t *testing.T) {
 
 func TestRefreshIdPDownIsNotInvalidGrant(t *testing.T) {
 	t.Parallel()
-	_, base := startIdP(t, nil)
+	_, base := startIDP(t, nil)
 	p := discoveredProvider(t, base)
 	// Point the token endpoint at a closed port.
 	d := *p.d.Load()
@@ -293,7 +293,7 @@ func TestRefreshIdPDownIsNotInvalidGrant(t *testing.T) {
 
 func TestDiscoveryRetriedInBackground(t *testing.T) {
 	t.Parallel()
-	idp, _ := startIdP(t, nil)
+	idp, _ := startIDP(t, nil)
 	var fails atomic.Int32
 	fails.Store(3)
 	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -323,7 +323,7 @@ func TestDiscoveryRetriedInBackground(t *testing.T) {
 
 func TestDiscoveryIssuerPin(t *testing.T) {
 	t.Parallel()
-	_, base := startIdP(t, nil)
+	_, base := startIDP(t, nil)
 	p := newProvider(t, base, func(c *Config) { c.Issuer = "https://other.example" })
 	if err := p.Discover(context.Background()); !errors.Is(err, ErrDiscovery) {
 		t.Fatalf("pinned issuer mismatch: err = %v", err)
@@ -336,7 +336,7 @@ func TestDiscoveryIssuerPin(t *testing.T) {
 
 func TestLogoutURL(t *testing.T) {
 	t.Parallel()
-	_, base := startIdP(t, nil)
+	_, base := startIDP(t, nil)
 	p := discoveredProvider(t, base)
 	got := p.LogoutURL("http://127.0.0.1:4180/")
 	want := base + "/oauth2/logout?client_id=" + devidp.DefaultClientID + "&post_logout_redirect_uri=" + url.QueryEscape("http://127.0.0.1:4180/")

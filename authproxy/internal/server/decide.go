@@ -167,7 +167,7 @@ func (s *Server) decide(r *http.Request, dialect string) result {
 		err = ErrUnauthenticated
 	}
 	if err != nil {
-		if kind := classify(err); kind == ErrUnauthenticated {
+		if kind := classify(err); kind == ErrUnauthenticated { //nolint:errorlint // classify returns the sentinel itself
 			err = &decisionError{
 				err: ErrUnauthenticated, rule: rule.Name,
 				loginURL: s.loginURL(req),
@@ -296,7 +296,7 @@ func (s *Server) maybeRefresh(ctx context.Context, cookie string, sess *session.
 	case res = <-ch:
 	}
 	if res.Err != nil {
-		if classify(res.Err) != ErrUnauthenticated && s.now().Before(sess.AccessExpiry) {
+		if classify(res.Err) != ErrUnauthenticated && s.now().Before(sess.AccessExpiry) { //nolint:errorlint // classify returns the sentinel itself
 			// The IdP or the lock is slow, but the current token is still
 			// valid: serve it and try again on a later request.
 			s.log.WarnContext(ctx, "token refresh deferred", slog.String(keyError, res.Err.Error()))

@@ -120,7 +120,7 @@ var kinds = []struct {
 func kindOf(err error) kind {
 	c := classify(err)
 	for _, k := range kinds {
-		if k.err == c {
+		if k.err == c { //nolint:errorlint // classify returns the sentinel itself
 			return k.kind
 		}
 	}
@@ -137,6 +137,7 @@ func writeError(w http.ResponseWriter, err error, dialect string) {
 	var de *decisionError
 	if errors.As(err, &de) {
 		body.Rule = de.rule
+		//nolint:errorlint // classify returns the sentinel itself
 		switch kind {
 		case ErrForbidden:
 			if len(de.anyOf) > 0 {

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"crypto/rsa"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"context"

@@ -250,7 +250,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == nil {
 				return
 			}
-			if v == http.ErrAbortHandler {
+			if v == http.ErrAbortHandler { //nolint:errorlint // a recovered panic value, compared as net/http does
 				panic(v)
 			}
 			s.log.ErrorContext(r.Context(), "panic", slog.String(keyPath, r.URL.Path),
@@ -271,7 +271,7 @@ func (s *Server) only(method string, h func(http.ResponseWriter, *http.Request) 
 			return
 		}
 		if err := h(w, r); err != nil {
-			if kind := classify(err); kind == errInternal || kind == ErrUnavailable {
+			if kind := classify(err); kind == errInternal || kind == ErrUnavailable { //nolint:errorlint // classify returns the sentinel itself
 				s.log.ErrorContext(r.Context(), "request failed", slog.String(keyPath, r.URL.Path), slog.String(keyError, err.Error()))
 			} else {
 				s.log.InfoContext(r.Context(), "request refused", slog.String(keyPath, r.URL.Path), slog.String(keyError, err.Error()))

@@ -112,7 +112,7 @@ func WaitLock(ctx context.Context, l Locker, cookie string, ttl, wait time.Durat
 		if !errors.Is(err, ErrLocked) {
 			return release, err
 		}
-		d := backoff/2 + mrand.N(backoff/2+1)
+		d := backoff/2 + mrand.N(backoff/2+1) //nolint:gosec // G404: retry jitter, not a secret
 		if time.Until(deadline) < d {
 			return nil, err
 		}
