@@ -381,6 +381,7 @@ func (r *rendered) existingSecrets() map[string]bool {
 		"authproxy.cookieSecret.existingSecret",
 		"redis.auth.existingSecret",
 		"externalRedis.existingSecret",
+		"externalRedis.sentinel.existingSecret",
 	} {
 		if s := r.stringValue(k); s != "" {
 			out[s] = true

@@ -263,3 +263,100 @@ func mustFind(t testing.TB, r *rendered, kind, name string) object {
 	}
 	return o
 }
+
+// TestRenderSentinelAuth: authproxy gets the Sentinel user and password file only with the
+// Sentinel ci file, the file is mounted from the Secret the values name, and the chart refuses
+// Sentinel credentials without externalRedis.masterName.
+func TestRenderSentinelAuth(t *testing.T) {
+	t.Parallel()
+	ch := loadChart(t)
+	const (
+		userEnv = "AUTHPROXY_REDIS_SENTINEL_USERNAME"
+		fileEnv = "AUTHPROXY_REDIS_SENTINEL_PASSWORD_FILE"
+	)
+	for _, f := range ciValueFiles(t) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Parallel()
+			sentinel := filepath.Base(f) == "external-redis-sentinel-values.yaml"
+			r := renderScenario(t, ch, scenario{Name: filepath.Base(f), Release: "gw", Values: readValues(t, f)})
+			d := mustFind(t, r, "Deployment", "gw-gatewarden-authproxy").Typed.(*appsv1.Deployment)
+			c := d.Spec.Template.Spec.Containers[0]
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			mounted := sentinelPasswordMount(d, env[fileEnv])
+			if !sentinel {
+				for _, k := range []string{userEnv, fileEnv} {
+					if v, ok := env[k]; ok {
+						t.Errorf("%s=%q rendered without Sentinel auth", k, v)
+					}
+				}
+				if _, ok := r.find("Secret", "gw-gatewarden-redis-sentinel"); ok {
+					t.Error("Secret gw-gatewarden-redis-sentinel rendered without Sentinel auth")
+				}
+				return
+			}
+			if got, want := env[userEnv], r.stringValue("externalRedis.sentinel.username"); got == "" || got != want {
+				t.Errorf("%s = %q, want %q (non-empty)", userEnv, got, want)
+			}
+			if mounted == nil {
+				t.Fatalf("%s = %q is not a file mounted from a Secret", fileEnv, env[fileEnv])
+			}
+			if mounted.Name != "gw-gatewarden-redis-sentinel" || len(mounted.Items) != 1 || mounted.Items[0].Key != r.stringValue("externalRedis.sentinel.key") {
+				t.Errorf("%s is mounted from Secret %s items %v, want gw-gatewarden-redis-sentinel key %s", fileEnv, mounted.Name, mounted.Items, r.stringValue("externalRedis.sentinel.key"))
+			}
+			s := mustFind(t, r, "Secret", "gw-gatewarden-redis-sentinel").Typed.(*corev1.Secret)
+			if got, want := string(s.Data[r.stringValue("externalRedis.sentinel.key")]), r.stringValue("externalRedis.sentinel.password"); got == "" || got != want {
+				t.Errorf("Secret gw-gatewarden-redis-sentinel holds %q, want the values' password %q", got, want)
+			}
+		})
+	}
+
+	base := readValues(t, filepath.Join(chartDir, "ci", "external-redis-cluster-values.yaml"))
+	for _, tc := range []struct {
+		name string
+		set  map[string]any
+	}{
+		{name: "username", set: map[string]any{"username": "u"}},
+		{name: "password", set: map[string]any{"password": "p"}},
+		{name: "existingSecret", set: map[string]any{"existingSecret": "s"}},
+	} {
+		t.Run("refused without masterName/"+tc.name, func(t *testing.T) {
+			t.Parallel()
+			vals := deepCopy(t, base)
+			vals["externalRedis"].(map[string]any)["sentinel"] = tc.set
+			_, err := renderValues(context.Background(), ch, "gw", testNS, vals)
+			if err == nil || !strings.Contains(err.Error(), "set externalRedis.masterName") {
+				t.Errorf("render error = %v, want one asking for externalRedis.masterName", err)
+			}
+		})
+	}
+}
+
+// sentinelPasswordMount returns the projected Secret source that puts the file at path into the
+// Deployment's first container, or nil.
+func sentinelPasswordMount(d *appsv1.Deployment, path string) *corev1.SecretProjection {
+	if path == "" {
+		return nil
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	for _, m := range c.VolumeMounts {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name != m.Name || v.Projected == nil {
+				continue
+			}
+			for _, src := range v.Projected.Sources {
+				if src.Secret == nil {
+					continue
+				}
+				for _, it := range src.Secret.Items {
+					if m.MountPath+"/"+it.Path == path {
+						return src.Secret
+					}
+				}
+			}
+		}
+	}
+	return nil
+}

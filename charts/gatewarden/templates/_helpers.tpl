@@ -152,6 +152,10 @@ Validation: fails rendering with every problem of the values at once.
 {{- if and $v.externalRedis.masterName (not $v.externalRedis.addrs) }}
 {{- $errs = append $errs "externalRedis.masterName needs the Sentinel addresses in externalRedis.addrs" }}
 {{- end }}
+{{- $sentinel := $v.externalRedis.sentinel }}
+{{- if and (or $sentinel.username $sentinel.password $sentinel.existingSecret) (not $v.externalRedis.masterName) }}
+{{- $errs = append $errs "externalRedis.sentinel.username, password and existingSecret are only for Sentinel: set externalRedis.masterName" }}
+{{- end }}
 {{- if and $v.networkPolicy.enabled (eq $v.ingress.mode "none") (not $v.networkPolicy.ingressFrom) }}
 {{- $errs = append $errs "networkPolicy.ingressFrom is required with ingress.mode=none (which pods may reach authproxy and the services?)" }}
 {{- end }}
@@ -213,6 +217,19 @@ Redis password Secret: "" when no password is used.
 
 {{- define "gatewarden.redisSecretKey" -}}
 {{- if .Values.redis.enabled }}{{ .Values.redis.auth.key }}{{ else }}{{ .Values.externalRedis.key }}{{ end }}
+{{- end }}
+
+{{/*
+Sentinel password Secret: "" when the sentinels take no password (or Sentinel is not used).
+*/}}
+{{- define "gatewarden.redisSentinelSecretName" -}}
+{{- if and (not .Values.redis.enabled) .Values.externalRedis.masterName }}
+{{- if .Values.externalRedis.sentinel.existingSecret }}
+{{- .Values.externalRedis.sentinel.existingSecret }}
+{{- else if .Values.externalRedis.sentinel.password }}
+{{- include "gatewarden.componentName" (dict "ctx" . "component" "redis-sentinel") }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
