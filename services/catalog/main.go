@@ -1,11 +1,14 @@
-// Command catalog serves the product catalog: GET /products (paged) and
-// GET /products/{id}, every business route behind jwtauth; /healthz,
-// /readyz and /metrics are open.
+// Command catalog serves the product catalog: GET /products (paged,
+// searchable), GET /products/{id}, and POST/PUT/DELETE for the role admin,
+// every business route behind jwtauth; /healthz, /readyz and /metrics are
+// open. Products live in PostgreSQL (--database postgres://...) or the
+// embedded SQLite default; migrations run at start.
 //
 // Configuration comes from flags and environment variables (a flag wins):
 // --listen (LISTEN_ADDR), --audience (JWT_AUDIENCE, default "catalog"),
 // --issuer (JWT_ISSUERS, ";"-separated), --leeway (JWT_LEEWAY),
-// --log-level (LOG_LEVEL), --shutdown-timeout (SHUTDOWN_TIMEOUT) and
+// --database (DATABASE_URL), --log-level (LOG_LEVEL),
+// --shutdown-timeout (SHUTDOWN_TIMEOUT) and
 // --check-config. Run with -h for details. Exit codes: 0 ok, 1 runtime
 // failure, 2 invalid configuration.
 package main
@@ -29,8 +32,9 @@ func service() svcmain.Service {
 	return svcmain.Service{
 		Name:            "catalog",
 		DefaultAudience: "catalog",
+		Schema:          products.Schema(),
 		Handler: func(d svcmain.Deps) (http.Handler, error) {
-			store, err := products.Seeded()
+			store, err := products.New(d.DB.DB)
 			if err != nil {
 				return nil, err
 			}

@@ -1,6 +1,6 @@
 // Package svcconfig loads and validates the configuration shared by the
 // catalog and inventory services: listen address, trusted token issuers,
-// audience, leeway, log level and shutdown timeout, from flags and
+// audience, leeway, log level, shutdown timeout and database, from flags and
 // environment variables (a flag given on the command line wins).
 //
 // Every problem is reported at once (errors.Join), and Summary / LogValue
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/jwtauth"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
 	CheckConfig     bool
+	// Database is where the service keeps its data (--database); the
+	// default is the embedded in-memory SQLite database.
+	Database database.Source
 }
 
 // envNames maps each flag to its environment variable ("-": none).
@@ -62,6 +66,7 @@ func envNames() map[string]string {
 		"log-level":        "LOG_LEVEL",
 		"shutdown-timeout": "SHUTDOWN_TIMEOUT",
 		"check-config":     "-",
+		"database":         "DATABASE_URL",
 	}
 }
 
@@ -87,6 +92,7 @@ func Load(name, defaultAudience string, args []string, lookup func(string) (stri
 		cfg      Config
 		specs    specList
 		logLevel string
+		dbURL    string
 	)
 	fs.StringVar(&cfg.Listen, "listen", DefaultListen, "address to serve on (host:port)")
 	fs.StringVar(&cfg.Audience, "audience", defaultAudience, "audience (aud) every token must contain, unless its issuer sets aud=")
@@ -94,6 +100,7 @@ func Load(name, defaultAudience string, args []string, lookup func(string) (stri
 	fs.DurationVar(&cfg.Leeway, "leeway", jwtauth.DefaultLeeway, "clock skew allowed on exp/nbf/iat (0 means the default, at most 5m)")
 	fs.StringVar(&logLevel, "log-level", DefaultLogLevel, "debug, info, warn or error")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long in-flight requests may run after SIGTERM")
+	fs.StringVar(&dbURL, "database", "", "postgres://user@host:5432/db (password from PGPASSWORD), sqlite:<file>, or empty for an in-memory database")
 	fs.BoolVar(&cfg.CheckConfig, "check-config", false, "validate the configuration, print a summary and exit (0 ok, 2 invalid)")
 
 	ef := httpkit.EnvFlags{Names: envNames(), Split: map[string]string{"issuer": ";"}, Lookup: lookup}
@@ -118,6 +125,9 @@ func Load(name, defaultAudience string, args []string, lookup func(string) (stri
 		add(fmt.Errorf("--log-level: %w", err))
 	}
 	cfg.LogLevel = level
+	if cfg.Database, err = database.ParseURL(dbURL); err != nil {
+		add(fmt.Errorf("--database: %w", err))
+	}
 	if err := checkListen(cfg.Listen); err != nil {
 		add(err)
 	}
@@ -187,6 +197,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("leeway", c.Leeway.String()),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
+		slog.Any("database", c.Database),
 	)
 }
 
@@ -196,6 +207,7 @@ func (c Config) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: %s\naudience: %s\nleeway: %s\nlog-level: %s\nshutdown-timeout: %s\n",
 		c.Listen, c.Audience, c.Leeway, strings.ToLower(c.LogLevel.String()), c.ShutdownTimeout)
+	fmt.Fprintf(&b, "database: %s (%s)\n", c.Database, c.Database.Dialect)
 	for _, ic := range c.Issuers {
 		aud := ic.Audience
 		if aud == "" {

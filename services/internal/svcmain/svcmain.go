@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcconfig"
 	"github.com/gatewarden/gatewarden/services/jwtauth"
 )
@@ -41,12 +42,18 @@ type Deps struct {
 	Logger   *slog.Logger
 	// Registry receives the request metrics; /metrics serves it.
 	Registry *prometheus.Registry
+	// DB is the service's migrated database (nil when the service has no
+	// Schema).
+	DB *database.DB
 }
 
 // Service describes one binary.
 type Service struct {
 	Name            string // "catalog"; used in usage and log lines
 	DefaultAudience string // --audience default
+	// Schema is the service's migrations; with a Name, the database from
+	// --database is opened and migrated before Handler is called.
+	Schema database.Schema
 	// Handler builds the service's HTTP handler (usually with Router).
 	Handler func(Deps) (http.Handler, error)
 }
@@ -107,9 +114,21 @@ func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, lo
 	}
 	defer verifier.Close()
 
+	var db *database.DB
+	if svc.Schema.Name != "" {
+		if cfg.Database.Dialect == database.SQLite {
+			logger.Warn("embedded SQLite database: for development only", slog.Any("database", cfg.Database))
+		}
+		db, err = database.Open(ctx, cfg.Database, svc.Schema, logger)
+		if err != nil {
+			return fmt.Errorf("svcmain: %w", err)
+		}
+		defer db.Close()
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler, err := svc.Handler(Deps{Verifier: verifier, Logger: logger, Registry: reg})
+	handler, err := svc.Handler(Deps{Verifier: verifier, Logger: logger, Registry: reg, DB: db})
 	if err != nil {
 		return fmt.Errorf("svcmain: build handler: %w", err)
 	}
@@ -135,7 +154,8 @@ func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, lo
 
 // Router returns the engine every service starts from (httpkit.NewEngine,
 // request metrics, GET /healthz, /readyz (ready once the verifier has its
-// keys), /metrics, none of them behind authentication) and the group that
+// keys and the database, if any, answers), /metrics, none of them behind
+// authentication) and the group that
 // every business route must be added to: it sits behind jwtauth.
 func Router(d Deps) (*gin.Engine, *gin.RouterGroup, error) {
 	if d.Verifier == nil || d.Logger == nil || d.Registry == nil {
@@ -147,7 +167,15 @@ func Router(d Deps) (*gin.Engine, *gin.RouterGroup, error) {
 		return nil, nil, err
 	}
 	r.Use(metrics)
-	httpkit.Health(func(context.Context) error { return d.Verifier.Ready() }).Register(r)
+	httpkit.Health(func(ctx context.Context) error {
+		if err := d.Verifier.Ready(); err != nil {
+			return err
+		}
+		if d.DB != nil {
+			return d.DB.PingContext(ctx)
+		}
+		return nil
+	}).Register(r)
 	r.GET("/metrics", gin.WrapH(httpkit.MetricsHandler(d.Registry)))
 	return r, r.Group("/", jwtauth.Gin(d.Verifier)), nil
 }

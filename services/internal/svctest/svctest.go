@@ -1,7 +1,9 @@
 // Package svctest helps the catalog and inventory tests: an in-test token
 // issuer with a fresh EC P-256 key (public key written as a PEM file, the
 // way an operator would configure it), real jwtauth verifiers, and a small
-// HTTP client that asserts on JSON answers.
+// HTTP client that asserts on JSON answers; and the databases the services
+// keep their data in: a throwaway PostgreSQL server (StartPostgres) and the
+// embedded SQLite default (Backends, OpenDB).
 package svctest
 
 import (
@@ -131,9 +133,23 @@ func (r Response) JSON(t testing.TB, v any) {
 // Get sends GET url with the bearer token (none when token is "").
 func Get(t testing.TB, client *http.Client, url, token string) Response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	return Do(t, client, http.MethodGet, url, token, "")
+}
+
+// Do sends method url with the bearer token (none when "") and body (a JSON
+// text; none when "").
+func Do(t testing.TB, client *http.Client, method, url, token, body string) Response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, url, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -143,11 +159,11 @@ func Get(t testing.TB, client *http.Client, url, token string) Response {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	got, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: got}
 }
 
 // LogBuffer is a goroutine-safe log sink.

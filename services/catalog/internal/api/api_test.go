@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/services/catalog/internal/products"
 	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
 	"github.com/gatewarden/gatewarden/services/jwtauth"
@@ -26,16 +28,42 @@ type env struct {
 	issuer *svctest.Issuer
 	store  *products.Store
 	token  string // a valid customer token for catalog
+	admin  string // a valid admin token for catalog
 }
 
+// newEnv serves the API over a fresh embedded database (the PostgreSQL
+// runs are in TestWritesOnEachBackend and the products package).
 func newEnv(t *testing.T, logs io.Writer) *env {
 	t.Helper()
-	store, err := products.Seeded()
+	return newEnvAt(t, logs, database.Memory)
+}
+
+func newEnvAt(t *testing.T, logs io.Writer, url string) *env {
+	t.Helper()
+	store, err := products.New(svctest.OpenDB(t, url, products.Schema()).DB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv, iss := svctest.Serve(t, audience, logs, func(d svcmain.Deps) (http.Handler, error) { return NewRouter(d, store) })
-	return &env{srv: srv, issuer: iss, store: store, token: iss.Token(t, audience, "cleo", []string{svctest.RoleUser})}
+	return &env{
+		srv: srv, issuer: iss, store: store,
+		token: iss.Token(t, audience, "cleo", []string{svctest.RoleUser}),
+		admin: iss.Token(t, audience, "ada", []string{svctest.RoleAdmin}),
+	}
+}
+
+func (e *env) do(t *testing.T, method, path, token, body string) svctest.Response {
+	t.Helper()
+	return svctest.Do(t, e.srv.Client(), method, e.srv.URL+path, token, body)
+}
+
+func (e *env) count(t *testing.T) int {
+	t.Helper()
+	_, total, err := e.store.List(context.Background(), products.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total
 }
 
 func (e *env) get(t *testing.T, path, token string) svctest.Response {
@@ -94,7 +122,7 @@ func TestAuthentication(t *testing.T) {
 func TestListProducts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	total := e.store.Len()
+	total := e.count(t)
 	ids := func(from, to int) []int64 { // inclusive range
 		out := []int64{}
 		for i := from; i <= to; i++ {
@@ -150,7 +178,7 @@ func TestListProductsFullItems(t *testing.T) {
 	e := newEnv(t, nil)
 	var got Page
 	e.get(t, "/products?limit=3&offset=1", e.token).JSON(t, &got)
-	want, _ := e.store.Page(3, 1)
+	want, _, _ := e.store.List(context.Background(), products.Query{Limit: 3, Offset: 1})
 	if d := cmp.Diff(want, got.Items); d != "" {
 		t.Errorf("items (-want +got):\n%s", d)
 	}
@@ -196,7 +224,7 @@ func TestListProductsBadQuery(t *testing.T) {
 func TestGetProduct(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	p7, _ := e.store.Get(7)
+	p7, _ := e.store.Get(context.Background(), 7)
 	tests := []struct {
 		name   string
 		id     string
@@ -251,7 +279,7 @@ func TestOpenRoutesAndJSONErrors(t *testing.T) {
 		{name: "metrics without token", method: http.MethodGet, path: "/metrics",
 			status: http.StatusOK, contain: `http_requests_total{method="GET",route="/products",status="200"}`},
 		{name: "unknown route is JSON 404", method: http.MethodGet, path: "/nope", status: http.StatusNotFound, contain: `"error":"not_found"`},
-		{name: "wrong method is JSON 405", method: http.MethodPost, path: "/products", status: http.StatusMethodNotAllowed, contain: `"error":"method_not_allowed"`},
+		{name: "wrong method is JSON 405", method: http.MethodPatch, path: "/products/1", status: http.StatusMethodNotAllowed, contain: `"error":"method_not_allowed"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
