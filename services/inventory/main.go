@@ -1,12 +1,17 @@
-// Command inventory serves branch stock: GET /branches and
-// GET /branches/{id}/products, every business route behind jwtauth (admin:
-// every branch; branch-manager: the branches in its token's "branches"
-// claim; anyone else 403); /healthz, /readyz and /metrics are open.
+// Command inventory serves branch stock: GET /branches,
+// GET /branches/{id}/products, and the writes PUT
+// /branches/{id}/products/{pid} (set, with the version read) and POST
+// .../adjustments (add or take out, never below zero), every business route
+// behind jwtauth (admin: every branch; branch-manager: the branches in its
+// token's "branches" claim; anyone else 403); /healthz, /readyz and
+// /metrics are open. Data lives in PostgreSQL (--database postgres://...)
+// or the embedded SQLite default; migrations run at start.
 //
 // Configuration comes from flags and environment variables (a flag wins):
 // --listen (LISTEN_ADDR), --audience (JWT_AUDIENCE, default "inventory"),
 // --issuer (JWT_ISSUERS, ";"-separated), --leeway (JWT_LEEWAY),
-// --log-level (LOG_LEVEL), --shutdown-timeout (SHUTDOWN_TIMEOUT) and
+// --database (DATABASE_URL), --log-level (LOG_LEVEL),
+// --shutdown-timeout (SHUTDOWN_TIMEOUT) and
 // --check-config. Run with -h for details. Exit codes: 0 ok, 1 runtime
 // failure, 2 invalid configuration.
 package main
@@ -30,8 +35,9 @@ func service() svcmain.Service {
 	return svcmain.Service{
 		Name:            "inventory",
 		DefaultAudience: "inventory",
+		Schema:          stock.Schema(),
 		Handler: func(d svcmain.Deps) (http.Handler, error) {
-			store, err := stock.Seeded()
+			store, err := stock.New(d.DB.DB)
 			if err != nil {
 				return nil, err
 			}

@@ -152,11 +152,11 @@ func (p Product) fields() Fields {
 
 // Schema is the catalog's migrations: the products table, then the seed.
 func Schema() database.Schema {
-	return database.Schema{
-		Name:  "catalog",
-		SQL:   must(subFS(migrations, "migrations")),
-		Steps: []database.Step{{Version: 2, Up: seedUp}},
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // embedded at build time: cannot fail
 	}
+	return database.Schema{Name: "catalog", SQL: sub, Steps: []database.Step{{Version: 2, Up: seedUp}}}
 }
 
 func seedUp(ctx context.Context, tx *sql.Tx, d database.Dialect) error {
@@ -315,13 +315,4 @@ func (s *Store) whyNot(ctx context.Context, id int64) error {
 		return err
 	}
 	return fmt.Errorf("%w: product %d is at version %d", ErrVersion, id, cur.Version)
-}
-
-func subFS(f embed.FS, dir string) (fs.FS, error) { return fs.Sub(f, dir) }
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err) // only for embedded, compile-time-known content
-	}
-	return v
 }

@@ -1,6 +1,10 @@
-// Package api is the inventory's HTTP interface: GET /branches and
-// GET /branches/:id/products behind jwtauth, plus the health, readiness and
-// metrics routes from svcmain.
+// Package api is the inventory's HTTP interface, every route behind
+// jwtauth, plus the health, readiness and metrics routes from svcmain:
+//
+//	GET  /branches                                  the branches the caller may see
+//	GET  /branches/:id/products                     a branch's stock (with row versions)
+//	PUT  /branches/:id/products/:pid                {"quantity":n,"version":v}: set, if still at v
+//	POST /branches/:id/products/:pid/adjustments    {"delta":d}: add or take out, never below zero
 //
 // Who sees what: the role "admin" sees every branch; "branch-manager" sees
 // only the branches in its token's "branches" claim; any other caller gets
@@ -14,12 +18,21 @@
 //     the branch exists;
 //  5. unknown branch: 404 (an admin, or a manager whose claim names a
 //     branch that does not exist).
+//
+// Writes follow the same order and the same rule (admin: any branch;
+// branch-manager: own branches), then validate the body (400), then answer
+// 404 for a product the branch does not stock, 409 for a stale version
+// (version_conflict) or a take below zero (insufficient_stock). Handlers
+// return errors; writeErr maps them in one place.
 package api
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -41,7 +54,38 @@ const (
 	CodeBadID           = "invalid_id"
 	CodeNotFound        = "not_found"
 	CodeUnauthenticated = "unauthenticated"
+	CodeBadBody         = "invalid_body"
+	CodeInvalid         = "invalid_change"
+	CodeConflict        = "version_conflict"
+	CodeInsufficient    = "insufficient_stock"
+	CodeInternal        = httpkit.CodeInternal
 )
+
+// Store is the data the API needs (stock.Store).
+type Store interface {
+	Branches(ctx context.Context, keep func(id int64) bool) ([]stock.Branch, error)
+	Stock(ctx context.Context, id int64) (stock.Branch, []stock.Item, error)
+	SetQuantity(ctx context.Context, branch, product int64, quantity int, version int64) (stock.Item, error)
+	Adjust(ctx context.Context, branch, product int64, delta int) (stock.Item, error)
+}
+
+// SetQuantity is the body of PUT /branches/:id/products/:pid. Both fields
+// are required; version is the one the caller read.
+type SetQuantity struct {
+	Quantity *int  `json:"quantity"`
+	Version  int64 `json:"version"`
+}
+
+// Adjustment is the body of POST /branches/:id/products/:pid/adjustments.
+type Adjustment struct {
+	Delta int `json:"delta"`
+}
+
+// Change is the answer to a write: the branch and the item as stored now.
+type Change struct {
+	BranchID int64      `json:"branch_id"`
+	Item     stock.Item `json:"item"`
+}
 
 // Log attribute keys of access decisions.
 const (
@@ -63,7 +107,7 @@ type BranchStock struct {
 }
 
 // NewRouter returns the inventory's handler.
-func NewRouter(d svcmain.Deps, store *stock.Store) (*gin.Engine, error) {
+func NewRouter(d svcmain.Deps, store Store) (*gin.Engine, error) {
 	if store == nil {
 		return nil, errors.New("inventory: router: store is required")
 	}
@@ -74,11 +118,13 @@ func NewRouter(d svcmain.Deps, store *stock.Store) (*gin.Engine, error) {
 	h := handlers{store: store, log: d.Logger}
 	authed.GET("/branches", h.list)
 	authed.GET("/branches/:id/products", h.products)
+	authed.PUT("/branches/:id/products/:pid", h.handle(h.set))
+	authed.POST("/branches/:id/products/:pid/adjustments", h.handle(h.adjust))
 	return r, nil
 }
 
 type handlers struct {
-	store *stock.Store
+	store Store
 	log   *slog.Logger
 }
 
@@ -133,7 +179,12 @@ func (h handlers) list(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, BranchList{Items: h.store.Branches(s.allows)})
+	branches, err := h.store.Branches(c.Request.Context(), s.allows)
+	if err != nil {
+		h.writeErr(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, BranchList{Items: branches})
 }
 
 func (h handlers) products(c *gin.Context) {
@@ -150,12 +201,124 @@ func (h handlers) products(c *gin.Context) {
 		h.deny(c, s.subject, id, "branch")
 		return
 	}
-	branch, items, found := h.store.Stock(id)
-	if !found {
-		httpkit.WriteError(c, http.StatusNotFound, CodeNotFound, "no such branch")
+	branch, items, err := h.store.Stock(c.Request.Context(), id)
+	if err != nil {
+		h.writeErr(c, err)
 		return
 	}
 	h.log.DebugContext(c.Request.Context(), "access decision",
 		slog.String(keySubject, s.subject), slog.Int64(keyBranch, id), slog.String(keyOutcome, "allow"))
 	c.JSON(http.StatusOK, BranchStock{Branch: branch, Items: items})
+}
+
+// apiError is an error with its client-facing answer.
+type apiError struct {
+	status        int
+	code, message string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// errAnswered: the handler has already answered (401/403 from
+// callerScope or deny).
+var errAnswered = errors.New("answered")
+
+func (h handlers) handle(fn func(*gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := fn(c); err != nil && !errors.Is(err, errAnswered) {
+			h.writeErr(c, err)
+		}
+	}
+}
+
+// writeErr is the one place where the inventory's errors become HTTP
+// answers. Messages are fixed texts; an internal error's text is only
+// logged.
+func (h handlers) writeErr(c *gin.Context, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		httpkit.WriteError(c, ae.status, ae.code, ae.message)
+	case errors.Is(err, httpkit.ErrBadJSON):
+		httpkit.WriteError(c, http.StatusBadRequest, CodeBadBody, strings.TrimPrefix(err.Error(), httpkit.ErrBadJSON.Error()+": "))
+	case errors.Is(err, stock.ErrInvalidData):
+		httpkit.WriteError(c, http.StatusBadRequest, CodeInvalid, strings.TrimPrefix(err.Error(), stock.ErrInvalidData.Error()+": "))
+	case errors.Is(err, stock.ErrNotFound):
+		httpkit.WriteError(c, http.StatusNotFound, CodeNotFound, "no such branch, or the branch does not stock this product")
+	case errors.Is(err, stock.ErrVersion):
+		httpkit.WriteError(c, http.StatusConflict, CodeConflict, "the stock was changed by someone else; reload it and try again")
+	case errors.Is(err, stock.ErrInsufficient):
+		httpkit.WriteError(c, http.StatusConflict, CodeInsufficient, "not enough stock: the quantity cannot go below zero")
+	default:
+		h.log.ErrorContext(c.Request.Context(), "request failed", slog.String(httpkit.KeyError, err.Error()))
+		httpkit.WriteError(c, http.StatusInternalServerError, CodeInternal, "internal error")
+	}
+}
+
+// target authorises a write to /branches/:id/products/:pid and returns the
+// ids, in the same order of checks as the reads.
+func (h handlers) target(c *gin.Context) (scope, int64, int64, error) {
+	s, ok := h.callerScope(c)
+	if !ok {
+		return scope{}, 0, 0, errAnswered
+	}
+	branch, err := httpkit.ParseID(c.Param("id"))
+	if err != nil {
+		return scope{}, 0, 0, &apiError{http.StatusBadRequest, CodeBadID, "branch id must be a positive integer"}
+	}
+	product, err := httpkit.ParseID(c.Param("pid"))
+	if err != nil {
+		return scope{}, 0, 0, &apiError{http.StatusBadRequest, CodeBadID, "product id must be a positive integer"}
+	}
+	if !s.allows(branch) {
+		h.deny(c, s.subject, branch, "branch")
+		return scope{}, 0, 0, errAnswered
+	}
+	return s, branch, product, nil
+}
+
+func (h handlers) set(c *gin.Context) error {
+	s, branch, product, err := h.target(c)
+	if err != nil {
+		return err
+	}
+	var body SetQuantity
+	if err := httpkit.DecodeJSON(c.Request.Body, &body); err != nil {
+		return err
+	}
+	if body.Quantity == nil || body.Version <= 0 {
+		return &apiError{http.StatusBadRequest, CodeInvalid, "quantity and version (the version you read) are required"}
+	}
+	it, err := h.store.SetQuantity(c.Request.Context(), branch, product, *body.Quantity, body.Version)
+	if err != nil {
+		return err
+	}
+	h.changed(c, s, branch, "set", it)
+	c.JSON(http.StatusOK, Change{BranchID: branch, Item: it})
+	return nil
+}
+
+func (h handlers) adjust(c *gin.Context) error {
+	s, branch, product, err := h.target(c)
+	if err != nil {
+		return err
+	}
+	var body Adjustment
+	if err := httpkit.DecodeJSON(c.Request.Body, &body); err != nil {
+		return err
+	}
+	it, err := h.store.Adjust(c.Request.Context(), branch, product, body.Delta)
+	if err != nil {
+		return err
+	}
+	h.changed(c, s, branch, "adjust", it)
+	c.JSON(http.StatusOK, Change{BranchID: branch, Item: it})
+	return nil
+}
+
+// changed logs who changed which stock row (ids and numbers only).
+func (h handlers) changed(c *gin.Context, s scope, branch int64, op string, it stock.Item) {
+	h.log.InfoContext(c.Request.Context(), "stock changed", slog.String("op", op), slog.String(keySubject, s.subject),
+		slog.Int64(keyBranch, branch), slog.Int64("product_id", it.ProductID), slog.Int("quantity", it.Quantity),
+		slog.Int64("version", it.Version), slog.String("change", fmt.Sprintf("%s %d/%d", op, branch, it.ProductID)))
 }

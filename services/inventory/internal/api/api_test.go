@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
 	"github.com/gatewarden/gatewarden/services/inventory/internal/stock"
@@ -23,9 +25,16 @@ type env struct {
 	store  *stock.Store
 }
 
+// newEnv serves the API over a fresh embedded database (the PostgreSQL
+// runs are in TestWritesOnEachBackend and the stock package).
 func newEnv(t *testing.T, logs io.Writer) *env {
 	t.Helper()
-	store, err := stock.Seeded()
+	return newEnvAt(t, logs, database.Memory)
+}
+
+func newEnvAt(t *testing.T, logs io.Writer, url string) *env {
+	t.Helper()
+	store, err := stock.New(svctest.OpenDB(t, url, stock.Schema()).DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +114,7 @@ func TestBranchProducts(t *testing.T) {
 			var got BranchStock
 			resp.JSON(t, &got)
 			id, _ := httpkit.ParseID(tt.id)
-			wantBranch, wantItems, _ := e.store.Stock(id)
+			wantBranch, wantItems, _ := e.store.Stock(context.Background(), id)
 			if d := cmp.Diff(BranchStock{Branch: wantBranch, Items: wantItems}, got); d != "" {
 				t.Errorf("body (-want +got):\n%s", d)
 			}

@@ -1,108 +1,174 @@
-package stock
+package stock_test
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
-	"os"
-	"path/filepath"
+	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/gatewarden/gatewarden/services/internal/svctest"
+	"github.com/gatewarden/gatewarden/services/inventory/internal/stock"
 )
 
-func TestSeededMatchesCatalog(t *testing.T) {
-	t.Parallel()
-	s, err := Seeded()
+func open(t *testing.T, url string) *stock.Store {
+	t.Helper()
+	s, err := stock.New(svctest.OpenDB(t, url, stock.Schema()).DB)
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := s.Branches(func(int64) bool { return true })
-	if len(all) < 3 {
-		t.Fatalf("%d branches, want 3 or more", len(all))
-	}
-	// The catalog's seed is the source of product ids and names.
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "catalog", "internal", "products", "products.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var catalog []struct {
-		ID   int64  `json:"id"`
-		Name string `json:"name"`
-	}
-	if err := json.Unmarshal(raw, &catalog); err != nil {
-		t.Fatal(err)
-	}
-	names := map[int64]string{}
-	for _, p := range catalog {
-		names[p.ID] = p.Name
-	}
-	for _, b := range all {
-		_, items, ok := s.Stock(b.ID)
-		if !ok || len(items) == 0 {
-			t.Fatalf("branch %d has no stock", b.ID)
-		}
-		for _, it := range items {
-			if names[it.ProductID] != it.Name {
-				t.Errorf("branch %d: product %d is %q here, %q in the catalog", b.ID, it.ProductID, it.Name, names[it.ProductID])
-			}
-		}
-	}
+	return s
 }
 
-func TestStoreQueries(t *testing.T) {
+// TestStore runs the same suite against the embedded SQLite default and a
+// real PostgreSQL, including parallel writers.
+func TestStore(t *testing.T) {
 	t.Parallel()
-	s, err := Parse([]byte(`[
-		{"id":2,"name":"B","city":"b","stock":[{"product_id":5,"name":"p5","quantity":1},{"product_id":1,"name":"p1","quantity":0}]},
-		{"id":1,"name":"A","city":"a"}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := s.Branches(func(id int64) bool { return id != 3 })
-	if d := cmp.Diff([]Branch{{ID: 1, Name: "A", City: "a"}, {ID: 2, Name: "B", City: "b"}}, got); d != "" {
-		t.Errorf("branches (-want +got):\n%s", d)
-	}
-	if got := s.Branches(func(int64) bool { return false }); got == nil || len(got) != 0 {
-		t.Errorf("no branch kept = %#v, want empty non-nil", got)
-	}
-	b, items, ok := s.Stock(2)
-	if !ok || b.Name != "B" {
-		t.Fatalf("Stock(2) = %v, %v", b, ok)
-	}
-	if d := cmp.Diff([]Item{{ProductID: 1, Name: "p1"}, {ProductID: 5, Name: "p5", Quantity: 1}}, items); d != "" {
-		t.Errorf("items (-want +got):\n%s", d)
-	}
-	items[0].Quantity = 99
-	if _, again, _ := s.Stock(2); again[0].Quantity != 0 {
-		t.Error("Stock returned the store's own slice")
-	}
-	if _, items, ok := s.Stock(1); !ok || items == nil {
-		t.Errorf("empty branch: items %v ok %v, want [] true", items, ok)
-	}
-	if _, _, ok := s.Stock(3); ok {
-		t.Error("Stock(3) found a branch that does not exist")
-	}
-}
-
-func TestParseRejectsBadData(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		data string
-	}{
-		{name: "not json", data: `[`},
-		{name: "unknown field", data: `[{"id":1,"name":"A","manager":"x"}]`},
-		{name: "zero id", data: `[{"id":0,"name":"A"}]`},
-		{name: "duplicate id", data: `[{"id":1,"name":"A"},{"id":1,"name":"B"}]`},
-		{name: "no name", data: `[{"id":1}]`},
-		{name: "duplicate product", data: `[{"id":1,"name":"A","stock":[{"product_id":1},{"product_id":1}]}]`},
-		{name: "negative quantity", data: `[{"id":1,"name":"A","stock":[{"product_id":1,"quantity":-1}]}]`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	pg := svctest.StartPostgres(t)
+	for _, b := range svctest.Backends(t, pg) {
+		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := Parse([]byte(tt.data)); !errors.Is(err, ErrInvalidData) {
-				t.Fatalf("Parse = %v, want ErrInvalidData", err)
-			}
+			s := open(t, b.URL)
+			ctx := context.Background()
+
+			t.Run("seeded", func(t *testing.T) {
+				all, err := s.Branches(ctx, func(int64) bool { return true })
+				if err != nil || len(all) < 3 || all[0].ID != 1 || all[0].Name != "Berlin Mitte" {
+					t.Fatalf("branches = %+v, %v", all, err)
+				}
+				br, items, err := s.Stock(ctx, 1)
+				if err != nil || br.ID != 1 || len(items) == 0 {
+					t.Fatalf("stock(1) = %+v %+v %v", br, items, err)
+				}
+				for i := 1; i < len(items); i++ {
+					if items[i-1].ProductID >= items[i].ProductID {
+						t.Fatalf("not in product order at %d", i)
+					}
+				}
+				if items[0].Version != 1 {
+					t.Fatalf("seed version = %d, want 1", items[0].Version)
+				}
+				only2, _ := s.Branches(ctx, func(id int64) bool { return id == 2 })
+				if len(only2) != 1 || only2[0].ID != 2 {
+					t.Fatalf("filtered = %+v", only2)
+				}
+				if _, _, err := s.Stock(ctx, 999); !errors.Is(err, stock.ErrNotFound) {
+					t.Fatalf("unknown branch = %v", err)
+				}
+			})
+
+			t.Run("set and adjust", func(t *testing.T) {
+				_, items, _ := s.Stock(ctx, 2)
+				it := items[0]
+				got, err := s.SetQuantity(ctx, 2, it.ProductID, 10, it.Version)
+				if err != nil || got.Quantity != 10 || got.Version != it.Version+1 {
+					t.Fatalf("set = %+v, %v", got, err)
+				}
+				tests := []struct {
+					name string
+					do   func() (stock.Item, error)
+					want error
+				}{
+					{name: "stale version", do: func() (stock.Item, error) { return s.SetQuantity(ctx, 2, it.ProductID, 5, it.Version) }, want: stock.ErrVersion},
+					{name: "negative quantity", do: func() (stock.Item, error) { return s.SetQuantity(ctx, 2, it.ProductID, -1, got.Version) }, want: stock.ErrInvalidData},
+					{name: "not stocked", do: func() (stock.Item, error) { return s.SetQuantity(ctx, 2, 999999, 1, 1) }, want: stock.ErrNotFound},
+					{name: "unknown branch", do: func() (stock.Item, error) { return s.Adjust(ctx, 999, it.ProductID, 1) }, want: stock.ErrNotFound},
+					{name: "below zero", do: func() (stock.Item, error) { return s.Adjust(ctx, 2, it.ProductID, -11) }, want: stock.ErrInsufficient},
+					{name: "zero delta", do: func() (stock.Item, error) { return s.Adjust(ctx, 2, it.ProductID, 0) }, want: stock.ErrInvalidData},
+					{name: "huge delta", do: func() (stock.Item, error) { return s.Adjust(ctx, 2, it.ProductID, stock.MaxDelta+1) }, want: stock.ErrInvalidData},
+					{name: "down to exactly zero", do: func() (stock.Item, error) { return s.Adjust(ctx, 2, it.ProductID, -10) }},
+				}
+				for _, tt := range tests {
+					_, err := tt.do()
+					if (tt.want == nil && err != nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+						t.Fatalf("%s: err = %v, want %v", tt.name, err, tt.want)
+					}
+				}
+				_, items, _ = s.Stock(ctx, 2)
+				if items[0].Quantity != 0 {
+					t.Fatalf("quantity = %d, want 0", items[0].Quantity)
+				}
+			})
+
+			t.Run("parallel adjustments are never lost", func(t *testing.T) {
+				_, items, _ := s.Stock(ctx, 3)
+				it := items[0]
+				const writers, each = 8, 10
+				var wg sync.WaitGroup
+				for range writers {
+					wg.Go(func() {
+						for range each {
+							if _, err := s.Adjust(ctx, 3, it.ProductID, 1); err != nil {
+								t.Error(err)
+							}
+						}
+					})
+				}
+				wg.Wait()
+				_, after, _ := s.Stock(ctx, 3)
+				if after[0].Quantity != it.Quantity+writers*each || after[0].Version != it.Version+writers*each {
+					t.Fatalf("after %d parallel +1: quantity %d version %d, want %d and %d",
+						writers*each, after[0].Quantity, after[0].Version, it.Quantity+writers*each, it.Version+writers*each)
+				}
+			})
+
+			t.Run("parallel takes never go below zero", func(t *testing.T) {
+				_, items, _ := s.Stock(ctx, 1)
+				it := items[1]
+				if _, err := s.SetQuantity(ctx, 1, it.ProductID, 5, it.Version); err != nil {
+					t.Fatal(err)
+				}
+				const writers = 12
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				ok, refused := 0, 0
+				for range writers {
+					wg.Go(func() {
+						_, err := s.Adjust(ctx, 1, it.ProductID, -1)
+						mu.Lock()
+						defer mu.Unlock()
+						switch {
+						case err == nil:
+							ok++
+						case errors.Is(err, stock.ErrInsufficient):
+							refused++
+						default:
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				if ok != 5 || refused != writers-5 {
+					t.Fatalf("%d takes succeeded and %d were refused, want 5 and %d", ok, refused, writers-5)
+				}
+			})
+
+			t.Run("parallel sets of one version: exactly one wins", func(t *testing.T) {
+				_, items, _ := s.Stock(ctx, 1)
+				it := items[2]
+				const writers = 8
+				var wg sync.WaitGroup
+				errs := make(chan error, writers)
+				for i := range writers {
+					wg.Go(func() {
+						_, err := s.SetQuantity(ctx, 1, it.ProductID, 100+i, it.Version)
+						errs <- err
+					})
+				}
+				wg.Wait()
+				close(errs)
+				won := 0
+				for err := range errs {
+					switch {
+					case err == nil:
+						won++
+					case !errors.Is(err, stock.ErrVersion):
+						t.Errorf("writer: %v", err)
+					}
+				}
+				if won != 1 {
+					t.Fatalf("%d writers won, want 1", won)
+				}
+			})
 		})
 	}
 }
