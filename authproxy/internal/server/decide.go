@@ -157,6 +157,10 @@ func (s *Server) decide(r *http.Request, dialect string) result {
 		res.err = &decisionError{err: ErrForbidden, rule: rule.Name}
 		return res
 	}
+	if err := s.checkCrossSite(r, req); err != nil {
+		res.err = &decisionError{err: err, rule: rule.Name}
+		return res
+	}
 	p, err := s.credential(ctx, r)
 	if err != nil && !rule.NeedsSession() {
 		// Public rules pass even when the credential cannot be checked

@@ -110,7 +110,7 @@ var kinds = []struct {
 	{ErrUnavailable, kind{http.StatusServiceUnavailable, "unavailable", outcomeUnavailable, "a backing service is unavailable; try again"}},
 	{ErrBadRequest, kind{http.StatusBadRequest, "bad_request", outcomeBadRequest, "malformed request"}},
 	{ErrUntrustedPeer, kind{http.StatusForbidden, "untrusted_peer", outcomeUntrusted, "forwarded headers are only accepted from trusted proxies"}},
-	{ErrCSRF, kind{http.StatusForbidden, "csrf", outcomeError, "cross-site request refused"}},
+	{ErrCSRF, kind{http.StatusForbidden, "csrf", outcomeCrossSite, "cross-site request refused: a request that changes data must come from this site's own pages"}},
 	{ErrMethod, kind{http.StatusMethodNotAllowed, "method_not_allowed", outcomeError, "method not allowed"}},
 	{ErrLoginFailed, kind{http.StatusBadRequest, "login_failed", outcomeError, "the login could not be completed; start again"}},
 	{ErrNotFound, kind{http.StatusNotFound, "not_found", outcomeError, "not found"}},

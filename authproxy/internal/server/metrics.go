@@ -15,11 +15,12 @@ const (
 	outcomeBadRequest      = "bad_request"
 	outcomeUntrusted       = "untrusted_peer"
 	outcomeError           = "error"
+	outcomeCrossSite       = "cross_site"
 )
 
 var outcomes = [...]string{
 	outcomeAllow, outcomeUnauthenticated, outcomeForbidden, outcomeNoRule,
-	outcomeUnavailable, outcomeBadRequest, outcomeUntrusted, outcomeError,
+	outcomeUnavailable, outcomeBadRequest, outcomeUntrusted, outcomeError, outcomeCrossSite,
 }
 
 // decisionKey names one child of the decisions counter.
