@@ -22,8 +22,12 @@ type pageData struct {
 	Nonce     string
 }
 
-// page is the gateway's small home page: who is logged in, Login/Logout,
-// and buttons that call the services through the gateway.
+// page is the gateway's storefront: the product list with search and
+// paging, a product page, and for a logged-in user the branch stock they
+// may see, editable where they may edit it. A small script (nonce CSP, no
+// build step) calls the services through the gateway with the session
+// cookie and shows every answer in words; the gateway and the services
+// decide what is allowed, not the page.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	data := pageData{
 		LoginURL:  s.public.Path + startPath + "?rd=" + "%2F",
