@@ -15,14 +15,27 @@ import (
 	"github.com/gatewarden/gatewarden/hack/stack"
 )
 
-// Selectors on the gateway page (authproxy's "/", authproxy/internal/server/web/index.html) and
+// Selectors on the storefront (authproxy's "/", authproxy/internal/server/web/index.html) and
 // on the dev IdP's login form.
 const (
 	selLogin       = chromedp.ID("login")
 	selLogout      = chromedp.ID("logout")
 	selGreeting    = chromedp.CSS("#greeting")
-	selBranch1     = chromedp.CSS(`button[data-url="/branches/1/products"]`)
-	selResult      = chromedp.CSS("#result")
+	selSearchQ     = chromedp.ID("search-q")
+	selSearch      = chromedp.ID("search")
+	selNext        = chromedp.ID("next")
+	selPageInfo    = chromedp.CSS("#page-info")
+	selProductName = chromedp.CSS("#product-name")
+	selEditPrice   = chromedp.ID("edit-price")
+	selEditSave    = chromedp.ID("edit-save")
+	selEditAnswer  = chromedp.CSS("#edit-answer")
+	selAdjBranch   = chromedp.ID("adjust-branch")
+	selAdjDelta    = chromedp.ID("adjust-delta")
+	selAdjSave     = chromedp.ID("adjust-save")
+	selAdjAnswer   = chromedp.CSS("#adjust-answer")
+	selStockAnswer = chromedp.CSS("#stock-answer")
+	selBranchID    = chromedp.ID("branch-id")
+	selBranchShow  = chromedp.ID("branch-show")
 	selIDPForm     = chromedp.ID("login-form")
 	selIDPLoginID  = chromedp.ID("loginId")
 	selIDPPassword = chromedp.ID("password")
@@ -39,9 +52,11 @@ func screenshotDir(t *testing.T) string {
 	return filepath.Join(artifactsDir(t), "screenshots")
 }
 
-// TestBrowser signs in at the gateway page in headless Chromium as the branch manager, loads
-// branch 1's products, is refused branch 2, logs out and is anonymous again, with a screenshot
-// of every step.
+// TestBrowser uses the storefront (authproxy's page) in headless Chromium the way people would,
+// with a screenshot of each state: anonymous browsing (list, search, paging, a product page);
+// the dev IdP's login; a customer refused an edit; the branch manager editing branch 1's stock
+// and refused branch 2; an admin editing a product; logout. Every answer must be a sentence,
+// never raw JSON.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
 	chromium, ok := chromiumPath()
@@ -145,83 +160,147 @@ func TestBrowser(t *testing.T) {
 		return status
 	}
 
-	// 1. The gateway page, anonymous.
-	do("open the gateway page", chromedp.Navigate(s.GatewayURL+"/"), chromedp.WaitVisible(selLogin))
-	shot("gateway-anonymous", `the gateway page before login: "You are not logged in." and the Login button`)
-	if txt := bodyText(); strings.Contains(txt, "Hello") {
-		t.Fatalf("anonymous page already says Hello:\n%s", txt)
+	// waitText polls until the element's text contains want.
+	waitText := func(sel chromedp.CSS, want string) string {
+		t.Helper()
+		js := fmt.Sprintf(`(function(){var e=document.querySelector(%q);return !!e && e.textContent.indexOf(%q)>=0})()`, string(sel), want)
+		if err := chromedp.Do(bctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			got, _ := chromedp.Run(bctx, chromedp.Text(sel))
+			t.Fatalf("waiting for %q in %s: %v; it says %q", want, sel, err, got)
+		}
+		return text(sel)
+	}
+	// inWords fails when an answer looks like JSON rather than a sentence.
+	inWords := func(answer string) {
+		t.Helper()
+		if strings.ContainsAny(answer, "{}") || strings.Contains(answer, `"error"`) {
+			t.Errorf("answer is not in words: %q", answer)
+		}
+	}
+	loginAs := func(u stack.User) {
+		t.Helper()
+		do("log in as "+u.Email,
+			chromedp.Navigate(s.GatewayURL+"/"), chromedp.WaitVisible(selLogin),
+			chromedp.Click(selLogin), chromedp.WaitVisible(selIDPForm),
+			chromedp.SendKeys(selIDPLoginID, u.Email), chromedp.SendKeys(selIDPPassword, u.Password),
+			chromedp.Click(selIDPSubmit), chromedp.WaitVisible(selLogout))
+		if got := text(selGreeting); !strings.HasPrefix(got, "Hello "+u.Name) {
+			t.Fatalf("greeting %q, want Hello %s", got, u.Name)
+		}
+	}
+	logout := func() {
+		t.Helper()
+		do("log out", chromedp.Navigate(s.GatewayURL+"/"), chromedp.WaitVisible(selLogout),
+			chromedp.Click(selLogout), chromedp.WaitVisible(selLogin))
+	}
+	openProduct := func(id int) {
+		t.Helper()
+		do(fmt.Sprintf("open product %d", id), chromedp.Navigate(fmt.Sprintf("%s/#product-%d", s.GatewayURL, id)))
+		js := `document.getElementById("product-name").textContent.length > 0`
+		do("product page loads", chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(20*time.Second)))
+	}
+	setPrice := func(price string) {
+		t.Helper()
+		do("set the price", chromedp.SetValue(selEditPrice, price), chromedp.Click(selEditSave))
 	}
 
-	// 2. Login: the dev IdP's form.
+	// 1. Anonymous browsing: the list, paging, search, a product page.
+	do("open the shop", chromedp.Navigate(s.GatewayURL+"/"), chromedp.WaitVisible(selLogin))
+	waitText(selPageInfo, "Products 1\u201310 of 36")
+	if txt := bodyText(); strings.Contains(txt, "Hello") || !strings.Contains(txt, "Espresso Beans 1kg") {
+		t.Fatalf("anonymous shop page:\n%s", txt)
+	}
+	shot("shop-anonymous", `the shop, not logged in: the first 10 of 36 products with prices, search, paging, Login`)
+	do("next page", chromedp.Click(selNext))
+	waitText(selPageInfo, "Products 11\u201320 of 36")
+	shot("shop-page-2", `anonymous: the second page of products (11 to 20 of 36)`)
+	do("search", chromedp.SendKeys(selSearchQ, "syrup"), chromedp.Click(selSearch))
+	waitText(selPageInfo, "of 3 matching")
+	shot("shop-search", `anonymous: a search for "syrup" finds the 3 syrups`)
+	openProduct(16)
+	if got := text(selProductName); got != "Moka Pot 6-Cup" {
+		t.Fatalf("product 16 is %q", got)
+	}
+	if txt := bodyText(); strings.Contains(txt, "Change this product") {
+		t.Errorf("anonymous product page offers editing:\n%s", txt)
+	}
+	shot("product-anonymous", `anonymous: the product page of the Moka Pot (no editing when not logged in)`)
+	if got := fetchStatus("/branches/1/products"); got != 401 {
+		t.Errorf("anonymous fetch /branches/1/products: status %d, want 401", got)
+	}
+
+	// 2. Login through the dev IdP's form, as the customer.
+	customer := user(t, "customer@example.com")
 	do("click Login", chromedp.Click(selLogin), chromedp.WaitVisible(selIDPForm))
 	if loc := location(); !strings.HasPrefix(loc, s.DevIDPURL+"/oauth2/authorize") {
 		t.Fatalf("Login led to %s, want the dev IdP's /oauth2/authorize", loc)
 	}
-	shot("devidp-login-form", `after clicking Login: the dev IdP's (FusionAuth stand-in) login form`)
-	do("fill in the form",
-		chromedp.SendKeys(selIDPLoginID, manager.Email),
-		chromedp.SendKeys(selIDPPassword, manager.Password))
-	shot("devidp-login-filled", `the login form filled in with the branch manager (manager@example.com)`)
+	do("fill in the form", chromedp.SendKeys(selIDPLoginID, customer.Email), chromedp.SendKeys(selIDPPassword, customer.Password))
+	shot("devidp-login-filled", `the dev IdP's (FusionAuth stand-in) login form, filled in with the customer`)
+	do("sign in", chromedp.Click(selIDPSubmit), chromedp.WaitVisible(selLogout))
 
-	// 3. Back at the gateway, signed in.
-	hello := "Hello " + manager.Name
-	do("sign in",
-		chromedp.Click(selIDPSubmit),
-		chromedp.WaitVisible(selLogout))
-	if loc := location(); !strings.HasPrefix(loc, s.GatewayURL+"/") {
-		t.Fatalf("after login at %s, want the gateway page", loc)
+	// 3. The customer tries to change a product and to take stock out: refused, and told why.
+	openProduct(16)
+	setPrice("9.99")
+	answer := waitText(selEditAnswer, "Refused by the gateway")
+	if !strings.Contains(answer, "needs the role admin") || !strings.Contains(answer, "Your roles: user") {
+		t.Errorf("customer edit answer %q", answer)
 	}
-	if got := text(selGreeting); !strings.HasPrefix(got, hello) {
-		t.Fatalf("greeting %q, want %q", got, hello)
+	inWords(answer)
+	do("customer changes stock", chromedp.SetValue(selAdjBranch, "1"), chromedp.SetValue(selAdjDelta, "-1"), chromedp.Click(selAdjSave))
+	inWords(waitText(selAdjAnswer, "needs the role admin or branch-manager"))
+	inWords(waitText(selStockAnswer, "shown to admins and branch managers"))
+	shot("customer-refused-edit", `the customer tried to change the Moka Pot's price and branch 1's stock: both refused by the gateway, in words ("needs the role admin"), price unchanged`)
+	if got := text(chromedp.CSS("#product-price")); !strings.HasPrefix(got, "34.90") {
+		t.Errorf("price after the refused edit: %q", got)
 	}
-	shot("gateway-hello-manager", `back at the gateway page, signed in: "Hello Max Manager", roles branch-manager, Logout button`)
+	logout()
 
-	// 4. Branch 1's products through the page's button.
-	do("load branch 1",
-		chromedp.Click(selBranch1),
-		chromedp.Poll[chromedp.Void](`document.getElementById("result").textContent.startsWith("200 ")`,
-			chromedp.WithPollingTimeout(20*time.Second)))
-	if got := text(selResult); !strings.Contains(got, "products") && !strings.Contains(got, "items") {
-		t.Errorf("branch 1 result shows no products:\n%s", got)
+	// 4. The branch manager edits branch 1's stock and is refused branch 2.
+	loginAs(manager)
+	do("stock table", chromedp.WaitVisible(chromedp.CSS("#branch-1 input.qty")))
+	if txt := bodyText(); strings.Contains(txt, "Branch 2:") {
+		t.Errorf("the manager sees branch 2's stock:\n%s", txt)
 	}
-	shot("branch-1-products", `GET /branches/1/products from the page's button: 200 and branch 1's products`)
-	if got := fetchStatus("/branches/1/products"); got != 200 {
-		t.Errorf("fetch /branches/1/products as the manager: status %d, want 200", got)
-	}
-
-	// 5. Branch 2 is refused (inventory's branch check).
+	do("change a quantity", chromedp.SetValue(chromedp.CSS("#branch-1 input.qty"), "42"), chromedp.Click(chromedp.CSS("#branch-1 button.save-qty")))
+	inWords(waitText(selStockAnswer, "Saved: Berlin Mitte now has 42"))
+	shot("manager-edits-branch-1", `the branch manager set a quantity at branch 1 (Berlin Mitte): "Saved: Berlin Mitte now has 42 of ..."`)
+	do("look at branch 2", chromedp.SetValue(selBranchID, "2"), chromedp.Click(selBranchShow))
+	inWords(waitText(selStockAnswer, "Refused by the service: this branch is not one of yours"))
+	openProduct(4)
+	do("take stock out at branch 2", chromedp.SetValue(selAdjBranch, "2"), chromedp.SetValue(selAdjDelta, "-1"), chromedp.Click(selAdjSave))
+	inWords(waitText(selAdjAnswer, "Refused by the service: this branch is not one of yours"))
+	do("take stock out at branch 1", chromedp.SetValue(selAdjBranch, "1"), chromedp.SetValue(selAdjDelta, "-1"), chromedp.Click(selAdjSave))
+	inWords(waitText(selAdjAnswer, "Saved: branch 1 now has"))
+	do("take stock out at branch 2 again", chromedp.SetValue(selAdjBranch, "2"), chromedp.Click(selAdjSave))
+	inWords(waitText(selAdjAnswer, "Refused by the service: this branch is not one of yours"))
+	shot("manager-refused-branch-2", `the manager on the Cold Brew Pack page: taking one out at branch 2 is refused by inventory ("this branch is not one of yours"); branch 2's stock was refused too`)
 	if got := fetchStatus("/branches/2/products"); got != 403 {
 		t.Errorf("fetch /branches/2/products as the manager: status %d, want 403", got)
 	}
-	resp, err := chromedp.Run(bctx, chromedp.NavigateResponse(s.GatewayURL+"/branches/2/products"))
-	if err != nil {
-		t.Fatalf("open branch 2: %v", err)
-	}
-	if resp.Status != 403 {
-		t.Errorf("open /branches/2/products as the manager: status %d, want 403", resp.Status)
-	}
-	shot("branch-2-refused", `/branches/2/products opened as the manager: 403 from inventory ("this branch is not one of yours")`)
+	logout()
 
-	// 6. Logout, then anonymous again.
-	do("log out",
-		chromedp.Navigate(s.GatewayURL+"/"),
-		chromedp.WaitVisible(selLogout),
-		chromedp.Click(selLogout),
-		chromedp.WaitVisible(selLogin))
-	if loc := location(); !strings.HasPrefix(loc, s.GatewayURL+"/") {
-		t.Errorf("after logout at %s, want the gateway page", loc)
-	}
-	if txt := bodyText(); strings.Contains(txt, hello) {
-		t.Errorf("after logout the page still says %q", hello)
+	// 5. The admin edits a product; the new price is what everyone sees.
+	admin := user(t, "admin@example.com")
+	loginAs(admin)
+	openProduct(16)
+	setPrice("31.50")
+	inWords(waitText(selEditAnswer, "Saved: \u201cMoka Pot 6-Cup\u201d now costs 31.50 EUR"))
+	shot("admin-edits-product", `the admin changed the Moka Pot's price to 31.50 EUR: "Saved"`)
+	setPrice("29.00")
+	inWords(waitText(selEditAnswer, "now costs 29.00 EUR"))
+
+	// 6. Logout: anonymous again, the cookie is gone, the new price is public.
+	logout()
+	if txt := bodyText(); strings.Contains(txt, "Hello") {
+		t.Errorf("after logout the page still greets someone:\n%s", txt)
 	}
 	if got := fetchStatus("/branches/1/products"); got != 401 {
 		t.Errorf("fetch /branches/1/products after logout: status %d, want 401", got)
 	}
-	do("call branch 1 anonymously",
-		chromedp.Click(selBranch1),
-		chromedp.Poll[chromedp.Void](`document.getElementById("result").textContent.startsWith("401 ")`,
-			chromedp.WithPollingTimeout(20*time.Second)))
-	shot("gateway-logged-out", `after Logout (through the dev IdP logout): the gateway page is anonymous again, and its branch 1 button gets 401 unauthenticated`)
+	openProduct(16)
+	waitText(chromedp.CSS("#product-price"), "29.00 EUR")
+	shot("gateway-logged-out", `after Logout: anonymous again; the Moka Pot shows the admin's new price`)
 	cookies, err := chromedp.Run(bctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
 		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{s.GatewayURL + "/"}})
 		return res.Cookies, err

@@ -30,6 +30,7 @@ func TestThroughProxies(t *testing.T) {
 			t.Run("authproxy internals are not exposed", func(t *testing.T) { t.Parallel(); testInternalsHidden(t, s) })
 			t.Run("logout ends the session", func(t *testing.T) { t.Parallel(); testLogout(t, s) })
 			t.Run("encoded paths cannot dodge a rule", func(t *testing.T) { t.Parallel(); testPathTricks(t, s) })
+			t.Run("writes by role, cross-site writes refused", func(t *testing.T) { t.Parallel(); testWrites(t, s) })
 		})
 	}
 }

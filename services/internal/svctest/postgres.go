@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -225,4 +226,26 @@ func OpenDB(t testing.TB, url string, schema database.Schema) *database.DB {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// Race runs fn(0) ... fn(n-1) at once and returns how many returned nil;
+// every other error must satisfy lost (the expected refusal, such as a
+// version conflict), else the test fails.
+func Race(t testing.TB, n int, fn func(i int) error, lost func(error) bool) (won int) {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !lost(err):
+			t.Errorf("writer failed with %v", err)
+		}
+	}
+	return won
 }

@@ -43,7 +43,7 @@ const (
 	CodeBadID     = "invalid_id"
 	CodeNotFound  = "not_found"
 	CodeBadSearch = "invalid_search"
-	CodeBadBody   = "invalid_body"
+	CodeBadBody   = httpkit.CodeBadBody
 	CodeInvalid   = "invalid_product"
 	CodeConflict  = "version_conflict"
 	CodeForbidden = "forbidden"
@@ -123,37 +123,22 @@ func (h handlers) requireAdmin(c *gin.Context) {
 	c.Next()
 }
 
-// apiError is an error with its client-facing answer.
-type apiError struct {
-	status        int
-	code, message string
-}
-
-func (e *apiError) Error() string { return e.code + ": " + e.message }
-
 func badRequest(code, message string) error {
-	return &apiError{status: http.StatusBadRequest, code: code, message: message}
+	return &httpkit.Error{Status: http.StatusBadRequest, Code: code, Message: message}
 }
 
-// handle runs a handler that returns an error and maps it.
 func (h handlers) handle(fn func(*gin.Context) error) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if err := fn(c); err != nil {
-			h.writeErr(c, err)
-		}
-	}
+	return httpkit.Handle(fn, h.writeErr)
 }
 
 // writeErr is the one place where the catalog's errors become HTTP answers.
 // Messages are fixed texts or validation lines the API wrote itself; an
 // internal error's text is only logged.
 func (h handlers) writeErr(c *gin.Context, err error) {
-	var ae *apiError
+	if httpkit.WriteKnown(c, err) {
+		return
+	}
 	switch {
-	case errors.As(err, &ae):
-		httpkit.WriteError(c, ae.status, ae.code, ae.message)
-	case errors.Is(err, httpkit.ErrBadJSON):
-		httpkit.WriteError(c, http.StatusBadRequest, CodeBadBody, strings.TrimPrefix(err.Error(), httpkit.ErrBadJSON.Error()+": "))
 	case errors.Is(err, products.ErrInvalidData):
 		httpkit.WriteError(c, http.StatusBadRequest, CodeInvalid, validationMessage(err))
 	case errors.Is(err, products.ErrNotFound):

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -147,27 +146,11 @@ func TestStore(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				const writers = 8
-				var wg sync.WaitGroup
-				errs := make(chan error, writers)
-				for i := range writers {
-					wg.Go(func() {
-						f := products.Fields{Name: p.Name, Description: p.Description, PriceCents: int64(100 + i), Currency: p.Currency, Category: p.Category}
-						_, err := s.Update(ctx, p.ID, p.Version, f)
-						errs <- err
-					})
-				}
-				wg.Wait()
-				close(errs)
-				won := 0
-				for err := range errs {
-					switch {
-					case err == nil:
-						won++
-					case !errors.Is(err, products.ErrVersion):
-						t.Errorf("writer failed with %v, want nil or ErrVersion", err)
-					}
-				}
+				won := svctest.Race(t, 8, func(i int) error {
+					f := products.Fields{Name: p.Name, Description: p.Description, PriceCents: int64(100 + i), Currency: p.Currency, Category: p.Category}
+					_, err := s.Update(ctx, p.ID, p.Version, f)
+					return err
+				}, func(err error) bool { return errors.Is(err, products.ErrVersion) })
 				if won != 1 {
 					t.Fatalf("%d writers won, want exactly 1", won)
 				}

@@ -54,7 +54,7 @@ const (
 	CodeBadID           = "invalid_id"
 	CodeNotFound        = "not_found"
 	CodeUnauthenticated = "unauthenticated"
-	CodeBadBody         = "invalid_body"
+	CodeBadBody         = httpkit.CodeBadBody
 	CodeInvalid         = "invalid_change"
 	CodeConflict        = "version_conflict"
 	CodeInsufficient    = "insufficient_stock"
@@ -211,36 +211,18 @@ func (h handlers) products(c *gin.Context) {
 	c.JSON(http.StatusOK, BranchStock{Branch: branch, Items: items})
 }
 
-// apiError is an error with its client-facing answer.
-type apiError struct {
-	status        int
-	code, message string
-}
-
-func (e *apiError) Error() string { return e.code + ": " + e.message }
-
-// errAnswered: the handler has already answered (401/403 from
-// callerScope or deny).
-var errAnswered = errors.New("answered")
-
 func (h handlers) handle(fn func(*gin.Context) error) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if err := fn(c); err != nil && !errors.Is(err, errAnswered) {
-			h.writeErr(c, err)
-		}
-	}
+	return httpkit.Handle(fn, h.writeErr)
 }
 
 // writeErr is the one place where the inventory's errors become HTTP
 // answers. Messages are fixed texts; an internal error's text is only
 // logged.
 func (h handlers) writeErr(c *gin.Context, err error) {
-	var ae *apiError
+	if httpkit.WriteKnown(c, err) {
+		return
+	}
 	switch {
-	case errors.As(err, &ae):
-		httpkit.WriteError(c, ae.status, ae.code, ae.message)
-	case errors.Is(err, httpkit.ErrBadJSON):
-		httpkit.WriteError(c, http.StatusBadRequest, CodeBadBody, strings.TrimPrefix(err.Error(), httpkit.ErrBadJSON.Error()+": "))
 	case errors.Is(err, stock.ErrInvalidData):
 		httpkit.WriteError(c, http.StatusBadRequest, CodeInvalid, strings.TrimPrefix(err.Error(), stock.ErrInvalidData.Error()+": "))
 	case errors.Is(err, stock.ErrNotFound):
@@ -260,19 +242,19 @@ func (h handlers) writeErr(c *gin.Context, err error) {
 func (h handlers) target(c *gin.Context) (scope, int64, int64, error) {
 	s, ok := h.callerScope(c)
 	if !ok {
-		return scope{}, 0, 0, errAnswered
+		return scope{}, 0, 0, httpkit.ErrAnswered
 	}
 	branch, err := httpkit.ParseID(c.Param("id"))
 	if err != nil {
-		return scope{}, 0, 0, &apiError{http.StatusBadRequest, CodeBadID, "branch id must be a positive integer"}
+		return scope{}, 0, 0, &httpkit.Error{Status: http.StatusBadRequest, Code: CodeBadID, Message: "branch id must be a positive integer"}
 	}
 	product, err := httpkit.ParseID(c.Param("pid"))
 	if err != nil {
-		return scope{}, 0, 0, &apiError{http.StatusBadRequest, CodeBadID, "product id must be a positive integer"}
+		return scope{}, 0, 0, &httpkit.Error{Status: http.StatusBadRequest, Code: CodeBadID, Message: "product id must be a positive integer"}
 	}
 	if !s.allows(branch) {
 		h.deny(c, s.subject, branch, "branch")
-		return scope{}, 0, 0, errAnswered
+		return scope{}, 0, 0, httpkit.ErrAnswered
 	}
 	return s, branch, product, nil
 }
@@ -287,7 +269,7 @@ func (h handlers) set(c *gin.Context) error {
 		return err
 	}
 	if body.Quantity == nil || body.Version <= 0 {
-		return &apiError{http.StatusBadRequest, CodeInvalid, "quantity and version (the version you read) are required"}
+		return &httpkit.Error{Status: http.StatusBadRequest, Code: CodeInvalid, Message: "quantity and version (the version you read) are required"}
 	}
 	it, err := h.store.SetQuantity(c.Request.Context(), branch, product, *body.Quantity, body.Version)
 	if err != nil {

@@ -145,26 +145,10 @@ func TestStore(t *testing.T) {
 			t.Run("parallel sets of one version: exactly one wins", func(t *testing.T) {
 				_, items, _ := s.Stock(ctx, 1)
 				it := items[2]
-				const writers = 8
-				var wg sync.WaitGroup
-				errs := make(chan error, writers)
-				for i := range writers {
-					wg.Go(func() {
-						_, err := s.SetQuantity(ctx, 1, it.ProductID, 100+i, it.Version)
-						errs <- err
-					})
-				}
-				wg.Wait()
-				close(errs)
-				won := 0
-				for err := range errs {
-					switch {
-					case err == nil:
-						won++
-					case !errors.Is(err, stock.ErrVersion):
-						t.Errorf("writer: %v", err)
-					}
-				}
+				won := svctest.Race(t, 8, func(i int) error {
+					_, err := s.SetQuantity(ctx, 1, it.ProductID, 100+i, it.Version)
+					return err
+				}, func(err error) bool { return errors.Is(err, stock.ErrVersion) })
 				if won != 1 {
 					t.Fatalf("%d writers won, want 1", won)
 				}
