@@ -14,7 +14,7 @@ help: ## list the targets
 build: ## build authproxy, catalog, inventory and the dev IdP into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./authproxy ./services/catalog ./services/inventory ./hack/devidp/cmd/devidp
 
-test: ## run every test (installs redis-server, nginx, caddy, chromium with apt when missing and root)
+test: ## run every test (installs redis-server, nginx, caddy, chromium, postgresql with apt when missing and root)
 	hack/test.sh
 
 test-unit: ## root module tests only (race detector on)
@@ -37,7 +37,7 @@ images: ## build the three container images (needs a Docker engine)
 	docker build -f services/inventory/Dockerfile -t gatewarden/inventory:dev .
 
 bench: ## hot-path benchmarks (needs redis-server on PATH)
-	$(GO) test -run '^$$' -bench . -benchmem ./services/jwtauth/ ./authproxy/...
+	$(GO) test -run '^$$' -bench . -benchmem ./services/jwtauth/ ./services/catalog/... ./authproxy/...
 
 fuzz: ## a short run of every fuzz target
 	hack/fuzz.sh 20s

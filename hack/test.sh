@@ -8,7 +8,7 @@ usage() {
   cat <<'USAGE'
 usage: hack/test.sh [-h]
 Runs go vet and go test -race for the root module, then go test for every nested module under
-hack/. Installs redis-server, nginx, caddy and chromium with apt when they are missing and the
+hack/. Installs redis-server, nginx, caddy, chromium and postgresql with apt when they are missing and the
 script runs as root. Set SKIP_NESTED=1 to run only the root module.
 USAGE
 }
@@ -21,6 +21,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v caddy >/dev/null || need+=(caddy)
 command -v chromium >/dev/null || need+=(chromium)
+# PostgreSQL server binaries (initdb, postgres): the services' store tests start their own server.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || need+=(postgresql)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${need[*]} with apt"

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
 )
 
@@ -29,5 +33,53 @@ func TestRun(t *testing.T) {
 	}
 	if code := srv.Stop(); code != 0 {
 		t.Fatalf("exit code %d after cancel; stderr:\n%s", code, srv.Stderr.String())
+	}
+}
+
+// TestRunOnPostgres starts the binary's logic against a real PostgreSQL
+// twice: the first run migrates and seeds, an admin changes a product, and
+// the second run (a restart, or another replica) migrates nothing and
+// serves the change. A database that cannot be reached is a start failure.
+func TestRunOnPostgres(t *testing.T) {
+	t.Parallel()
+	pg := svctest.StartPostgres(t)
+	url := pg.NewDatabase(t)
+	iss := svctest.NewIssuer(t, "https://idp.test")
+	args := []string{"--issuer", iss.Spec(), "--database", url}
+	env := map[string]string{"JWT_AUDIENCE": "catalog"}
+	admin := iss.Token(t, "catalog", "ada", []string{"admin"})
+
+	first := svctest.Start(t, run, args, env)
+	if r := svctest.Get(t, http.DefaultClient, first.URL+"/readyz", ""); r.Status != http.StatusOK {
+		t.Fatalf("readyz: %d", r.Status)
+	}
+	r := svctest.Do(t, http.DefaultClient, http.MethodPut, first.URL+"/products/3", admin,
+		`{"name":"Decaf Blend 500g","price_cents":1599,"currency":"EUR","category":"coffee","version":1}`)
+	if r.Status != http.StatusOK {
+		t.Fatalf("update: %d %s", r.Status, r.Body)
+	}
+	if code := first.Stop(); code != 0 {
+		t.Fatalf("first run exit %d:\n%s", code, first.Stderr.String())
+	}
+	if !strings.Contains(first.Stderr.String(), `"applied":2`) || strings.Contains(first.Stderr.String(), "xxxxx") {
+		t.Errorf("first run should apply 2 migrations:\n%s", first.Stderr.String())
+	}
+
+	second := svctest.Start(t, run, args, env)
+	r = svctest.Get(t, http.DefaultClient, second.URL+"/products/3", admin)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"name":"Decaf Blend 500g"`) || !strings.Contains(string(r.Body), `"version":2`) {
+		t.Fatalf("after restart: %d %s", r.Status, r.Body)
+	}
+	if code := second.Stop(); code != 0 || !strings.Contains(second.Stderr.String(), `"applied":0`) {
+		t.Fatalf("second run exit %d, want 0 with nothing applied:\n%s", code, second.Stderr.String())
+	}
+
+	var stderr svctest.LogBuffer
+	code := run(context.Background(), svcmain.Process{
+		Args:      []string{"--listen", "127.0.0.1:0", "--issuer", iss.Spec(), "--database", "postgres://nobody:pw@127.0.0.1:1/none?connect_timeout=2"},
+		LookupEnv: svctest.MapEnv(env), Stdout: io.Discard, Stderr: &stderr,
+	})
+	if code != svcmain.ExitFailure || !strings.Contains(stderr.String(), "database: connect") || strings.Contains(stderr.String(), ":pw@") {
+		t.Fatalf("unreachable database: exit %d, want %d with a redacted connect error:\n%s", code, svcmain.ExitFailure, stderr.String())
 	}
 }

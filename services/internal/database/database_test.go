@@ -58,3 +58,31 @@ func TestLikePattern(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseURL: never panics; a password given in a postgres URL never
+// shows in the parsed source's text or in an error.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"", Memory, "sqlite:x.db", "postgres://u:pw@h/db", "postgresql://u:pw@h:5432/db?sslmode=disable",
+		"postgres://u:pw@[::1", "postgres://u:pw@h/%zz", "mysql://x", "sqlite:?"} {
+		f.Add(s, "pw")
+	}
+	f.Fuzz(func(t *testing.T, raw, password string) {
+		if len(password) < 6 || strings.ContainsAny(password, "@/:?#[]%") {
+			password = "s3cretpassw0rd"
+		}
+		raw = strings.ReplaceAll(raw, ":pw@", ":"+password+"@") // the password part of user:password@
+		src, err := ParseURL(raw)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidURL) {
+				t.Fatalf("error does not wrap ErrInvalidURL: %v", err)
+			}
+			if strings.HasPrefix(raw, "postgres") && strings.Contains(raw, ":"+password+"@") && strings.Contains(err.Error(), password) {
+				t.Fatalf("error shows the password: %v", err)
+			}
+			return
+		}
+		if src.Dialect == Postgres && strings.Contains(raw, ":"+password+"@") && strings.Contains(src.String(), password) {
+			t.Fatalf("String() shows the password: %s", src)
+		}
+	})
+}

@@ -93,7 +93,8 @@ func TestLoadPrecedence(t *testing.T) {
 
 func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"SHUTDOWN_TIMEOUT": "-1s", "JWT_ISSUERS": "iss=x,pem=/does/not/exist;iss=y,colour=blue,hmac-file=/nope"}
+	env := map[string]string{"SHUTDOWN_TIMEOUT": "-1s", "JWT_ISSUERS": "iss=x,pem=/does/not/exist;iss=y,colour=blue,hmac-file=/nope",
+		"DATABASE_URL": "mysql://db/catalog"}
 	args := []string{"--listen", "localhost", "--audience", " ", "--leeway", "6m", "--log-level", "chatty"}
 	_, err := svcconfig.Load("svc", "svc", args, svctest.MapEnv(env), &bytes.Buffer{})
 	if !errors.Is(err, svcconfig.ErrInvalid) {
@@ -108,6 +109,7 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 		"--shutdown-timeout -1s must be positive",
 		"--issuer #1:", "/does/not/exist",
 		"--issuer #2:", `unknown key "colour"`,
+		"--database: database: invalid URL",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
@@ -145,7 +147,8 @@ func TestSummaryAndLogValueRedact(t *testing.T) {
 	a := svctest.NewIssuer(t, "https://a.test")
 	specs := "iss=https://h.test,hmac-file=" + writeHMAC(t) + ",aud=special;" +
 		a.Spec() + ";iss=https://j.test,jwks=https://j.test/jwks,algs=RS256"
-	cfg, err := svcconfig.Load("svc", "svc", []string{"--check-config"}, svctest.MapEnv(map[string]string{"JWT_ISSUERS": specs}), &bytes.Buffer{})
+	env := map[string]string{"JWT_ISSUERS": specs, "DATABASE_URL": "postgres://cat:db-s3cret@db:5432/catalog"}
+	cfg, err := svcconfig.Load("svc", "svc", []string{"--check-config"}, svctest.MapEnv(env), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +160,7 @@ func TestSummaryAndLogValueRedact(t *testing.T) {
 		"issuer: https://h.test; aud: special; keys: hmac (secret redacted)",
 		"issuer: https://a.test; aud: svc (default); keys: pem (1 key files); algs: implied by keys",
 		"issuer: https://j.test; aud: svc (default); keys: jwks https://j.test/jwks; algs: RS256",
+		"database: postgres://cat:xxxxx@db:5432/catalog (postgres)",
 	} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum)
@@ -165,7 +169,7 @@ func TestSummaryAndLogValueRedact(t *testing.T) {
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("cfg", "config", cfg)
 	for name, out := range map[string]string{"summary": sum, "log": logs.String()} {
-		if strings.Contains(out, hmacSecret) || strings.Contains(out, "czNjcjN0") { // base64 of the secret's start
+		if strings.Contains(out, hmacSecret) || strings.Contains(out, "czNjcjN0") || strings.Contains(out, "db-s3cret") { // base64 of the secret's start
 			t.Errorf("%s reveals the HMAC secret:\n%s", name, out)
 		}
 	}
