@@ -81,6 +81,9 @@ type Options struct {
 	NginxPath, CaddyPath string
 	// ReadyTimeout bounds the wait for each part to become ready; 0 = 60s.
 	ReadyTimeout time.Duration
+	// CatalogDatabase and InventoryDatabase are the services' --database URLs; "" = their
+	// embedded in-memory default.
+	CatalogDatabase, InventoryDatabase string
 }
 
 // Stack is a running system. Close stops it.
@@ -247,6 +250,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		"--listen=" + addr(ports.Catalog),
 		"--issuer=" + gatewayIssuer,
 		"--log-level=" + opts.LogLevel,
+		"--database=" + opts.CatalogDatabase,
 	}, s.CatalogURL+"/readyz"); err != nil {
 		return nil, err
 	}
@@ -256,6 +260,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		"--issuer=" + gatewayIssuer,
 		"--issuer=iss=" + s.DevIDPURL + ",jwks=" + s.DevIDPURL + "/.well-known/jwks.json,aud=" + ClientID,
 		"--log-level=" + opts.LogLevel,
+		"--database=" + opts.InventoryDatabase,
 	}, s.InventoryURL+"/readyz"); err != nil {
 		return nil, err
 	}

@@ -1,14 +1,18 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatewarden/gatewarden/hack/stack"
+	"github.com/gatewarden/gatewarden/services/pgserver"
 )
 
 // stockRow is one row of GET /branches/{id}/products.
@@ -123,5 +127,39 @@ func testWrites(t *testing.T, s *stack.Stack) {
 	wg.Wait()
 	if got := firstStockRow(t, s, manager, 1); got.Quantity != before.Quantity+writers*each {
 		t.Fatalf("after %d parallel +1 through the gateway: quantity %d, want %d", writers*each, got.Quantity, before.Quantity+writers*each)
+	}
+}
+
+// TestPostgres runs the write checks through every front proxy with catalog and inventory on a
+// real PostgreSQL (one server, a database per service, as the chart's default does) instead of
+// the embedded default.
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pg, err := pgserver.Start(ctx)
+	if errors.Is(err, pgserver.ErrNotInstalled) {
+		requireTool(t, false, "postgresql (apt-get install postgresql)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Close() })
+	for i, p := range stack.Proxies() {
+		t.Run(string(p), func(t *testing.T) {
+			ok, what := proxyAvailable(p)
+			requireTool(t, ok, what)
+			catalog, err := pg.CreateDatabase(ctx, fmt.Sprintf("catalog_%d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			inventory, err := pg.CreateDatabase(ctx, fmt.Sprintf("inventory_%d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := startStackWith(t, stack.Options{Proxy: p, CatalogDatabase: catalog, InventoryDatabase: inventory})
+			testAnonymousProducts(t, s)
+			testWrites(t, s)
+		})
 	}
 }

@@ -2,197 +2,51 @@ package svctest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
-
 	"github.com/gatewarden/gatewarden/services/internal/database"
+	"github.com/gatewarden/gatewarden/services/pgserver"
 )
 
-// Postgres is a throwaway PostgreSQL server started by StartPostgres: its
-// own data directory in a temporary folder, 127.0.0.1 and a free port, trust
-// authentication, durability off (fsync) for speed.
+// Postgres is a throwaway PostgreSQL server (services/pgserver) started
+// for one test.
 type Postgres struct {
-	Port int
-	n    atomic.Int64
-	db   *sql.DB // to the postgres database, for CREATE DATABASE
+	srv *pgserver.Server
+	n   atomic.Int64
 }
 
-// PostgresBinDir finds the server binaries: $POSTGRES_BIN, else the newest
-// /usr/lib/postgresql/*/bin (Debian's layout), else the folder of initdb
-// on PATH. "" when there is none.
-func PostgresBinDir() string {
-	if d := os.Getenv("POSTGRES_BIN"); d != "" {
-		return d
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(dirs, func(a, b string) int {
-		va, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
-		vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
-		return vb - va
-	})
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d
-		}
-	}
-	if p, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(p)
-	}
-	return ""
-}
-
-// StartPostgres starts a PostgreSQL server for the test (stopped and
-// removed at cleanup). Without the binaries the test is skipped, unless CI
-// is set, where it fails: CI installs them. PostgreSQL refuses to run as
-// root, so as root the server runs as the "postgres" user (Debian's package
-// creates it) or "nobody".
+// StartPostgres starts a PostgreSQL server for the test, stopped and removed
+// at cleanup. Without the binaries the test is skipped, unless CI is set,
+// where it fails: CI installs them.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
-	bin := PostgresBinDir()
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("PostgreSQL binaries not found (apt-get install postgresql, or set POSTGRES_BIN)")
-		}
-		t.Skip("PostgreSQL binaries not found (apt-get install postgresql, or set POSTGRES_BIN)")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := pgserver.Start(ctx)
+	if errors.Is(err, pgserver.ErrNotInstalled) && os.Getenv("CI") == "" {
+		t.Skip(err)
 	}
-	dir, err := os.MkdirTemp("", "svctest-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	cred, err := postgresCredential(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	run := func(name string, args ...string) *exec.Cmd {
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.Dir = dir
-		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "LC_ALL=C"}
-		if cred != nil {
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		}
-		return cmd
-	}
-	if out, err := run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--no-instructions").CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
-	}
-	port := freePort(t)
-	logFile := filepath.Join(dir, "postgres.log")
-	logw, err := os.Create(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := run("postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
-	srv.Stdout, srv.Stderr = logw, logw
-	if err := srv.Start(); err != nil {
-		t.Fatalf("postgres: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(syscall.SIGINT) // fast shutdown
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = srv.Process.Kill()
-			<-exited
-		}
-		_ = logw.Close()
-	})
-	p := &Postgres{Port: port}
-	db, err := sql.Open("pgx", p.url("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		select {
-		case werr := <-exited:
-			log, _ := os.ReadFile(logFile)
-			t.Fatalf("postgres exited: %v\n%s", werr, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logFile)
-			t.Fatalf("postgres not ready after 30s: %v\n%s", err, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	p.db = db
-	return p
-}
-
-func (p *Postgres) url(db string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, db)
+	t.Cleanup(func() { _ = srv.Close() })
+	return &Postgres{srv: srv}
 }
 
 // NewDatabase creates an empty database and returns its URL.
 func (p *Postgres) NewDatabase(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("test_%d", p.n.Add(1))
-	if _, err := p.db.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	return p.url(name)
-}
-
-// postgresCredential: nil when not root; else the postgres (or nobody)
-// user, given ownership of dir.
-func postgresCredential(dir string) (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	var u *user.User
-	var err error
-	for _, name := range []string{"postgres", "nobody"} {
-		if u, err = user.Lookup(name); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		return nil, errors.New("running as root and neither the postgres nor the nobody user exists")
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(dir, uid, gid); err != nil {
-		return nil, err
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, err := p.srv.CreateDatabase(context.Background(), fmt.Sprintf("test_%d", p.n.Add(1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return url
 }
 
 // Backend is one database a test runs against.
