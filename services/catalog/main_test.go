@@ -74,6 +74,20 @@ func TestRunOnPostgres(t *testing.T) {
 		t.Fatalf("second run exit %d, want 0 with nothing applied:\n%s", code, second.Stderr.String())
 	}
 
+	// The database goes away: readiness says so, the service keeps running.
+	third := svctest.Start(t, run, args, env)
+	pg.Stop(t)
+	if r := svctest.Get(t, http.DefaultClient, third.URL+"/readyz", ""); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("readyz with the database gone: %d, want 503", r.Status)
+	}
+	if r := svctest.Get(t, http.DefaultClient, third.URL+"/products", admin); r.Status != http.StatusInternalServerError ||
+		!strings.Contains(string(r.Body), `"error":"internal_error"`) {
+		t.Errorf("list with the database gone: %d %s, want a 500 JSON without details", r.Status, r.Body)
+	}
+	if code := third.Stop(); code != 0 {
+		t.Errorf("exit %d after the outage", code)
+	}
+
 	var stderr svctest.LogBuffer
 	code := run(context.Background(), svcmain.Process{
 		Args:      []string{"--listen", "127.0.0.1:0", "--issuer", iss.Spec(), "--database", "postgres://nobody:pw@127.0.0.1:1/none?connect_timeout=2"},

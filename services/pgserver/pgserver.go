@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,6 +63,8 @@ type Server struct {
 	cmd    *exec.Cmd
 	exited chan error
 	db     *sql.DB // to the postgres database, for CREATE DATABASE
+	once   sync.Once
+	err    error
 }
 
 // Start initialises a data directory and starts the server, waiting until it
@@ -156,8 +159,13 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error
 }
 
 // Close stops the server (a fast shutdown, then a kill after 10 s) and
-// removes its data directory.
+// removes its data directory. Closing again does nothing.
 func (s *Server) Close() error {
+	s.once.Do(func() { s.err = s.close() })
+	return s.err
+}
+
+func (s *Server) close() error {
 	if s.db != nil {
 		_ = s.db.Close()
 	}

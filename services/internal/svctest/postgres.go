@@ -39,6 +39,14 @@ func StartPostgres(t testing.TB) *Postgres {
 	return &Postgres{srv: srv}
 }
 
+// Stop stops the server now (an outage); cleanup does nothing more.
+func (p *Postgres) Stop(t testing.TB) {
+	t.Helper()
+	if err := p.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // NewDatabase creates an empty database and returns its URL.
 func (p *Postgres) NewDatabase(t testing.TB) string {
 	t.Helper()
