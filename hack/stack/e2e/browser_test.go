@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatewarden/gatewarden/hack/e2e"
 	"github.com/gatewarden/gatewarden/hack/stack"
 )
 
@@ -47,7 +48,7 @@ func TestBrowser(t *testing.T) {
 	chromium, ok := chromiumPath()
 	requireTool(t, ok, "chromium (apt-get install chromium)")
 	s := startStack(t, stack.ProxyCaddyEmbedded)
-	manager := user(t, "manager@example.com")
+	manager := e2e.User(t, "manager@example.com")
 
 	dir := screenshotDir(t)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
