@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gatewarden/gatewarden/hack/cluster"
 	"github.com/gatewarden/gatewarden/hack/cluster/deploy"
 	"github.com/gatewarden/gatewarden/hack/e2e"
 )
@@ -264,4 +267,35 @@ func status(t *testing.T, c *http.Client, method, url, origin string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestBrowserLogin runs the shared browser flow (headless Chromium, login as the branch manager
+// at the dev IdP, branch 1 allowed, branch 2 refused, logout) through Traefik: the browser on
+// the host reaches the cluster through a proxy that dials into its network namespace.
+func TestBrowserLogin(t *testing.T) {
+	requireCluster(t)
+	chromium := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chromium = p
+			break
+		}
+	}
+	if chromium == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed, and CI is set: install it (see .ci/run)")
+		}
+		t.Skip("chromium is not installed (apt-get install chromium)")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	proxy, err := cluster.BrowserProxy(ctx, dep.Transport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv("E2E_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = "../artifacts/screenshots"
+	}
+	e2e.Browser(t, target(), e2e.BrowserOptions{Chromium: chromium, ScreenshotDir: dir, ProxyURL: proxy})
 }
