@@ -45,6 +45,9 @@ type Options struct {
 	// StateDir (default /var/lib/gatewarden-cluster) and RunDir (default
 	// /run/gatewarden-cluster) hold everything the cluster writes; both are removed by Close.
 	StateDir, RunDir string
+	// LogDir receives every process's log and the pods' logs (default StateDir/logs, removed
+	// with the rest by Close); set it to keep them after the cluster is gone.
+	LogDir string
 	// NodeName defaults to gatewarden-node.
 	NodeName string
 	// Logger reports progress (default: discard).
@@ -186,7 +189,12 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	return c, nil
 }
 
-func (c *Cluster) logDir() string        { return filepath.Join(c.opts.StateDir, "logs") }
+func (c *Cluster) logDir() string {
+	if c.opts.LogDir != "" {
+		return c.opts.LogDir
+	}
+	return filepath.Join(c.opts.StateDir, "logs")
+}
 func (c *Cluster) state(p string) string { return filepath.Join(c.opts.StateDir, p) }
 func (c *Cluster) runp(p string) string  { return filepath.Join(c.opts.RunDir, p) }
 
@@ -195,7 +203,7 @@ func (c *Cluster) runp(p string) string  { return filepath.Join(c.opts.RunDir, p
 func (c *Cluster) LogDir() string { return c.logDir() }
 
 // PodLogDir is where kubelet writes the containers' logs.
-func (c *Cluster) PodLogDir() string { return c.state("pod-logs") }
+func (c *Cluster) PodLogDir() string { return filepath.Join(c.logDir(), "pods") }
 
 // bin finds a binary in Options.Bin.
 func (c *Cluster) bin(name string) (string, error) {
@@ -330,7 +338,7 @@ func (c *Cluster) startControlPlane(ctx, fwdCtx context.Context) error {
 		"--service-cluster-ip-range="+ServiceCIDR,
 		"--service-account-private-key-file="+p.path("sa.key"),
 		"--root-ca-file="+p.path("ca.crt"),
-		"--use-service-account-credentials=false",
+		"--use-service-account-credentials=true",
 		"--controllers=*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
 	)
 	if err != nil {

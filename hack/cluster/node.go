@@ -56,6 +56,7 @@ const cniConfig = `{
       "type": "bridge",
       "bridge": "cni0",
       "isGateway": true,
+      "isDefaultGateway": true,
       "ipMasq": false,
       "hairpinMode": true,
       "ipam": {
