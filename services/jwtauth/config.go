@@ -22,6 +22,10 @@ type IssuerConfig struct {
 	HMACSecret  []byte        // key source 3 (HS256)
 	Algorithms  []string      // allowed algs; empty = all algs the key source's keys imply
 	JWKSRefresh time.Duration // default 5m
+	// JWKSRefetch is the least time between two refetches of the JWKS that
+	// a token with an unknown kid triggers; 0 = DefaultJWKSRefetch. A
+	// provider that rotates keys often wants it short.
+	JWKSRefetch time.Duration
 }
 
 // Config configures a Verifier.
@@ -33,6 +37,10 @@ type Config struct {
 	HTTPClient *http.Client  // for JWKS fetches; nil = a client with a 10 s timeout
 	Logger     *slog.Logger  // nil = discard
 	Now        func() time.Time
+	// AcceptIDTokens turns off the refusal of id_tokens (see IDTokenReason).
+	// Only a relying party verifying its own id_tokens (authproxy at login)
+	// sets it; a service never should.
+	AcceptIDTokens bool
 }
 
 // LogValue implements slog.LogValuer without revealing HMAC secrets.
@@ -141,6 +149,9 @@ func checkIssuer(ic IssuerConfig) (keys []*key, algs []string, errs []error) {
 	}
 	if ic.JWKSRefresh < 0 {
 		add("jwks refresh %s is negative", ic.JWKSRefresh)
+	}
+	if ic.JWKSRefetch < 0 {
+		add("jwks refetch %s is negative", ic.JWKSRefetch)
 	}
 	algs = implied
 	if len(ic.Algorithms) > 0 {
