@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 )
 
 //go:embed web/index.html
@@ -49,5 +50,37 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+data.Nonce+"'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// loginFailedTemplate is the page a failed callback shows.
+var loginFailedTemplate = template.Must(template.New("login-failed").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Login failed</title></head>
+<body><h1>Login failed</h1>
+<p>{{.Message}}</p>
+<p><a href="{{.Start}}">Log in again</a> or go back to the <a href="{{.Home}}">start page</a>.</p>
+</body></html>
+`))
+
+// loginFailedPage answers a failed callback with k's status and a page that
+// says the login failed; the reason is in the log, not on the page.
+func (s *Server) loginFailedPage(w http.ResponseWriter, k kind) {
+	var buf bytes.Buffer
+	data := struct{ Message, Start, Home string }{
+		Message: strings.ToUpper(k.message[:1]) + k.message[1:] + ".",
+		Start:   s.public.Path + startPath + "?rd=%2F",
+		Home:    s.public.Path + "/",
+	}
+	if err := loginFailedTemplate.Execute(&buf, data); err != nil {
+		writeError(w, err, "")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	w.WriteHeader(k.status)
 	_, _ = w.Write(buf.Bytes())
 }
