@@ -369,3 +369,12 @@ func TestNonceInAccessTokens(t *testing.T) {
 		t.Errorf("id_token accepted as bearer: %v", err)
 	}
 }
+
+func FuzzClaimStrings(f *testing.F) {
+	f.Add("e30.eyJyZWFsbV9hY2Nlc3MiOnsicm9sZXMiOlsiYSJdfX0.x", "realm_access.roles")
+	f.Add("a.b.c", "groups")
+	f.Add("..", ".")
+	f.Fuzz(func(t *testing.T, raw, path string) {
+		_ = claimStrings(raw, path) // must not panic
+	})
+}
