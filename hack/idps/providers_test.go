@@ -30,6 +30,8 @@ type provider struct {
 	// refreshFor keeps refreshing for at least this long (across key
 	// rotations for dex).
 	refreshFor time.Duration
+	// afterRefresh checks the provider after the refresh loop.
+	afterRefresh func()
 }
 
 // flows runs login, bearer use of the access token, refresh with rotated
@@ -80,6 +82,9 @@ func flows(t *testing.T, g *gateway, p provider) {
 				resp.StatusCode, tail(g.proc.logs.String(), 15))
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	if p.afterRefresh != nil {
+		p.afterRefresh()
 	}
 	if p.jwtAccess {
 		if now := strings.TrimPrefix(authz(t, g, "/api/x", cookieA, "", "").Header.Get("Authorization"), "Bearer "); now == access {
@@ -288,6 +293,13 @@ func TestDex(t *testing.T) {
 	flows(t, g, provider{
 		url: issuer, clientID: "gatewarden", user: "admin@example.com", password: "password",
 		jwtAccess: true, endSession: false, refreshFor: refreshFor,
+		afterRefresh: func() {
+			// The first key at start, then at least two rotations while the
+			// session kept refreshing.
+			if n := strings.Count(dex.logs.String(), `"msg":"keys rotated"`); n < 3 && !testing.Short() {
+				t.Errorf("dex rotated its keys %d times during the test, want at least 3", n)
+			}
+		},
 		revoke: func() {
 			dex.stop()
 			dex = start(t, "dex", args)

@@ -3,6 +3,7 @@ package jwtauth
 import (
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -17,13 +18,17 @@ import (
 //   - at_hash, c_hash or s_hash (OpenID Connect Core 3.1.3.6, 3.3.2.11, FAPI)
 //     bind an id_token to the tokens issued with it: only id_tokens carry them.
 //     FusionAuth puts at_hash in every id_token, refreshed ones included.
-//   - nonce (Core 2) is an id_token claim, but some providers also copy it
-//     into their access tokens (dex). nonceInAccess says this provider is known
-//     to; then nonce alone does not decide.
+//   - nonce (Core 2) is an id_token claim.
+//
+// Some providers copy id_token claims into their access tokens (dex signs
+// its access tokens as id_tokens, nonce and at_hash included). A relying
+// party that has seen such access tokens in its token endpoint's answers
+// names those claims in accessClaims; they then do not decide. c_hash and a
+// typ claim "ID" always do.
 //
 // An unreadable header or payload counts as an id_token: refusing is the safe
 // answer for something that cannot be read.
-func IDTokenReason(token string, nonceInAccess bool) string {
+func IDTokenReason(token string, accessClaims ...string) string {
 	header, rest, ok := strings.Cut(token, ".")
 	payload, _, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 {
@@ -54,17 +59,37 @@ func IDTokenReason(token string, nonceInAccess bool) string {
 			return ""
 		}
 	}
+	known := func(claim string) bool { return slices.Contains(accessClaims, claim) }
 	switch {
-	case p.AtHash != nil:
-		return "carries at_hash"
 	case p.CHash != nil:
 		return "carries c_hash"
-	case p.SHash != nil:
+	case p.AtHash != nil && !known("at_hash"):
+		return "carries at_hash"
+	case p.SHash != nil && !known("s_hash"):
 		return "carries s_hash"
-	case p.Nonce != nil && !nonceInAccess:
+	case p.Nonce != nil && !known("nonce"):
 		return "carries nonce"
 	}
 	return ""
+}
+
+// IDTokenClaims lists the id_token claims (at_hash, s_hash, nonce) that the
+// JWT token carries; a relying party learns from its token endpoint's
+// access tokens which of them its provider puts in access tokens.
+func IDTokenClaims(token string) []string {
+	_, rest, _ := strings.Cut(token, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	var p map[string]json.RawMessage
+	if decodeSegment(payload, &p) != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range []string{"at_hash", "s_hash", "nonce"} {
+		if _, ok := p[c]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func decodeSegment(seg string, v any) error {

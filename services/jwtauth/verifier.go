@@ -224,7 +224,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, *issuer, 
 		return nil, nil, nil, verifyErr(ErrMissingClaim, errors.New("no exp"))
 	}
 	if !v.idOK {
-		if reason := IDTokenReason(token, false); reason != "" {
+		if reason := IDTokenReason(token); reason != "" {
 			return nil, nil, nil, verifyErr(ErrIDToken, errors.New(reason))
 		}
 	}

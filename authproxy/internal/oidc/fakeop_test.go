@@ -164,7 +164,7 @@ func (op *fakeOP) serve(w http.ResponseWriter, r *http.Request) {
 			id["email"], id["name"] = "u@example.com", "U Ser"
 		}
 		if r.PostForm.Get("grant_type") == "authorization_code" {
-			id["nonce"] = op.nonce
+			id["nonce"], id["c_hash"] = op.nonce, "c"
 		}
 		for k, v := range base {
 			id[k] = v
@@ -377,4 +377,30 @@ func FuzzClaimStrings(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw, path string) {
 		_ = claimStrings(raw, path) // must not panic
 	})
+}
+
+// TestDexShapedAccessTokens: dex signs its access tokens as id_tokens
+// (nonce and at_hash of a random value). Learned from the token endpoint,
+// they pass as bearer tokens; the id_token of the code flow (c_hash) is
+// still refused.
+func TestDexShapedAccessTokens(t *testing.T) {
+	t.Parallel()
+	op := newFakeOP(t)
+	op.access = func(c jwt.MapClaims) { c["nonce"], c["at_hash"] = "n-1", "random" }
+	p := op.provider(t, nil)
+	if _, _, err := p.VerifyAccessToken(context.Background(), op.sign(jwt.MapClaims{
+		"iss": op.srv.URL, "aud": fakeClient, "sub": "user-1", "exp": time.Now().Add(time.Minute).Unix(), "at_hash": "x",
+	})); !errors.Is(err, ErrAccessToken) {
+		t.Fatalf("before any login, an at_hash token passed: %v", err)
+	}
+	toks, _, err := op.exchange(t, p)
+	if err != nil {
+		t.Fatalf("Exchange: %v", err)
+	}
+	if _, _, err := p.VerifyAccessToken(context.Background(), toks.AccessToken); err != nil {
+		t.Errorf("dex-shaped access token refused after the token endpoint showed one: %v", err)
+	}
+	if _, _, err := p.VerifyAccessToken(context.Background(), toks.IDToken); !errors.Is(err, ErrAccessToken) {
+		t.Errorf("code-flow id_token (c_hash) accepted as bearer: %v", err)
+	}
 }

@@ -167,10 +167,12 @@ type Provider struct {
 	now  func() time.Time
 	mu   sync.Mutex // serialises Discover
 	d    atomic.Pointer[discovered]
-	// nonceInAccess: a token endpoint answer showed that this provider
-	// copies nonce into its access tokens (dex does), so nonce alone no
-	// longer marks a bearer token as an id_token.
-	nonceInAccess atomic.Bool
+	// accessClaims are the id_token claims (nonce, at_hash, s_hash) that
+	// token endpoint answers showed in this provider's access tokens (dex
+	// puts nonce and at_hash in them); they no longer mark a bearer token as
+	// an id_token. Only grows.
+	accessMu     sync.Mutex
+	accessClaims atomic.Pointer[[]string]
 }
 
 // New checks cfg and returns a Provider that has not discovered yet; call
@@ -520,7 +522,7 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, raw string) (*jwtauth.
 	if err != nil {
 		return nil, nil, err
 	}
-	if reason := jwtauth.IDTokenReason(raw, p.nonceInAccess.Load()); reason != "" {
+	if reason := jwtauth.IDTokenReason(raw, p.knownAccessClaims()...); reason != "" {
 		return nil, nil, fmt.Errorf("%w: an id_token is not an access token (%s)", ErrAccessToken, reason)
 	}
 	return c, p.userFromAccess(raw, c), nil
@@ -677,12 +679,9 @@ func (p *Provider) tokens(ctx context.Context, d *discovered, tok *oauth2.Token,
 	if err != nil {
 		return nil, err
 	}
-	// The token endpoint says which token is the access token: one that
-	// carries a nonce anyway teaches us that nonce does not mark this
-	// provider's id_tokens.
-	if jwtauth.IDTokenReason(tok.AccessToken, false) == "carries nonce" && !p.nonceInAccess.Swap(true) {
-		p.log.Info("oidc: this provider puts nonce in its access tokens; id_tokens are told apart by at_hash/c_hash and typ")
-	}
+	// The token endpoint says which token is the access token: id_token
+	// claims it carries anyway no longer mark this provider's id_tokens.
+	p.learnAccessClaims(jwtauth.IDTokenClaims(tok.AccessToken))
 	t.Access = access
 	t.Expiry = access.ExpiresAt.Time
 	if access.IssuedAt != nil {
@@ -690,6 +689,39 @@ func (p *Provider) tokens(ctx context.Context, d *discovered, tok *oauth2.Token,
 	}
 	t.User = p.userFromAccess(tok.AccessToken, access)
 	return t, nil
+}
+
+func (p *Provider) knownAccessClaims() []string {
+	if c := p.accessClaims.Load(); c != nil {
+		return *c
+	}
+	return nil
+}
+
+// learnAccessClaims records id_token claims seen in an access token from
+// the token endpoint, and says so once per claim: with at_hash among them,
+// a refreshed id_token of this provider can no longer be told from an
+// access token (only c_hash and typ still tell), which the operator should
+// know.
+func (p *Provider) learnAccessClaims(claims []string) {
+	if len(claims) == 0 {
+		return
+	}
+	p.accessMu.Lock()
+	defer p.accessMu.Unlock()
+	known := p.knownAccessClaims()
+	next := slices.Clone(known)
+	for _, c := range claims {
+		if !slices.Contains(next, c) {
+			next = append(next, c)
+		}
+	}
+	if len(next) == len(known) {
+		return
+	}
+	p.accessClaims.Store(&next)
+	p.log.Warn("oidc: this provider's access tokens carry id_token claims (no typ at+jwt); bearer id_tokens are now told apart by c_hash and typ only",
+		slog.Any("claims", next))
 }
 
 // fillFromUserinfo asks the userinfo endpoint for the email and name the
