@@ -4,13 +4,17 @@ go 1.26.0
 
 replace github.com/gatewarden/gatewarden => ../..
 
-// dex v2.41.1 (tag without a /v2 module path, so served as this pseudo-version).
-// Its own go.mod replaces github.com/dexidp/dex/api/v2 with ./api/v2, which a
-// dependent module cannot repeat; the published api/v2 module is used instead.
+// dex v2.41.1: its tags lack the /v2 module path, so the module proxy serves
+// the release commit (43956db7fd75, 2024-08-07) only as this pseudo-version.
+// Its go.mod replaces github.com/dexidp/dex/api/v2 with ./api/v2, a local
+// path a dependent module cannot repeat; the published api/v2 v2.2.0 is used.
+// dex is built as a go tool (tool block below) with cgo: cmd/dex always
+// links its SQLite storage.
 require (
 	github.com/dexidp/dex v0.0.0-20240807174518-43956db7fd75 // indirect
 	github.com/dexidp/dex/api/v2 v2.2.0 // indirect
 	github.com/zitadel/oidc/v3 v3.52.0
+	golang.org/x/net v0.62.0
 )
 
 require (
@@ -130,7 +134,6 @@ require (
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/exp v0.0.0-20221004215720-b9f4876ce741 // indirect
 	golang.org/x/mod v0.41.0 // indirect
-	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/oauth2 v0.38.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
