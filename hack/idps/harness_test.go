@@ -42,6 +42,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if _, err := exec.LookPath("gcc"); err != nil {
+		if _, err := exec.LookPath("cc"); err != nil {
+			fmt.Fprintln(os.Stderr, "idps: no C compiler: dex links SQLite through cgo (apt-get install gcc libc6-dev)")
+			return 1
+		}
+	}
 	start := time.Now()
 	// One build for the four binaries: the providers, authproxy and the dev
 	// IdP. dex needs cgo (its SQLite storage is always linked in).
