@@ -359,7 +359,7 @@ func (s *Server) observeLifetime(ctx context.Context, l time.Duration) {
 	}
 	if s.cfg.RefreshWindow >= l && !s.clampLogged.Swap(true) {
 		s.log.WarnContext(ctx, "refresh-window is not shorter than the provider's access-token lifetime; clamped to half the lifetime so tokens are not refreshed on every request",
-			slog.Duration("refresh_window", s.cfg.RefreshWindow), slog.Duration("access_token_lifetime", l), slog.Duration("clamped_to", l/2))
+			slog.Duration(keyRefreshWindow, s.cfg.RefreshWindow), slog.Duration(keyTokenLifetime, l), slog.Duration(keyClampedTo, l/2))
 	}
 }
 

@@ -57,6 +57,10 @@ const (
 	keyError     = "error"
 	keyDuration  = "duration"
 	keyPeer      = "peer"
+	// refresh-window clamp
+	keyRefreshWindow = "refresh_window"
+	keyTokenLifetime = "access_token_lifetime"
+	keyClampedTo     = "clamped_to"
 )
 
 const (
