@@ -178,7 +178,7 @@ func checkIssuer(ic IssuerConfig) (keys []*key, algs []string, errs []error) {
 
 // ParseIssuerSpec parses one issuer spec as given to --issuer or JWT_ISSUERS:
 //
-//	iss=<issuer>,jwks=<url>[,aud=<audience>][,algs=RS256|ES256][,refresh=5m]
+//	iss=<issuer>,jwks=<url>[,aud=<audience>][,algs=RS256|ES256][,refresh=5m][,refetch=30s]
 //	iss=<issuer>,pem=<file>[,pem=<file2>][,aud=...][,algs=...]
 //	iss=<issuer>,hmac-file=<file>[,aud=...]
 //
@@ -228,6 +228,12 @@ func ParseIssuerSpec(spec string) (IssuerConfig, error) {
 				add("refresh %q is not a positive duration", value)
 			}
 			ic.JWKSRefresh = d
+		case "refetch":
+			d, err := time.ParseDuration(value)
+			if err != nil || d <= 0 {
+				add("refetch %q is not a positive duration", value)
+			}
+			ic.JWKSRefetch = d
 		case "pem":
 			b, err := os.ReadFile(value) //nolint:gosec // G304: the path comes from the operator's configuration
 			if err != nil {
@@ -249,7 +255,7 @@ func ParseIssuerSpec(spec string) (IssuerConfig, error) {
 				fileErr = true
 			}
 		default:
-			add("unknown key %q (known: iss, aud, jwks, pem, hmac-file, algs, refresh)", name)
+			add("unknown key %q (known: iss, aud, jwks, pem, hmac-file, algs, refresh, refetch)", name)
 		}
 	}
 	if !fileErr {
