@@ -38,19 +38,8 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	if sess != nil {
 		data.User = &userInfo{Sub: sess.UserID, Email: sess.Email, Name: sess.Name, Roles: sess.Roles}
 	}
-	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, data); err != nil {
-		writeError(w, err, "")
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+data.Nonce+"'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
-	_, _ = w.Write(buf.Bytes())
+	writePage(w, http.StatusOK, pageTemplate, data,
+		"default-src 'none'; script-src 'nonce-"+data.Nonce+"'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
 }
 
 // loginFailedTemplate is the page a failed callback shows.
@@ -65,13 +54,19 @@ var loginFailedTemplate = template.Must(template.New("login-failed").Parse(`<!do
 // loginFailedPage answers a failed callback with k's status and a page that
 // says the login failed; the reason is in the log, not on the page.
 func (s *Server) loginFailedPage(w http.ResponseWriter, k kind) {
-	var buf bytes.Buffer
 	data := struct{ Message, Start, Home string }{
 		Message: strings.ToUpper(k.message[:1]) + k.message[1:] + ".",
 		Start:   s.public.Path + startPath + "?rd=%2F",
 		Home:    s.public.Path + "/",
 	}
-	if err := loginFailedTemplate.Execute(&buf, data); err != nil {
+	writePage(w, k.status, loginFailedTemplate, data, "default-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+}
+
+// writePage renders t with data and answers it with status and the headers
+// every authproxy page carries (no caching, no sniffing, no framing, csp).
+func writePage(w http.ResponseWriter, status int, t *template.Template, data any, csp string) {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
 		writeError(w, err, "")
 		return
 	}
@@ -80,7 +75,8 @@ func (s *Server) loginFailedPage(w http.ResponseWriter, k kind) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-	w.WriteHeader(k.status)
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", csp)
+	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
