@@ -28,6 +28,24 @@ func ecJWK(kid, alg, crv string, k *ecdsa.PublicKey) map[string]string {
 	return m
 }
 
+// checkVerify verifies token against a JWKS issuer serving jwks and wants
+// wantErr (nil: success).
+func checkVerify(t *testing.T, jwks []byte, token string, wantErr error) {
+	t.Helper()
+	srv := newJWKSServer(t, jwks)
+	v := newVerifier(t, Config{
+		Issuers:  []IssuerConfig{{Issuer: issJWKS, JWKSURL: srv.URL, JWKSRefresh: time.Hour}},
+		Audience: audInv, Now: newClock().Now,
+	})
+	_, err := v.Verify(context.Background(), token)
+	if wantErr == nil && err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if wantErr != nil && !errors.Is(err, wantErr) {
+		t.Fatalf("Verify error = %v, want %v", err, wantErr)
+	}
+}
+
 // TestKeyMasterAlgorithms: every signature algorithm FusionAuth's Key Master
 // offers for tokens verifies from a JWKS, with and without the JWK's alg
 // member, and a key never serves an algorithm of another family.
@@ -65,19 +83,7 @@ func TestKeyMasterAlgorithms(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newJWKSServer(t, jwksBody(tc.jwk))
-			clk := newClock()
-			v := newVerifier(t, Config{
-				Issuers:  []IssuerConfig{{Issuer: issJWKS, JWKSURL: srv.URL, JWKSRefresh: time.Hour}},
-				Audience: audInv, Now: clk.Now,
-			})
-			_, err := v.Verify(context.Background(), sign(t, tc.method, tc.key, "k", claims(issJWKS)))
-			if tc.wantErr == nil && err != nil {
-				t.Fatalf("Verify: %v", err)
-			}
-			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
-				t.Fatalf("Verify error = %v, want %v", err, tc.wantErr)
-			}
+			checkVerify(t, jwksBody(tc.jwk), sign(t, tc.method, tc.key, "k", claims(issJWKS)), tc.wantErr)
 		})
 	}
 }
@@ -105,19 +111,7 @@ func TestKeyWithoutKid(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newJWKSServer(t, tc.jwks)
-			clk := newClock()
-			v := newVerifier(t, Config{
-				Issuers:  []IssuerConfig{{Issuer: issJWKS, JWKSURL: srv.URL, JWKSRefresh: time.Hour}},
-				Audience: audInv, Now: clk.Now,
-			})
-			_, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodRS256, b.rsa, tc.kid, claims(issJWKS)))
-			if tc.wantErr == nil && err != nil {
-				t.Fatalf("Verify: %v", err)
-			}
-			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
-				t.Fatalf("Verify error = %v, want %v", err, tc.wantErr)
-			}
+			checkVerify(t, tc.jwks, sign(t, jwt.SigningMethodRS256, b.rsa, tc.kid, claims(issJWKS)), tc.wantErr)
 		})
 	}
 }
