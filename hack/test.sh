@@ -23,6 +23,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v caddy >/dev/null || need+=(caddy)
 command -v chromium >/dev/null || need+=(chromium)
+command -v gcc >/dev/null || need+=(gcc libc6-dev) # cgo: hack/idps builds dex, which links SQLite
 # The single-node cluster (hack/cluster).
 command -v containerd >/dev/null || need+=(containerd)
 command -v runc >/dev/null || need+=(runc)
