@@ -26,7 +26,9 @@ type hostState struct {
 	Cgroups  []string          `json:"cgroups"`  // cgroup folders that did not exist
 }
 
-func hostStatePath(o Options) string { return filepath.Join(filepath.Dir(o.RunDir), filepath.Base(o.RunDir)+".host.json") }
+func hostStatePath(o Options) string {
+	return filepath.Join(filepath.Dir(o.RunDir), filepath.Base(o.RunDir)+".host.json")
+}
 
 // The cgroup folders kubelet and containerd create, per controller.
 var cgroupNames = []string{"kubepods", "k8s.io"}

@@ -144,7 +144,48 @@ func Start(ctx context.Context, opts Options) (_ *Deployment, err error) {
 		"localhost:80":              net.JoinHostPort(cluster.NodeIP, "30080"),
 		"fusionauth.localhost:9011": net.JoinHostPort(ip, "9011"),
 	})
+	if err := phase("routes programmed in Traefik", func() error { return d.waitRoutes(ctx) }); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// waitRoutes waits until Traefik routes every path of the chart: it reloads its configuration
+// a moment after the Services' endpoints appear, so the rollout's end is not yet the routes'.
+func (d *Deployment) waitRoutes(ctx context.Context) error {
+	hc := &http.Client{Transport: d.Transport, Timeout: 5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	want := map[string]int{"/products": http.StatusOK, "/branches/1/products": http.StatusUnauthorized, "/oauth2/start": http.StatusFound, "/": http.StatusOK}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		var last error
+		for path, code := range want {
+			req, err := http.NewRequestWithContext(wctx, http.MethodGet, PublicURL+path, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Accept", "application/json")
+			resp, err := hc.Do(req)
+			if err != nil {
+				last = err
+				break
+			}
+			resp.Body.Close()
+			if resp.StatusCode != code {
+				last = fmt.Errorf("GET %s: %d, want %d", path, resp.StatusCode, code)
+				break
+			}
+		}
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("%w (last: %w)\n%s", wctx.Err(), last, d.Cluster.Diagnose(context.Background()))
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // Close stops the cluster and removes the build folder.
