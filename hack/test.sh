@@ -8,8 +8,10 @@ usage() {
   cat <<'USAGE'
 usage: hack/test.sh [-h]
 Runs go vet and go test -race for the root module, then go test for every nested module under
-hack/. Installs redis-server, nginx, caddy, chromium and postgresql with apt when they are missing and the
-script runs as root. Set SKIP_NESTED=1 to run only the root module.
+hack/ (among them hack/cluster: a real single-node Kubernetes cluster, run as root on Linux).
+Installs what the tests need with apt when it is missing and the script runs as root (redis-server,
+nginx, caddy, chromium, postgresql; containerd, runc, CNI plugins, iptables, ipset, conntrack,
+busybox-static for the cluster). Set SKIP_NESTED=1 to run only the root module.
 USAGE
 }
 [ "${1:-}" = "-h" ] && { usage; exit 0; }
@@ -23,6 +25,15 @@ command -v caddy >/dev/null || need+=(caddy)
 command -v chromium >/dev/null || need+=(chromium)
 # PostgreSQL server binaries (initdb, postgres): the services' store tests start their own server.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || need+=(postgresql)
+command -v gcc >/dev/null || need+=(gcc libc6-dev) # cgo: hack/idps builds dex, which links SQLite
+# The single-node cluster (hack/cluster).
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need+=(iptables)
+command -v ipset >/dev/null || [ -x /usr/sbin/ipset ] || need+=(ipset)
+command -v conntrack >/dev/null || [ -x /usr/sbin/conntrack ] || need+=(conntrack)
+command -v busybox >/dev/null || need+=(busybox-static)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${need[*]} with apt"
@@ -40,10 +51,14 @@ echo "== go test -race ./... (root module)"
 go test -race -count=1 -timeout 20m ./... || status=1
 
 if [ "${SKIP_NESTED:-0}" != 1 ]; then
-  # etcd and kube-apiserver for hack/charttest's install test: built once (minutes when cold) and
-  # cached under ~/.cache/gatewarden, outside any test timeout.
-  echo "== hack/kubebin/build.sh"
-  CHARTTEST_KUBEBIN=$(hack/kubebin/build.sh)
+  # Kubernetes (etcd, kube-apiserver, ... kubelet), CoreDNS, kube-router and Traefik for
+  # hack/charttest and hack/cluster: built once (minutes when cold) and cached under
+  # ~/.cache/gatewarden, outside any test timeout.
+  echo "== hack/kubebin/build.sh all"
+  start=$(date +%s)
+  hack/kubebin/build.sh all
+  echo "third-party builds: $(( $(date +%s) - start ))s"
+  CHARTTEST_KUBEBIN=$(hack/kubebin/build.sh kube)
   export CHARTTEST_KUBEBIN
   for mod in hack/*/go.mod; do
     [ -e "$mod" ] || continue

@@ -86,3 +86,10 @@ func (r *Recorder) Find(marker string) (RecordedRequest, bool) {
 }
 
 func (r *Recorder) close() error { return r.srv.Close() }
+
+// Seen returns the headers of the newest request whose query contains marker (hack/e2e's
+// Recorder).
+func (r *Recorder) Seen(marker string) (http.Header, bool) {
+	req, ok := r.Find(marker)
+	return req.Header, ok
+}

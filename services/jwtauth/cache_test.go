@@ -163,7 +163,7 @@ func TestCacheDropsTokensOfWithdrawnKeys(t *testing.T) {
 	tok := sign(t, jwt.SigningMethodRS256, b.rsa, kidRSA, with(claims(issJWKS), "exp", t0.Add(time.Hour).Unix()))
 	trigger := func(kid string) { // an unknown kid makes the verifier refetch
 		t.Helper()
-		clk.Add(refetchInterval)
+		clk.Add(DefaultJWKSRefetch)
 		verifyErrIs(t, v, sign(t, jwt.SigningMethodRS256, c.rsa, kid, claims(issJWKS)), ErrUnknownKey)
 	}
 	cached := func() bool {

@@ -22,6 +22,10 @@ type IssuerConfig struct {
 	HMACSecret  []byte        // key source 3 (HS256)
 	Algorithms  []string      // allowed algs; empty = all algs the key source's keys imply
 	JWKSRefresh time.Duration // default 5m
+	// JWKSRefetch is the least time between two refetches of the JWKS that
+	// a token with an unknown kid triggers; 0 = DefaultJWKSRefetch. A
+	// provider that rotates keys often wants it short.
+	JWKSRefetch time.Duration
 }
 
 // Config configures a Verifier.
@@ -33,6 +37,10 @@ type Config struct {
 	HTTPClient *http.Client  // for JWKS fetches; nil = a client with a 10 s timeout
 	Logger     *slog.Logger  // nil = discard
 	Now        func() time.Time
+	// AcceptIDTokens turns off the refusal of id_tokens (see IDTokenReason).
+	// Only a relying party verifying its own id_tokens (authproxy at login)
+	// sets it; a service never should.
+	AcceptIDTokens bool
 }
 
 // LogValue implements slog.LogValuer without revealing HMAC secrets.
@@ -142,6 +150,9 @@ func checkIssuer(ic IssuerConfig) (keys []*key, algs []string, errs []error) {
 	if ic.JWKSRefresh < 0 {
 		add("jwks refresh %s is negative", ic.JWKSRefresh)
 	}
+	if ic.JWKSRefetch < 0 {
+		add("jwks refetch %s is negative", ic.JWKSRefetch)
+	}
 	algs = implied
 	if len(ic.Algorithms) > 0 {
 		algs = nil
@@ -167,7 +178,7 @@ func checkIssuer(ic IssuerConfig) (keys []*key, algs []string, errs []error) {
 
 // ParseIssuerSpec parses one issuer spec as given to --issuer or JWT_ISSUERS:
 //
-//	iss=<issuer>,jwks=<url>[,aud=<audience>][,algs=RS256|ES256][,refresh=5m]
+//	iss=<issuer>,jwks=<url>[,aud=<audience>][,algs=RS256|ES256][,refresh=5m][,refetch=30s]
 //	iss=<issuer>,pem=<file>[,pem=<file2>][,aud=...][,algs=...]
 //	iss=<issuer>,hmac-file=<file>[,aud=...]
 //
@@ -217,6 +228,12 @@ func ParseIssuerSpec(spec string) (IssuerConfig, error) {
 				add("refresh %q is not a positive duration", value)
 			}
 			ic.JWKSRefresh = d
+		case "refetch":
+			d, err := time.ParseDuration(value)
+			if err != nil || d <= 0 {
+				add("refetch %q is not a positive duration", value)
+			}
+			ic.JWKSRefetch = d
 		case "pem":
 			b, err := os.ReadFile(value) //nolint:gosec // G304: the path comes from the operator's configuration
 			if err != nil {
@@ -238,7 +255,7 @@ func ParseIssuerSpec(spec string) (IssuerConfig, error) {
 				fileErr = true
 			}
 		default:
-			add("unknown key %q (known: iss, aud, jwks, pem, hmac-file, algs, refresh)", name)
+			add("unknown key %q (known: iss, aud, jwks, pem, hmac-file, algs, refresh, refetch)", name)
 		}
 	}
 	if !fileErr {

@@ -157,6 +157,9 @@ func TestParseIssuerSpec(t *testing.T) {
 		{name: "empty value", spec: "iss=,jwks=https://a/j", wantErr: []string{"iss is empty"}},
 		{name: "missing file", spec: "iss=x,pem=" + filepath.Join(dir, "nope.pem"), wantErr: []string{"pem: open"}},
 		{name: "short hmac secret", spec: "iss=x,hmac-file=" + shortFile, wantErr: []string{"HS256 secret is 8 bytes"}},
+		{name: "refetch for a provider rotating keys often", spec: "iss=https://idp,jwks=https://idp/j,aud=app,refetch=5s",
+			want: IssuerConfig{Issuer: "https://idp", JWKSURL: "https://idp/j", Audience: "app", JWKSRefetch: 5 * time.Second}},
+		{name: "bad refetch", spec: "iss=x,jwks=https://a/j,refetch=0s", wantErr: []string{`refetch "0s"`}},
 		{name: "bad refresh", spec: "iss=x,jwks=https://a/j,refresh=soon", wantErr: []string{`refresh "soon"`}},
 		{name: "every problem at once", spec: "colour=red,algs=XX256", wantErr: []string{`unknown key "colour"`, "iss is empty", "no key source", `"XX256" is not supported`}},
 	} {

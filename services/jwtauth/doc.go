@@ -18,12 +18,16 @@
 //
 //   - a JWKS URL: fetched in New, refreshed in the background every
 //     JWKSRefresh (default 5m), refetched when a token names an unknown kid
-//     (at most once per 30 s per issuer; concurrent misses share one fetch).
+//     (at most once per JWKSRefetch, default 30 s, per issuer; concurrent
+//     misses share one fetch).
 //     A failed or garbage answer (not a key set, no usable signature key)
 //     never replaces the last good key set, and neither does one that an
 //     https URL redirected to plain http. Bodies over 1 MiB are refused and
-//     a fetch times out after 10 s. JWK alg and use are honoured,
-//     kid is required, symmetric and encryption keys are ignored. If the first
+//     a fetch times out after 10 s. JWK alg and use are honoured (an RSA
+//     key without alg serves RS256/384/512 and PS256/384/512; an EC key the
+//     algorithm of its curve), symmetric and encryption keys are ignored. A
+//     kid is required unless the set holds a single key (OpenID Connect
+//     Core 10.1). If the first
 //     fetch fails, New still succeeds but the issuer's tokens are refused and
 //     Ready reports the problem until a later fetch succeeds (use Ready for
 //     /readyz);
@@ -51,8 +55,11 @@
 // (encoding/json would read "EXP" or "ſub" as exp or sub), and exp, nbf or
 // iat that is not a JSON number between 0 and the year 9999. Header
 // parameters that point at keys (jku, x5u, jwk, x5c) are ignored; a kid is
-// only a lookup key within the token's own issuer. Errors wrap ErrInvalidToken plus a specific sentinel (ErrExpired,
-// ErrAudience, ErrUnknownKey, ...).
+// only a lookup key within the token's own issuer. An OpenID Connect id_token
+// is refused (ErrIDToken, see IDTokenReason) unless Config.AcceptIDTokens is
+// set: it proves a login to a client and is no bearer credential. Errors
+// wrap ErrInvalidToken plus a specific sentinel (ErrExpired, ErrAudience,
+// ErrUnknownKey, ErrIDToken, ...).
 //
 // Verified tokens are kept in a bounded LRU cache keyed by the SHA-256 of the
 // token until the token's exp (never beyond), so a token seen again costs no
@@ -70,8 +77,9 @@
 // `WWW-Authenticate: Bearer realm="gatewarden"` and
 // {"error":"unauthenticated",...} (RFC 6750 section 3.1: no error code);
 // otherwise `WWW-Authenticate: Bearer error="invalid_token"` and
-// {"error":"invalid_token",...}. The reason is logged at debug level; tokens
-// and secrets are never logged.
+// {"error":"invalid_token",...}. The reason for a refused token is logged at
+// warn level (a missing one at debug level); tokens and secrets are never
+// logged.
 //
 // BearerToken accepts exactly "Bearer <token>" with one space; the scheme is
 // matched case-insensitively as RFC 7235 requires, so "bearer" is accepted.

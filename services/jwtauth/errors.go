@@ -27,6 +27,9 @@ var (
 	ErrAudience = errors.New("jwtauth: audience mismatch")
 	// ErrSignature: the signature does not verify.
 	ErrSignature = errors.New("jwtauth: bad signature")
+	// ErrIDToken: the token is an OpenID Connect id_token, which proves a
+	// login to a client and is never a bearer credential for an API.
+	ErrIDToken = errors.New("jwtauth: id_token is not an access token")
 	// ErrTooLarge: the token exceeds MaxTokenSize.
 	ErrTooLarge = errors.New("jwtauth: token too large")
 	// ErrNotReady: an issuer's key set has never been loaded.

@@ -12,8 +12,9 @@ import (
 )
 
 const (
-	// refetchInterval bounds refetches triggered by an unknown kid, per issuer.
-	refetchInterval = 30 * time.Second
+	// DefaultJWKSRefetch bounds refetches triggered by an unknown kid, per
+	// issuer, unless IssuerConfig.JWKSRefetch says otherwise.
+	DefaultJWKSRefetch = 30 * time.Second
 	// notReadyRetry bounds the background retry interval while an issuer has
 	// never loaded its keys.
 	notReadyRetry = 5 * time.Second
@@ -29,6 +30,7 @@ type jwksSource struct {
 	url     string
 	allowed []string
 	refresh time.Duration
+	refetch time.Duration // least time between on-demand refetches
 	client  *http.Client
 	timeout time.Duration // bounds one fetch (fetchTimeout)
 	logger  *slog.Logger
@@ -41,32 +43,40 @@ type jwksSource struct {
 }
 
 // lookup returns the key for kid and alg, refetching the key set at most once
-// per refetchInterval when the kid is unknown. It fails closed.
+// per DefaultJWKSRefetch when the kid is unknown. It fails closed.
+// A token without a kid, or a key without one, matches only when the set
+// holds a single key for the token's alg (see keySet.only).
 func (s *jwksSource) lookup(ctx context.Context, kid, alg string) (*key, error) {
-	if kid == "" {
-		return nil, fmt.Errorf("%w: token has no kid", ErrUnknownKey)
+	find := func(ks *keySet) (*key, bool) {
+		if k, ok := ks.find(kid, alg); ok && kid != "" {
+			return k, true
+		}
+		return ks.only(kid, alg)
 	}
-	if k, ok := s.keys.Load().find(kid, alg); ok {
+	if k, ok := find(s.keys.Load()); ok {
 		return k, nil
 	}
 	s.refetchOnDemand(ctx)
 	ks := s.keys.Load()
-	if k, ok := ks.find(kid, alg); ok {
+	if k, ok := find(ks); ok {
 		return k, nil
 	}
 	if ks == nil {
 		return nil, fmt.Errorf("%w: issuer %q", ErrNotReady, s.issuer)
 	}
+	if kid == "" {
+		return nil, fmt.Errorf("%w: token has no kid and the key set has no single %s key", ErrUnknownKey, alg)
+	}
 	return nil, fmt.Errorf("%w: no %s key with that kid", ErrUnknownKey, alg)
 }
 
 // refetchOnDemand refetches unless an on-demand refetch happened within
-// refetchInterval. Concurrent callers wait for the fetch in progress.
+// s.refetch. Concurrent callers wait for the fetch in progress.
 func (s *jwksSource) refetchOnDemand(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if !s.lastOnDemand.IsZero() && now.Sub(s.lastOnDemand) < refetchInterval {
+	if !s.lastOnDemand.IsZero() && now.Sub(s.lastOnDemand) < s.refetch {
 		return
 	}
 	s.lastOnDemand = now

@@ -126,7 +126,7 @@ func TestJWKSGarbage(t *testing.T) {
 			verifyErrIs(t, v, known, ErrNotReady)
 			// Once the endpoint recovers, the next allowed refetch loads the keys.
 			s.set(http.StatusOK, defaultJWKS())
-			clk.Add(refetchInterval)
+			clk.Add(DefaultJWKSRefetch)
 			verifyErrIs(t, v, known, nil)
 			if err := v.Ready(); err != nil {
 				t.Fatalf("Ready after recovery: %v", err)
@@ -138,7 +138,7 @@ func TestJWKSGarbage(t *testing.T) {
 			clk := newClock()
 			v := jwksOnly(t, clk, s.URL, time.Hour)
 			s.set(http.StatusOK, g.body)
-			clk.Add(refetchInterval)
+			clk.Add(DefaultJWKSRefetch)
 			h := s.hits.Load()
 			verifyErrIs(t, v, sign(t, jwt.SigningMethodRS256, b.rsa, "other", claims(issJWKS)), ErrUnknownKey)
 			if s.hits.Load() != h+1 {
@@ -184,7 +184,7 @@ func TestJWKSUnknownKidRefetchRateLimit(t *testing.T) {
 	}
 	// The key is published now, but within 30 s no further refetch happens.
 	s.set(http.StatusOK, jwksBody(jwkJSON("rot-1", "", "", &c.rsa.PublicKey)))
-	clk.Add(refetchInterval - time.Second)
+	clk.Add(DefaultJWKSRefetch - time.Second)
 	verifyErrIs(t, v, rotated, ErrUnknownKey)
 	if got := s.hits.Load(); got != 2 {
 		t.Fatalf("hits within 30 s = %d, want 2", got)

@@ -188,12 +188,12 @@ func parseJWKS(body []byte, allowed []string) (keys []*key, skipped int, err err
 			skipped++
 			continue
 		}
-		k, err := j.key()
-		if err != nil || !slices.Contains(allowed, k.alg) {
+		ks, err := j.keys(allowed)
+		if err != nil || len(ks) == 0 {
 			skipped++
 			continue
 		}
-		keys = append(keys, k)
+		keys = append(keys, ks...)
 	}
 	if len(keys) == 0 {
 		return nil, skipped, fmt.Errorf("JWK set has no usable signature key (%d skipped)", skipped)
@@ -203,10 +203,36 @@ func parseJWKS(body []byte, allowed []string) (keys []*key, skipped int, err err
 
 var b64 = base64.RawURLEncoding.Strict()
 
-func (j *jwk) key() (*key, error) {
-	if j.Kid == "" {
-		return nil, errors.New("jwk without kid")
+// rsaAlgs are the algorithms an RSA key without an alg member may serve.
+var rsaAlgs = []string{algRS256, algRS384, algRS512, algPS256, algPS384, algPS512}
+
+// keys returns the key bound to the JWK's alg or, when the JWK names none
+// (alg is optional, RFC 7517 section 4.4), to each algorithm of its family
+// that allowed holds: an EC key's curve and an OKP key's type imply exactly
+// one; an RSA key serves RS256/384/512 and PS256/384/512. A JWK without a
+// kid is kept (OpenID Connect Core 10.1 lets a provider with a single key
+// leave it out).
+func (j *jwk) keys(allowed []string) ([]*key, error) {
+	k, err := j.key()
+	if err != nil {
+		return nil, err
 	}
+	if j.Alg != "" || k.alg != algRS256 {
+		if !slices.Contains(allowed, k.alg) {
+			return nil, nil
+		}
+		return []*key{k}, nil
+	}
+	var out []*key
+	for _, a := range rsaAlgs {
+		if slices.Contains(allowed, a) {
+			out = append(out, &key{kid: k.kid, alg: a, material: k.material})
+		}
+	}
+	return out, nil
+}
+
+func (j *jwk) key() (*key, error) {
 	if j.Use != "" && j.Use != "sig" {
 		return nil, fmt.Errorf("jwk use %q", j.Use)
 	}
@@ -345,4 +371,28 @@ func (s *keySet) find(kid, alg string) (*key, bool) {
 		}
 	}
 	return nil, false
+}
+
+// only returns the set's key for alg when the set holds a single public key
+// (OpenID Connect Core 10.1: a kid is required only when a set holds several
+// keys) and either the token names no kid or the key has none. An RSA key
+// without an alg member counts once although it serves several algorithms.
+func (s *keySet) only(kid, alg string) (*key, bool) {
+	if s == nil || len(s.keys) == 0 {
+		return nil, false
+	}
+	first := s.keys[0]
+	var found *key
+	for _, k := range s.keys {
+		if k.kid != first.kid || !sameMaterial(k.material, first.material) {
+			return nil, false // several keys: the token must name one
+		}
+		if k.alg == alg {
+			found = k
+		}
+	}
+	if found == nil || (kid != "" && found.kid != "") {
+		return nil, false
+	}
+	return found, true
 }

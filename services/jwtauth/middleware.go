@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -30,7 +31,9 @@ const (
 // scheme) gets 401 with `WWW-Authenticate: Bearer realm="gatewarden"` and no
 // error code (RFC 6750 section 3.1); any other failure gets 401 with
 // `WWW-Authenticate: Bearer error="invalid_token"`. Both carry a generic JSON
-// body; the reason is logged at debug level, never the token.
+// body. A presented token that fails is logged at warn level with the reason
+// (issuer, audience, key, expiry, id_token, ...), never the token; a request
+// without one only at debug level.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r2, ok := v.authenticate(w, r); ok {
@@ -74,7 +77,11 @@ func (v *Verifier) authenticate(w http.ResponseWriter, r *http.Request) (*http.R
 		claims, err = v.Verify(ctx, token)
 	}
 	if err != nil {
-		v.logger.DebugContext(ctx, "token rejected", attrReason, err.Error(), attrMethod, r.Method, attrPath, r.URL.Path)
+		level := slog.LevelWarn
+		if errors.Is(err, ErrNoToken) {
+			level = slog.LevelDebug
+		}
+		v.logger.Log(ctx, level, "token rejected", attrReason, err.Error(), attrMethod, r.Method, attrPath, r.URL.Path)
 		if errors.Is(err, ErrNoToken) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
 			writeJSONError(w, http.StatusUnauthorized, codeUnauthenticated, "a bearer token is required")

@@ -100,8 +100,8 @@ func TestRejectionLoggedWithoutToken(t *testing.T) {
 		t.Fatalf("status = %d", got.status)
 	}
 	out := logs.String()
-	if !strings.Contains(out, `"level":"DEBUG"`) || !strings.Contains(out, "token expired") {
-		t.Errorf("reason not logged at debug:\n%s", out)
+	if !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, "token expired") {
+		t.Errorf("reason not logged at warn:\n%s", out)
 	}
 	for i, part := range strings.Split(expired, ".") {
 		if strings.Contains(out, part) {

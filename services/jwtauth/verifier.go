@@ -42,6 +42,7 @@ type Verifier struct {
 	issuers map[string]*issuer
 	jwks    []*jwksSource
 	cache   *tokenCache // nil when disabled
+	idOK    bool        // Config.AcceptIDTokens
 	now     func() time.Time
 	logger  *slog.Logger
 	cancel  context.CancelFunc
@@ -66,7 +67,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("jwtauth: new: %w", err)
 	}
-	v := &Verifier{issuers: map[string]*issuer{}, now: cfg.Now, logger: cfg.Logger}
+	v := &Verifier{issuers: map[string]*issuer{}, now: cfg.Now, logger: cfg.Logger, idOK: cfg.AcceptIDTokens}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -111,8 +112,12 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			if refresh == 0 {
 				refresh = DefaultJWKSRefresh
 			}
+			refetch := ic.JWKSRefetch
+			if refetch == 0 {
+				refetch = DefaultJWKSRefetch
+			}
 			is.jwks = &jwksSource{
-				issuer: ic.Issuer, url: ic.JWKSURL, allowed: algs, refresh: refresh,
+				issuer: ic.Issuer, url: ic.JWKSURL, allowed: algs, refresh: refresh, refetch: refetch,
 				client: client, timeout: fetchTimeout, logger: v.logger, now: v.now,
 			}
 			v.jwks = append(v.jwks, is.jwks)
@@ -217,6 +222,11 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, *issuer, 
 	}
 	if claims.ExpiresAt == nil { // guarded by WithExpirationRequired; the cache relies on it
 		return nil, nil, nil, verifyErr(ErrMissingClaim, errors.New("no exp"))
+	}
+	if !v.idOK {
+		if reason := IDTokenReason(token); reason != "" {
+			return nil, nil, nil, verifyErr(ErrIDToken, errors.New(reason))
+		}
 	}
 	return claims, is, used, nil
 }

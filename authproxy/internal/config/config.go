@@ -60,6 +60,12 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 // Reveal returns the secret value; call it only where the value is used.
 func (s Secret) Reveal() string { return string(s) }
 
+// Access-token formats of the identity provider (access-token-format).
+const (
+	AccessTokenJWT    = "jwt"
+	AccessTokenOpaque = "opaque"
+)
+
 // Config is authproxy's resolved configuration. Load fills it and validates
 // it; tests may build one by hand and call Validate.
 type Config struct {
@@ -69,6 +75,13 @@ type Config struct {
 	OIDCIssuer    string
 	ClientID      string
 	ClientSecret  Secret
+	// OIDCScopes are requested at login (openid is always added).
+	OIDCScopes []string
+	// RolesClaim is the access-token claim (dotted path) holding roles;
+	// "roles" is FusionAuth's, with its applicationId check.
+	RolesClaim string
+	// AccessTokenFormat is AccessTokenJWT or AccessTokenOpaque.
+	AccessTokenFormat string
 
 	RedisAddrs      []string
 	RedisMasterName string
@@ -122,6 +135,9 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("fusionauth_url", c.FusionAuthURL),
 		slog.String("oidc_issuer", c.OIDCIssuer),
 		slog.String("client_id", c.ClientID),
+		slog.Any("oidc_scopes", c.OIDCScopes),
+		slog.String("oidc_roles_claim", c.RolesClaim),
+		slog.String("oidc_access_token_format", c.AccessTokenFormat),
 		slog.Any("client_secret", c.ClientSecret),
 		slog.Any("redis_addrs", c.RedisAddrs),
 		slog.String("redis_master_name", c.RedisMasterName),
@@ -199,6 +215,27 @@ func (c *Config) Validate() error {
 	}
 	if c.ClientSecret == "" {
 		bad("client-secret: required (client-secret-file or AUTHPROXY_CLIENT_SECRET)")
+	}
+	switch c.AccessTokenFormat {
+	case "", AccessTokenJWT:
+	case AccessTokenOpaque:
+		if c.Rules != nil {
+			for _, r := range c.Rules.All() {
+				if r.Forward == policy.ForwardAccessToken {
+					bad("rules-file: rule %q forwards the access token, which needs a JWT access token; this provider's are opaque (oidc-access-token-format=opaque): use forward: gateway-jwt", r.Name)
+				}
+			}
+		}
+	default:
+		bad("oidc-access-token-format: %q is not jwt or opaque", c.AccessTokenFormat)
+	}
+	if c.RolesClaim != "" && strings.TrimSpace(c.RolesClaim) == "" || strings.HasPrefix(c.RolesClaim, ".") || strings.HasSuffix(c.RolesClaim, ".") || strings.Contains(c.RolesClaim, "..") {
+		bad("oidc-roles-claim: %q is not a claim name or dotted path", c.RolesClaim)
+	}
+	for _, sc := range c.OIDCScopes {
+		if strings.ContainsAny(sc, " \"\\") {
+			bad("oidc-scopes: %q is not a scope token", sc)
+		}
 	}
 	if len(c.RedisAddrs) == 0 {
 		bad("redis-addrs: required (host:port, comma separated)")
@@ -409,6 +446,9 @@ func options(files map[string]*string) []option {
 		{name: "fusionauth-url", usage: "FusionAuth base URL (discovery at <url>/.well-known/openid-configuration)", set: str(func(c *Config) *string { return &c.FusionAuthURL })},
 		{name: "oidc-issuer", usage: "expected issuer (default: the discovered one)", set: str(func(c *Config) *string { return &c.OIDCIssuer })},
 		{name: "client-id", usage: "FusionAuth application id (OAuth client id)", set: str(func(c *Config) *string { return &c.ClientID })},
+		{name: "oidc-scopes", def: "openid,offline_access", usage: "scopes asked for at login, comma separated (openid is always added; e.g. openid,offline_access,email,profile)", set: list(func(c *Config) *[]string { return &c.OIDCScopes })},
+		{name: "oidc-roles-claim", def: "roles", usage: "access-token claim holding the roles, a dotted path for nested claims (groups, realm_access.roles); roles = FusionAuth's, counted only when applicationId is the client id", set: str(func(c *Config) *string { return &c.RolesClaim })},
+		{name: "oidc-access-token-format", def: "jwt", usage: "the provider's access tokens: jwt (verified; roles and forward: access-token work) or opaque (login by id_token; no roles, no forward: access-token)", set: str(func(c *Config) *string { return &c.AccessTokenFormat })},
 		{name: "client-secret", usage: "OAuth client secret (prefer client-secret-file or env)", set: secret(func(c *Config) *Secret { return &c.ClientSecret })},
 		fileOpt("client-secret-file", "file holding the OAuth client secret"),
 		{name: "redis-addrs", usage: "Redis addresses, comma separated (one: standalone; several: cluster; with redis-master-name: Sentinel)", set: list(func(c *Config) *[]string { return &c.RedisAddrs })},

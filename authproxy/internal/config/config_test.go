@@ -342,3 +342,47 @@ func TestSentinelAuth(t *testing.T) {
 		})
 	}
 }
+
+// TestOIDCOptions: scopes, the roles claim and the access-token format are
+// configurable; a rule that forwards the access token is refused at start
+// when the provider's access tokens are opaque.
+func TestOIDCOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, c *Config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c *Config) {
+			if diff := cmp.Diff([]string{"openid", "offline_access"}, c.OIDCScopes); diff != "" || c.RolesClaim != "roles" || c.AccessTokenFormat != AccessTokenJWT {
+				t.Errorf("scopes %v roles claim %q format %q", c.OIDCScopes, c.RolesClaim, c.AccessTokenFormat)
+			}
+		}},
+		{name: "other provider", args: []string{"--oidc-scopes=openid,offline_access,email,profile", "--oidc-roles-claim=realm_access.roles"}, check: func(t *testing.T, c *Config) {
+			if len(c.OIDCScopes) != 4 || c.RolesClaim != "realm_access.roles" {
+				t.Errorf("scopes %v roles claim %q", c.OIDCScopes, c.RolesClaim)
+			}
+		}},
+		{name: "opaque access tokens with a rule forwarding them", args: []string{"--oidc-access-token-format=opaque"}, wantErr: "needs a JWT access token"},
+		{name: "unknown format", args: []string{"--oidc-access-token-format=paseto"}, wantErr: "is not jwt or opaque"},
+		{name: "bad roles path", args: []string{"--oidc-roles-claim=realm_access..roles"}, wantErr: "oidc-roles-claim"},
+		{name: "scope with a space", args: []string{"--oidc-scopes=openid email"}, wantErr: "oidc-scopes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(append(minimalArgs(t), tc.args...), env(nil), &bytes.Buffer{})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Load error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			tc.check(t, c)
+		})
+	}
+}

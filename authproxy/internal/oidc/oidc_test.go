@@ -170,11 +170,11 @@ func TestExchange(t *testing.T) {
 			if strings.Join(user.Roles, ",") != strings.Join(tt.wantRoles, ",") || user.Name != tt.wantName || user.Email != tt.email {
 				t.Errorf("user = %+v", user)
 			}
-			if _, err := p.VerifyAccessToken(context.Background(), tokens.AccessToken); err != nil {
+			if _, _, err := p.VerifyAccessToken(context.Background(), tokens.AccessToken); err != nil {
 				t.Errorf("access token does not verify: %v", err)
 			}
 			// An id_token is not an access token.
-			if _, err := p.VerifyAccessToken(context.Background(), tokens.IDToken); !errors.Is(err, ErrAccessToken) {
+			if _, _, err := p.VerifyAccessToken(context.Background(), tokens.IDToken); !errors.Is(err, ErrAccessToken) {
 				t.Errorf("id_token accepted as access token: %v", err)
 			}
 		})
@@ -338,9 +338,9 @@ func TestLogoutURL(t *testing.T) {
 	t.Parallel()
 	_, base := startIDP(t, nil)
 	p := discoveredProvider(t, base)
-	got := p.LogoutURL("http://127.0.0.1:4180/")
-	want := base + "/oauth2/logout?client_id=" + devidp.DefaultClientID + "&post_logout_redirect_uri=" + url.QueryEscape("http://127.0.0.1:4180/")
-	if got != want {
-		t.Errorf("LogoutURL = %q, want %q", got, want)
+	got, ok := p.LogoutURL("id.token.hint", "http://127.0.0.1:4180/")
+	want := base + "/oauth2/logout?client_id=" + devidp.DefaultClientID + "&id_token_hint=id.token.hint&post_logout_redirect_uri=" + url.QueryEscape("http://127.0.0.1:4180/")
+	if got != want || !ok {
+		t.Errorf("LogoutURL = %q, %v, want %q", got, ok, want)
 	}
 }

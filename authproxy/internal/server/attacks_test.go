@@ -359,9 +359,21 @@ func TestLogout(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("logout: %d %s", resp.StatusCode, body)
 	}
-	want := e.idpURL + "/oauth2/logout?client_id=" + p.srv.cfg.ClientID + "&post_logout_redirect_uri=" + url.QueryEscape(p.url+"/")
-	if loc := resp.Header.Get("Location"); loc != want {
-		t.Errorf("Location %q, want %q", loc, want)
+	// RP-initiated logout: client_id, the session's id_token as
+	// id_token_hint, and the gateway as post_logout_redirect_uri.
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := loc.Query()
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != e.idpURL+"/oauth2/logout" ||
+		q.Get("client_id") != p.srv.cfg.ClientID || q.Get("post_logout_redirect_uri") != p.url+"/" {
+		t.Errorf("Location %q, want the end_session_endpoint with client_id and post_logout_redirect_uri", loc)
+	}
+	if hint := q.Get("id_token_hint"); hint == "" {
+		t.Errorf("Location %q has no id_token_hint", loc)
+	} else if _, err := p.srv.provider.VerifyIDToken(context.Background(), hint, jwtNonce(t, hint)); err != nil {
+		t.Errorf("id_token_hint is not the session's id_token: %v", err)
 	}
 	if b.session(p) != "" {
 		t.Errorf("cookie not cleared")

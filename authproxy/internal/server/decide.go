@@ -242,11 +242,13 @@ func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, e
 		if err != nil {
 			return nil, errors.Join(ErrUnauthenticated, errBadBearer)
 		}
-		claims, err := s.provider.VerifyAccessToken(ctx, raw)
+		claims, u, err := s.provider.VerifyAccessToken(ctx, raw)
 		if err != nil {
+			// The reason (issuer, audience, key, expiry, id_token) for the
+			// operator; never the token.
+			s.log.WarnContext(ctx, "bearer token refused", slog.String(keyError, err.Error()))
 			return nil, err
 		}
-		u := s.provider.UserFromAccess(claims)
 		return &principal{
 			userID: u.ID, email: u.Email, name: u.Name, tenantID: u.TenantID, roles: u.Roles, branches: u.Branches,
 			accessToken: raw, sid: claims.SessionID,
@@ -330,7 +332,39 @@ func (s *Server) spent(sess *session.Session) bool {
 }
 
 func (s *Server) needsRefresh(sess *session.Session) bool {
-	return sess.RefreshToken != "" && !s.now().Add(s.cfg.RefreshWindow).Before(sess.AccessExpiry)
+	return sess.RefreshToken != "" && !s.now().Add(s.refreshWindow()).Before(sess.AccessExpiry)
+}
+
+// refreshWindow is the configured refresh-window, clamped to half the
+// shortest access-token lifetime seen: a window as long as the lifetime
+// would refresh on every request.
+func (s *Server) refreshWindow() time.Duration {
+	w := s.cfg.RefreshWindow
+	if l := time.Duration(s.lifetime.Load()); l > 0 && w >= l {
+		return l / 2
+	}
+	return w
+}
+
+// observeLifetime records an access-token lifetime from the provider and
+// says once when it clamps the refresh window.
+func (s *Server) observeLifetime(ctx context.Context, l time.Duration) {
+	if l <= 0 {
+		return
+	}
+	for {
+		cur := s.lifetime.Load()
+		if cur != 0 && time.Duration(cur) <= l {
+			break
+		}
+		if s.lifetime.CompareAndSwap(cur, int64(l)) {
+			break
+		}
+	}
+	if s.cfg.RefreshWindow >= l && !s.clampLogged.Swap(true) {
+		s.log.WarnContext(ctx, "refresh-window is not shorter than the provider's access-token lifetime; clamped to half the lifetime so tokens are not refreshed on every request",
+			slog.Duration(keyRefreshWindow, s.cfg.RefreshWindow), slog.Duration(keyTokenLifetime, l), slog.Duration(keyClampedTo, l/2))
+	}
 }
 
 func (s *Server) refresh(ctx context.Context, cookie string) (*session.Session, error) {
@@ -368,13 +402,20 @@ func (s *Server) refresh(ctx context.Context, cookie string) (*session.Session, 
 		s.metrics.refreshes.WithLabelValues("error").Inc()
 		return nil, err
 	}
-	u := s.provider.UserFromAccess(toks.Access)
-	if u.ID != cur.UserID {
-		s.endSession(ctx, cookie, cur, "rejected")
-		return nil, errors.Join(ErrUnauthenticated, errors.New("refresh returned another subject"))
+	if u := toks.User; u != nil {
+		if u.ID != cur.UserID {
+			s.endSession(ctx, cookie, cur, "rejected")
+			return nil, errors.Join(ErrUnauthenticated, errors.New("refresh returned another subject"))
+		}
+		if toks.Access != nil { // roles come from JWT access tokens only
+			cur.Roles, cur.Branches = u.Roles, u.Branches
+		}
+		if u.TenantID != "" {
+			cur.TenantID = u.TenantID
+		}
 	}
+	s.observeLifetime(ctx, toks.Lifetime)
 	cur.AccessToken, cur.AccessExpiry = toks.AccessToken, toks.Expiry
-	cur.Roles, cur.Branches, cur.TenantID = u.Roles, u.Branches, u.TenantID
 	if toks.RefreshToken != "" {
 		cur.RefreshToken = toks.RefreshToken // rotated (or the same)
 	}

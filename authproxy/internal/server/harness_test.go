@@ -166,6 +166,9 @@ type envOpts struct {
 	cfg     func(*config.Config)
 	now     func() time.Time
 	quiet   bool // logs to io.Discard at info level (benchmarks)
+	// discovery edits the IdP's discovery document (a provider that
+	// announces less than devidp does).
+	discovery func(doc map[string]any)
 }
 
 // proxy is one authproxy instance.
@@ -197,6 +200,19 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 	serve(t, idpLn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e.tokenDown.Load() && r.URL.Path == "/oauth2/token" {
 			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		if o.discovery != nil && r.URL.Path == "/.well-known/openid-configuration" {
+			rec := httptest.NewRecorder()
+			idp.Handler().ServeHTTP(rec, r)
+			var doc map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			o.discovery(doc)
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(doc)
 			return
 		}
 		if h := e.tokenAnswer.Load(); h != nil && r.URL.Path == "/oauth2/token" {

@@ -175,7 +175,9 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
 		s.metrics.logins.WithLabelValues("idp_error").Inc()
-		return fmt.Errorf("%w: the identity provider answered an error", ErrLoginFailed)
+		// The provider's error code is a short ASCII token (RFC 6749
+		// 4.1.2.1); its description is left out of logs (free text).
+		return fmt.Errorf("%w: the identity provider answered error %q", ErrLoginFailed, logSafe(e))
 	}
 	state, code := q.Get("state"), q.Get("code")
 	if state == "" || code == "" {
@@ -209,7 +211,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	toks, user, err := s.provider.Exchange(ctx, code, st.Verifier, st.Nonce)
 	if err != nil {
 		s.metrics.logins.WithLabelValues("exchange_failed").Inc()
-		if errors.Is(err, oidc.ErrInvalidGrant) {
+		if errors.Is(err, oidc.ErrInvalidGrant) || errors.Is(err, oidc.ErrAccessToken) {
 			return fmt.Errorf("%w: %w", ErrLoginFailed, err)
 		}
 		return err
@@ -232,6 +234,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
+	s.observeLifetime(ctx, toks.Lifetime)
 	s.log.InfoContext(ctx, "login", slog.String(keySubject, user.ID))
 	s.cookie.set(w, s.cookie.name, cookie, int(s.cfg.SessionLifetime.Seconds()))
 	s.cookie.set(w, loginCookie, "", -1)
@@ -240,14 +243,52 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// callbackPage runs the callback and, when the login fails, logs why and
+// shows the browser a page that says so, with a link to try again, rather
+// than a bare error a login loop would hide.
+func (s *Server) callbackPage(w http.ResponseWriter, r *http.Request) error {
+	err := s.callback(w, r)
+	if err == nil {
+		return nil
+	}
+	level := slog.LevelWarn
+	if kind := classify(err); kind == errInternal || kind == ErrUnavailable { //nolint:errorlint // classify returns the sentinel itself
+		level = slog.LevelError
+	}
+	s.log.Log(r.Context(), level, "login failed", slog.String(keyPath, r.URL.Path), slog.String(keyError, err.Error()))
+	if !strings.Contains(strings.ToLower(strings.Join(r.Header.Values("Accept"), ",")), "text/html") {
+		writeError(w, err, "") // not a browser: the JSON error every endpoint answers
+		return nil
+	}
+	s.loginFailedPage(w, kindOf(err))
+	return nil
+}
+
+// logSafe keeps printable ASCII of s, at most 64 bytes.
+func logSafe(v string) string {
+	b := make([]byte, 0, min(len(v), 64))
+	for i := 0; i < len(v) && len(b) < 64; i++ {
+		if c := v[i]; c >= 0x20 && c < 0x7f {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
 // logout ends the session (POST with a same-origin Origin only), clears the
-// cookie and sends the browser to FusionAuth's logout.
+// cookie and sends the browser to the provider's end_session_endpoint with
+// id_token_hint and post_logout_redirect_uri, or, for a provider without
+// one, back to the gateway.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if !s.sameOriginRequest(r) {
 		return fmt.Errorf("%w: logout from a foreign origin", ErrCSRF)
 	}
 	var storeErr error
+	var idToken string
 	if c, err := r.Cookie(s.cookie.name); err == nil && c.Value != "" {
+		if sess, err := s.fresh.Load(r.Context(), c.Value); err == nil {
+			idToken = sess.IDToken
+		}
 		if err := s.store.Delete(r.Context(), c.Value); err != nil && !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrMalformedCookie) {
 			s.storeErr("delete", err)
 			storeErr = err
@@ -260,7 +301,14 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		return storeErr
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, s.provider.LogoutURL(s.origin+s.public.Path+"/"), http.StatusSeeOther)
+	home := s.origin + s.public.Path + "/"
+	target, ok := s.provider.LogoutURL(idToken, home)
+	if !ok {
+		// No end_session_endpoint: the session is gone here; the provider's
+		// own login session stays, as the provider offers no way to end it.
+		target = home
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 	return nil
 }
 

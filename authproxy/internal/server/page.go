@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 )
 
 //go:embed web/index.html
@@ -41,8 +42,35 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	if sess != nil {
 		data.User = &userInfo{Sub: sess.UserID, Email: sess.Email, Name: sess.Name, Roles: sess.Roles}
 	}
+	writePage(w, http.StatusOK, pageTemplate, data,
+		"default-src 'none'; script-src 'nonce-"+data.Nonce+"'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+}
+
+// loginFailedTemplate is the page a failed callback shows.
+var loginFailedTemplate = template.Must(template.New("login-failed").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Login failed</title></head>
+<body><h1>Login failed</h1>
+<p>{{.Message}}</p>
+<p><a href="{{.Start}}">Log in again</a> or go back to the <a href="{{.Home}}">start page</a>.</p>
+</body></html>
+`))
+
+// loginFailedPage answers a failed callback with k's status and a page that
+// says the login failed; the reason is in the log, not on the page.
+func (s *Server) loginFailedPage(w http.ResponseWriter, k kind) {
+	data := struct{ Message, Start, Home string }{
+		Message: strings.ToUpper(k.message[:1]) + k.message[1:] + ".",
+		Start:   s.public.Path + startPath + "?rd=%2F",
+		Home:    s.public.Path + "/",
+	}
+	writePage(w, k.status, loginFailedTemplate, data, "default-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+}
+
+// writePage renders t with data and answers it with status and the headers
+// every authproxy page carries (no caching, no sniffing, no framing, csp).
+func writePage(w http.ResponseWriter, status int, t *template.Template, data any, csp string) {
 	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, data); err != nil {
+	if err := t.Execute(&buf, data); err != nil {
 		writeError(w, err, "")
 		return
 	}
@@ -52,6 +80,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+data.Nonce+"'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", csp)
+	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

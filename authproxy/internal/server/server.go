@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,6 +57,10 @@ const (
 	keyError     = "error"
 	keyDuration  = "duration"
 	keyPeer      = "peer"
+	// refresh-window clamp
+	keyRefreshWindow = "refresh_window"
+	keyTokenLifetime = "access_token_lifetime"
+	keyClampedTo     = "clamped_to"
 )
 
 const (
@@ -96,11 +101,15 @@ type Server struct {
 	parser   *forward.Parser
 	metrics  *metrics
 	flight   singleflight.Group
-	cookie   cookieSpec
-	public   *url.URL
-	origin   string // scheme://host of the public URL
-	handler  http.Handler
-	stop     context.CancelFunc
+	// lifetime is the shortest access-token lifetime seen (nanoseconds);
+	// it clamps the refresh window (refreshWindow).
+	lifetime    atomic.Int64
+	clampLogged atomic.Bool
+	cookie      cookieSpec
+	public      *url.URL
+	origin      string // scheme://host of the public URL
+	handler     http.Handler
+	stop        context.CancelFunc
 }
 
 // New builds the server from d and starts its background work (OIDC
@@ -161,6 +170,8 @@ func New(d Deps) (*Server, error) {
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret.Reveal(),
 		RedirectURL: s.origin + public.Path + callbackPath,
 		HTTPClient:  d.HTTPClient, Logger: d.Logger, Now: d.Now,
+		Scopes: cfg.OIDCScopes, RolesClaim: cfg.RolesClaim,
+		OpaqueAccessTokens: cfg.AccessTokenFormat == config.AccessTokenOpaque,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("server: new: %w", err))
@@ -223,7 +234,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/authz/nginx", s.decisionHandler(dialectNginx))
 
 	mux.Handle(startPath, s.only(http.MethodGet, s.start))
-	mux.Handle(callbackPath, s.only(http.MethodGet, s.callback))
+	mux.Handle(callbackPath, s.only(http.MethodGet, s.callbackPage))
 	mux.Handle("/oauth2/logout", s.only(http.MethodPost, s.logout))
 	mux.Handle("/oauth2/userinfo", s.only(http.MethodGet, s.userinfo))
 	mux.HandleFunc("GET /{$}", s.page)

@@ -269,9 +269,9 @@ Call with (dict "ctx" $ "svc" .Values.catalog).
 */}}
 {{- define "gatewarden.jwtIssuers" -}}
 {{- $ctx := .ctx }}
-{{- $specs := list (printf "iss=%s,jwks=%s/.well-known/jwks.json,algs=%s" $ctx.Values.publicURL (include "gatewarden.authproxyURL" $ctx) $ctx.Values.authproxy.signing.alg) }}
+{{- $specs := list (printf "iss=%s,jwks=%s/.well-known/jwks.json,algs=%s,refresh=%s" $ctx.Values.publicURL (include "gatewarden.authproxyURL" $ctx) $ctx.Values.authproxy.signing.alg $ctx.Values.jwksRefresh) }}
 {{- if .svc.acceptAccessTokens }}
-{{- $specs = append $specs (printf "iss=%s,jwks=%s/.well-known/jwks.json,aud=%s,algs=%s" $ctx.Values.fusionAuth.issuer (trimSuffix "/" $ctx.Values.fusionAuth.url) $ctx.Values.fusionAuth.clientId (join "|" $ctx.Values.fusionAuth.algorithms)) }}
+{{- $specs = append $specs (printf "iss=%s,jwks=%s/.well-known/jwks.json,aud=%s,algs=%s,refresh=%s" $ctx.Values.fusionAuth.issuer (trimSuffix "/" $ctx.Values.fusionAuth.url) $ctx.Values.fusionAuth.clientId (join "|" $ctx.Values.fusionAuth.algorithms) $ctx.Values.jwksRefresh) }}
 {{- end }}
 {{- join ";" $specs }}
 {{- end }}
@@ -334,4 +334,36 @@ Egress rule allowing FusionAuth.
     - protocol: TCP
       port: {{ . }}
     {{- end }}
+{{- end }}
+
+{{/*
+authproxy's trusted proxy networks: authproxy.trustedProxies, or else the pod ranges of the
+cluster's nodes (lookup). Fails with what to set when neither is there.
+*/}}
+{{- define "gatewarden.trustedProxies" -}}
+{{- $ap := .Values.authproxy }}
+{{- if $ap.trustedProxies }}
+{{- join "," $ap.trustedProxies }}
+{{- else }}
+{{- $cidrs := list }}
+{{- range (lookup "v1" "Node" "" "").items }}
+{{- range (default (list .spec.podCIDR) .spec.podCIDRs) }}
+{{- if and . (not (has . $cidrs)) }}
+{{- $cidrs = append $cidrs . }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not $cidrs }}
+{{- fail "authproxy.trustedProxies is empty and no node of the cluster has a pod range (spec.podCIDRs) to derive it from, or the chart is rendered without a cluster (helm template): set authproxy.trustedProxies to the address range of your ingress controller's pods (your CNI's pod network, e.g. [10.244.0.0/16] on kind)" }}
+{{- end }}
+{{- join "," $cidrs }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether authproxy runs two or more pods (replicas, or autoscaling from two).
+*/}}
+{{- define "gatewarden.authproxyReplicated" -}}
+{{- $ap := .Values.authproxy }}
+{{- if or (and $ap.autoscaling.enabled (ge (int $ap.autoscaling.minReplicas) 2)) (and (not $ap.autoscaling.enabled) (ge (int $ap.replicas) 2)) }}true{{ end }}
 {{- end }}

@@ -64,6 +64,11 @@ spec:
             {{- with $svc.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
+          lifecycle:
+            # Keep serving while the endpoint removal reaches the ingress and kube-proxy.
+            preStop:
+              sleep:
+                seconds: 5
           livenessProbe:
             httpGet:
               path: /healthz

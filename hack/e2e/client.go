@@ -1,3 +1,8 @@
+// Package e2e holds the end-to-end checks every gatewarden deployment must pass, whatever runs
+// it: hack/stack's suite drives them through the local proxies (embedded Caddy, nginx, Debian's
+// Caddy), hack/cluster's through Traefik in a real Kubernetes cluster. A Target says where the
+// gateway and the identity provider are, how to reach them, and what else the deployment lets a
+// test see (recorders in front of the services, the services' own ports).
 package e2e
 
 import (
@@ -18,7 +23,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/net/html"
 
-	"github.com/gatewarden/gatewarden/hack/stack"
+	"github.com/gatewarden/gatewarden/hack/devidp"
 	"github.com/gatewarden/gatewarden/services/jwtauth"
 )
 
@@ -43,15 +48,15 @@ func (r response) String() string {
 	return fmt.Sprintf("%d %s\n%s", r.status, r.url, b)
 }
 
-// newClient returns a client with its own cookie jar; follow chooses whether redirects are
-// followed.
-func newClient(t *testing.T, follow bool) *http.Client {
+// NewClient returns a client for the target with its own cookie jar; follow chooses whether
+// redirects are followed.
+func (tg *Target) NewClient(t *testing.T, follow bool) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &http.Client{Jar: jar, Timeout: 15 * time.Second}
+	c := &http.Client{Jar: jar, Timeout: 15 * time.Second, Transport: tg.Transport}
 	if !follow {
 		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
@@ -107,27 +112,28 @@ func marker(t *testing.T) string {
 	return "e2e=" + hex.EncodeToString(b)
 }
 
-// user returns the dev user with the given email.
-func user(t *testing.T, email string) stack.User {
+// User returns the dev IdP's user with the given email.
+func User(t *testing.T, email string) devidp.User {
 	t.Helper()
-	for _, u := range stack.DevUsers() {
+	for _, u := range devidp.DefaultUsers() {
 		if u.Email == email {
 			return u
 		}
 	}
 	t.Fatalf("no dev user %s", email)
-	return stack.User{}
+	return devidp.User{}
 }
 
 // login signs in through the gateway exactly as a browser does (start, the dev IdP's form,
 // callback) and returns a client whose cookie jar holds the session. The client does not follow
 // redirects afterwards.
-func login(t *testing.T, s *stack.Stack, email string) *http.Client {
+func (tg *Target) Login(t *testing.T, email string) *http.Client {
 	t.Helper()
-	u := user(t, email)
-	c := newClient(t, true)
+	s := tg
+	u := User(t, email)
+	c := tg.NewClient(t, true)
 	page := get(t, c, s.GatewayURL+"/oauth2/start?rd=%2F", hdr("Accept", acceptHTML))
-	if page.status != http.StatusOK || !strings.HasPrefix(page.url.String(), s.DevIDPURL+"/oauth2/authorize") {
+	if page.status != http.StatusOK || !strings.HasPrefix(page.url.String(), s.IdPURL+"/oauth2/authorize") {
 		t.Fatalf("login start: want the dev IdP's login form, got %v", page)
 	}
 	action, fields, err := loginForm(page.body)
@@ -196,13 +202,14 @@ func bearer(h http.Header) string {
 
 // verifyToken verifies tok with the services' own middleware (jwtauth) for one issuer, JWKS and
 // audience.
-func verifyToken(t *testing.T, issuer, jwksURL, audience, tok string) (*jwtauth.Claims, error) {
+func (tg *Target) verifyToken(t *testing.T, issuer, jwksURL, audience, tok string) (*jwtauth.Claims, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	v, err := jwtauth.New(ctx, jwtauth.Config{
-		Issuers:  []jwtauth.IssuerConfig{{Issuer: issuer, JWKSURL: jwksURL}},
-		Audience: audience,
+		Issuers:    []jwtauth.IssuerConfig{{Issuer: issuer, JWKSURL: jwksURL}},
+		Audience:   audience,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: tg.Transport},
 	})
 	if err != nil {
 		t.Fatalf("jwtauth: %v", err)
@@ -211,10 +218,10 @@ func verifyToken(t *testing.T, issuer, jwksURL, audience, tok string) (*jwtauth.
 	return v.Verify(ctx, tok)
 }
 
-// gatewayClaims verifies a gateway token for audience.
-func gatewayClaims(t *testing.T, s *stack.Stack, audience, tok string) *jwtauth.Claims {
+// gatewayClaims verifies a gateway token for audience against authproxy's JWKS.
+func (tg *Target) gatewayClaims(t *testing.T, audience, tok string) *jwtauth.Claims {
 	t.Helper()
-	c, err := verifyToken(t, s.GatewayURL, s.AuthProxyURL+"/.well-known/jwks.json", audience, tok)
+	c, err := tg.verifyToken(t, tg.GatewayURL, tg.AuthProxyURL+"/.well-known/jwks.json", audience, tok)
 	if err != nil {
 		t.Fatalf("gateway token for %s does not verify: %v", audience, err)
 	}

@@ -1,0 +1,80 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gatewarden/gatewarden/hack/cluster"
+)
+
+// ServicesJWKSRefresh is the jwksRefresh value set here; TokenTTL is the chart's default
+// authproxy.tokenTTL.
+const (
+	ServicesJWKSRefresh = 15 * time.Second
+	TokenTTL            = 60 * time.Second
+)
+
+// traefikCRDs is Traefik's CRD bundle, vendored once for the chart tests and used here too.
+const traefikCRDs = "hack/charttest/testdata/crds/traefik-v3_crds.yaml"
+
+// UserValues are the chart values a user of this cluster sets: where the gateway is seen
+// (publicURL), where FusionAuth is and the application's client (fusionAuth.*), a real signing
+// key instead of dev mode, and the Redis image (the official one cannot be pulled here, so the
+// harness packs Debian's redis-server). Everything else is the chart's default: Traefik
+// IngressRoute + ForwardAuth, NetworkPolicies on, two authproxy replicas, Redis in the cluster.
+// jwksRefresh is shortened (5m by default) so that the key-rotation test need not wait minutes
+// between publishing a key and signing with it, as an operator who rotates often would set it.
+func UserValues(signingKey string) map[string]any {
+	return map[string]any{
+		"jwksRefresh": ServicesJWKSRefresh.String(),
+		"publicURL":   PublicURL,
+		"fusionAuth": map[string]any{
+			"url": Issuer, "issuer": Issuer, "clientId": ClientID,
+			"clientSecret": map[string]any{"value": ClientSecret},
+		},
+		"authproxy": map[string]any{
+			"signing": map[string]any{"keys": []any{signingKey}},
+		},
+		"redis": map[string]any{
+			"image": map[string]any{"repository": "gatewarden.local/redis", "tag": "debian"},
+		},
+	}
+}
+
+// install installs Traefik and the chart and waits until both are ready.
+func (d *Deployment) install(ctx context.Context) error {
+	key, err := NewSigningKey()
+	if err != nil {
+		return err
+	}
+	d.SigningKeys = []string{key}
+	d.Values = UserValues(key)
+	crds, err := os.ReadFile(filepath.Join(d.Opts.Repo, traefikCRDs))
+	if err != nil {
+		return err
+	}
+	t := cluster.Traefik{Image: d.images["traefik"], CRDs: crds}
+	if err := d.Cluster.InstallTraefik(ctx, t, false); err != nil {
+		return err
+	}
+	if err := d.Upgrade(ctx, nil); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	return d.Cluster.WaitRollout(wctx, "Deployment", "traefik", "traefik")
+}
+
+// Upgrade applies change to the values (nil: none) and runs `helm upgrade --install --wait`.
+func (d *Deployment) Upgrade(ctx context.Context, change func(values map[string]any)) error {
+	if change != nil {
+		change(d.Values)
+	}
+	if _, err := d.Cluster.Helm(ctx, filepath.Join(d.Opts.Repo, "charts/gatewarden"), Release, Namespace, d.Values, 4*time.Minute); err != nil {
+		return fmt.Errorf("%w\n%s", err, d.Cluster.Diagnose(ctx))
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+// Package e2e runs gatewarden's end-to-end suite on a real single-node Kubernetes cluster
+// (hack/cluster): the chart installed with its defaults behind Traefik, NetworkPolicies enforced
+// by kube-router, the dev IdP as FusionAuth. It needs root on Linux and Debian's containerd,
+// runc, containernetworking-plugins, iptables, ipset, conntrack, redis-server and busybox-static
+// (hack/test.sh installs them in CI); elsewhere every test skips and says why.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatewarden/gatewarden/hack/cluster/deploy"
+)
+
+// dep is the deployment every test of the package shares (set up once by TestMain, read-only
+// afterwards except through its own methods).
+var (
+	dep        *deploy.Deployment
+	skipReason string
+)
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+// missing lists what the cluster needs and this machine lacks.
+func missing() []string {
+	var out []string
+	for _, c := range []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ipset", "conntrack", "ip", "nsenter", "redis-server", "busybox"} {
+		if _, err := exec.LookPath(c); err != nil {
+			out = append(out, c)
+		}
+	}
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		out = append(out, "/usr/lib/cni/bridge (containernetworking-plugins)")
+	}
+	return out
+}
+
+func testMain(m *testing.M) int {
+	switch {
+	case runtime.GOOS != "linux":
+		skipReason = "the cluster needs Linux"
+	case os.Geteuid() != 0:
+		skipReason = "the cluster needs root (network namespaces, containerd, kubelet); CI runs as root"
+	case len(missing()) > 0:
+		skipReason = "missing " + strings.Join(missing(), ", ") + " (apt-get install containerd runc containernetworking-plugins iptables ipset conntrack redis-server busybox-static)"
+		if os.Getenv("CI") != "" {
+			fmt.Fprintln(os.Stderr, "cluster e2e: CI is set but", skipReason)
+			return 1
+		}
+	case os.Getenv("GATEWARDEN_SKIP_CLUSTER") != "":
+		skipReason = "GATEWARDEN_SKIP_CLUSTER is set"
+	}
+	if skipReason != "" {
+		fmt.Fprintln(os.Stderr, "cluster e2e: skipping:", skipReason)
+		return m.Run()
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	repo := filepath.Join(wd, "../../..")
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	defer cancel()
+	start := time.Now()
+	dep, err = deploy.Start(ctx, deploy.Options{Repo: repo, Logger: logger})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster e2e:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "cluster e2e: ready in %s\n", time.Since(start).Round(time.Second))
+	for _, t := range dep.Timings {
+		fmt.Fprintf(os.Stderr, "  %-55s %6.1fs\n", t.Phase, t.Took.Seconds())
+	}
+	testStart := time.Now()
+	code := m.Run()
+	fmt.Fprintf(os.Stderr, "cluster e2e: tests took %s\n", time.Since(testStart).Round(time.Second))
+	if code != 0 {
+		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		fmt.Fprintln(os.Stderr, dep.Cluster.Diagnose(dctx))
+		dcancel()
+		keepLogs(dep)
+	}
+	stop := time.Now()
+	if err := dep.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster e2e: teardown:", err)
+		code = 1
+	}
+	fmt.Fprintf(os.Stderr, "cluster e2e: teardown took %s\n", time.Since(stop).Round(time.Second))
+	return code
+}
+
+// keepLogs copies the cluster's process and pod logs to $E2E_ARTIFACTS_DIR/cluster (or
+// hack/cluster/artifacts) before teardown removes them.
+func keepLogs(d *deploy.Deployment) {
+	dst := os.Getenv("E2E_ARTIFACTS_DIR")
+	if dst == "" {
+		dst = "../artifacts"
+	}
+	dst = filepath.Join(dst, "cluster-logs")
+	_ = os.RemoveAll(dst)
+	_ = os.MkdirAll(dst, 0o755)
+	for _, src := range []string{d.Cluster.LogDir(), d.Cluster.PodLogDir()} {
+		_ = exec.Command("cp", "-rL", src, dst).Run()
+	}
+	fmt.Fprintln(os.Stderr, "cluster e2e: logs kept in", dst)
+}
+
+// requireCluster skips the test when the cluster could not be set up here, and fails it when
+// the NetworkPolicy engine or another part of the cluster has died (kube-router fails open: no
+// result is trusted without it).
+func requireCluster(t *testing.T) {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := dep.Cluster.Healthy(ctx); err != nil {
+		t.Fatalf("the cluster is not healthy: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := dep.Cluster.Healthy(ctx); err != nil {
+			t.Errorf("the cluster became unhealthy during the test: %v", err)
+		}
+	})
+}
