@@ -382,6 +382,9 @@ func (r *rendered) existingSecrets() map[string]bool {
 		"redis.auth.existingSecret",
 		"externalRedis.existingSecret",
 		"externalRedis.sentinel.existingSecret",
+		"postgresql.auth.existingSecret",
+		"externalDatabase.catalog.existingSecret",
+		"externalDatabase.inventory.existingSecret",
 	} {
 		if s := r.stringValue(k); s != "" {
 			out[s] = true

@@ -128,8 +128,8 @@ func checkFlows(t *testing.T, policy *matcher.Policy, flows []flow) {
 	}
 }
 
-// commonFlows are the paths every configuration with the in-chart Redis must open or close,
-// given the ingress controller's pods.
+// commonFlows are the paths every configuration with the in-chart Redis (and, when rendered, the
+// in-chart PostgreSQL) must open or close, given the ingress controller's pods.
 func commonFlows(w world, p map[string]peer, ingress peer) []flow {
 	ap, cat, inv, rd := p["authproxy"], p["catalog"], p["inventory"], p["redis"]
 	flows := []flow{
@@ -188,6 +188,25 @@ func commonFlows(w world, p map[string]peer, ingress peer) []flow {
 			tcp(from, w.kubeDNS, 53, "dns-tcp", true),
 			udp(from, w.otherNSPod, 53, false),
 			udp(from, w.internet, 53, false),
+		)
+	}
+	if pg, ok := p["postgresql"]; ok {
+		flows = append(flows,
+			// Open: catalog and inventory reach the release's PostgreSQL, and nothing else does.
+			tcp(cat, pg, 5432, "postgres", true),
+			tcp(inv, pg, 5432, "postgres", true),
+			tcp(ap, pg, 5432, "postgres", false),
+			tcp(ingress, pg, 5432, "postgres", false),
+			tcp(rd, pg, 5432, "postgres", false),
+			tcp(w.otherNSPod, pg, 5432, "postgres", false),
+			tcp(w.sameNSStray, pg, 5432, "postgres", false),
+			tcp(w.fusionAuthPod, pg, 5432, "postgres", false),
+			// Closed: the services reach no other database, and PostgreSQL connects nowhere.
+			tcp(cat, w.postgresPod, 5432, "postgres", false),
+			tcp(inv, w.internet, 5432, "postgres", false),
+			tcp(pg, w.internet, 443, "https", false),
+			tcp(pg, cat, 8080, "http", false),
+			udp(pg, w.kubeDNS, 53, false),
 		)
 	}
 	return flows
@@ -314,6 +333,14 @@ func TestNetworkPolicies(t *testing.T) {
 			tcp(ap, peer{Name: "redis-node-10.20.0.11", IP: "10.20.0.11"}, 26379, "sentinel", false),
 			tcp(cat, peer{Name: "redis-node-10.20.0.11", IP: "10.20.0.11"}, 6379, "redis", false),
 			tcp(ap, w.fusionAuthPod, 9011, "http", true),
+			// External databases: catalog and inventory reach them by CIDR on 5432, authproxy not.
+			tcp(cat, peer{Name: "database-10.30.0.5", IP: "10.30.0.5"}, 5432, "postgres", true),
+			tcp(p["inventory"], peer{Name: "database-10.30.0.5", IP: "10.30.0.5"}, 5432, "postgres", true),
+			tcp(cat, peer{Name: "outside-the-database-cidr", IP: "10.30.1.5"}, 5432, "postgres", false),
+			tcp(ap, peer{Name: "database-10.30.0.5", IP: "10.30.0.5"}, 5432, "postgres", false),
 		})
+		if _, ok := p["postgresql"]; ok {
+			t.Error("external databases for both services still render the PostgreSQL StatefulSet")
+		}
 	})
 }

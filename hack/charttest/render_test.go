@@ -71,7 +71,8 @@ func TestRenderCounts(t *testing.T) {
 	t.Parallel()
 	ch := loadChart(t)
 	base := readValues(t, filepath.Join(chartDir, "ci", "traefik-values.yaml"))
-	common := map[string]int{"Deployment": 3, "StatefulSet": 1, "Service": 4, "ServiceAccount": 4, "NetworkPolicy": 5, "ConfigMap": 2}
+	// StatefulSets: Redis and PostgreSQL, each with a Service and a headless governing Service.
+	common := map[string]int{"Deployment": 3, "StatefulSet": 2, "Service": 7, "ServiceAccount": 5, "NetworkPolicy": 6, "ConfigMap": 3, "Secret": 5}
 	tests := []struct {
 		mode string
 		want map[string]int

@@ -162,6 +162,15 @@ Validation: fails rendering with every problem of the values at once.
 {{- if and $v.authproxy.autoscaling.enabled (lt (int $v.authproxy.autoscaling.maxReplicas) (int $v.authproxy.autoscaling.minReplicas)) }}
 {{- $errs = append $errs "authproxy.autoscaling.maxReplicas must be >= minReplicas" }}
 {{- end }}
+{{- range $svc := list "catalog" "inventory" }}
+{{- $db := index $v.externalDatabase $svc }}
+{{- if and $db.url (not (regexMatch "^postgres(ql)?://[^:@/]+@[^/]+/[^?#]+" $db.url)) }}
+{{- $errs = append $errs (printf "externalDatabase.%s.url must be postgres://user@host[:port]/database[?options], without a password (give it in existingSecret)" $svc) }}
+{{- end }}
+{{- if and $db.existingSecret (not $db.url) }}
+{{- $errs = append $errs (printf "externalDatabase.%s.existingSecret needs externalDatabase.%s.url" $svc $svc) }}
+{{- end }}
+{{- end }}
 {{- if and (eq $v.ingress.mode "ingressNginx") $v.ingress.ingressNginx.tlsSecretName (not $v.ingress.host) }}
 {{- $errs = append $errs "ingress.ingressNginx.tlsSecretName needs ingress.host" }}
 {{- end }}
@@ -366,4 +375,41 @@ Whether authproxy runs two or more pods (replicas, or autoscaling from two).
 {{- define "gatewarden.authproxyReplicated" -}}
 {{- $ap := .Values.authproxy }}
 {{- if or (and $ap.autoscaling.enabled (ge (int $ap.autoscaling.minReplicas) 2)) (and (not $ap.autoscaling.enabled) (ge (int $ap.replicas) 2)) }}true{{ end }}
+{{- end }}
+
+{{/*
+Whether the release runs PostgreSQL: postgresql.enabled, unless both services have an external
+database.
+*/}}
+{{- define "gatewarden.postgresqlEnabled" -}}
+{{- $ext := .Values.externalDatabase }}
+{{- if and .Values.postgresql.enabled (not (and $ext.catalog.url $ext.inventory.url)) }}true{{ end }}
+{{- end }}
+
+{{/*
+Name of the Secret with the in-cluster PostgreSQL roles' passwords.
+*/}}
+{{- define "gatewarden.postgresqlSecretName" -}}
+{{- default (include "gatewarden.componentName" (dict "ctx" . "component" "postgresql")) .Values.postgresql.auth.existingSecret }}
+{{- end }}
+
+{{/*
+A service's database: its DATABASE_URL (no password in it) and the Secret and key PGPASSWORD
+comes from, as JSON ({"url", "secret", "key"}; url "" = the service's in-memory database).
+externalDatabase.<service>.url wins over the in-cluster PostgreSQL. Call with
+(dict "ctx" $ "component" "catalog").
+*/}}
+{{- define "gatewarden.database" -}}
+{{- $ctx := .ctx }}
+{{- $ext := index $ctx.Values.externalDatabase .component }}
+{{- $pg := $ctx.Values.postgresql }}
+{{- if $ext.url }}
+{{- dict "url" $ext.url "secret" $ext.existingSecret "key" $ext.key | toJson }}
+{{- else if $pg.enabled }}
+{{- $host := printf "%s.%s.svc.%s" (include "gatewarden.componentName" (dict "ctx" $ctx "component" "postgresql")) $ctx.Release.Namespace $ctx.Values.clusterDomain }}
+{{- $url := printf "postgres://%s@%s:5432/%s?sslmode=disable" .component $host .component }}
+{{- dict "url" $url "secret" (include "gatewarden.postgresqlSecretName" $ctx) "key" (index $pg.auth (printf "%sKey" .component)) | toJson }}
+{{- else }}
+{{- dict "url" "" "secret" "" "key" "" | toJson }}
+{{- end }}
 {{- end }}

@@ -7,6 +7,7 @@ NetworkPolicy. Each template is called with (dict "ctx" $ "component" "catalog")
 {{- $ctx := .ctx }}
 {{- $svc := index $ctx.Values .component }}
 {{- $name := include "gatewarden.componentName" (dict "ctx" $ctx "component" .component) }}
+{{- $db := include "gatewarden.database" . | fromJson }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -25,7 +26,7 @@ spec:
       labels:
         {{- include "gatewarden.labels" . | nindent 8 }}
       annotations:
-        checksum/config: {{ list (include "gatewarden.jwtIssuers" (dict "ctx" $ctx "svc" $svc)) $svc.audience $svc.leeway $svc.logLevel $svc.extraEnv | toJson | sha256sum }}
+        checksum/config: {{ list (include "gatewarden.jwtIssuers" (dict "ctx" $ctx "svc" $svc)) $svc.audience $svc.leeway $svc.logLevel $svc.extraEnv $db | toJson | sha256sum }}
         {{- with $svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -61,6 +62,18 @@ spec:
               value: {{ $svc.leeway | quote }}
             - name: LOG_LEVEL
               value: {{ $svc.logLevel | quote }}
+            {{- if $db.url }}
+            # The password is not in the URL: pgx reads PGPASSWORD.
+            - name: DATABASE_URL
+              value: {{ $db.url | quote }}
+            {{- if $db.secret }}
+            - name: PGPASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $db.secret }}
+                  key: {{ $db.key }}
+            {{- end }}
+            {{- end }}
             {{- with $svc.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -136,11 +149,13 @@ automountServiceAccountToken: false
 
 {{/*
 A service accepts the ingress controller (and metrics scrapers) on 8080, and may connect to DNS,
-authproxy (the gateway JWKS) and, when it accepts FusionAuth access tokens, FusionAuth (JWKS).
+authproxy (the gateway JWKS), its database (the release's PostgreSQL, or
+networkPolicy.externalDatabase) and, when it accepts FusionAuth access tokens, FusionAuth (JWKS).
 */}}
 {{- define "gatewarden.service.networkpolicy" -}}
 {{- $ctx := .ctx }}
 {{- $svc := index $ctx.Values .component }}
+{{- $ext := index $ctx.Values.externalDatabase .component }}
 {{- if $ctx.Values.networkPolicy.enabled }}
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -178,6 +193,25 @@ spec:
       ports:
         - protocol: TCP
           port: 4180
+    {{- if $ext.url }}
+    - {{- with $ctx.Values.networkPolicy.externalDatabase.to }}
+      to:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      ports:
+        {{- range $ctx.Values.networkPolicy.externalDatabase.ports }}
+        - protocol: TCP
+          port: {{ . }}
+        {{- end }}
+    {{- else if $ctx.Values.postgresql.enabled }}
+    - to:
+        - podSelector:
+            matchLabels:
+              {{- include "gatewarden.selectorLabels" (dict "ctx" $ctx "component" "postgresql") | nindent 14 }}
+      ports:
+        - protocol: TCP
+          port: 5432
+    {{- end }}
     {{- if $svc.acceptAccessTokens }}
     {{- include "gatewarden.egressFusionAuth" $ctx | nindent 4 }}
     {{- end }}
