@@ -3,6 +3,7 @@ package charttest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -360,4 +362,53 @@ func sentinelPasswordMount(d *appsv1.Deployment, path string) *corev1.SecretProj
 		}
 	}
 	return nil
+}
+
+// TestTrustedProxiesNeedAValueOrNodes: with authproxy.trustedProxies empty and no cluster to look
+// the nodes' pod ranges up in (helm template), the chart refuses to render and says what to set.
+// hack/cluster installs it with the value empty into a real cluster, where it is derived.
+func TestTrustedProxiesNeedAValueOrNodes(t *testing.T) {
+	t.Parallel()
+	ch := loadChart(t)
+	vals := readValues(t, filepath.Join(chartDir, "ci", "traefik-values.yaml"))
+	ap, ok := vals["authproxy"].(map[string]any)
+	if !ok {
+		t.Fatal("ci values have no authproxy section")
+	}
+	delete(ap, "trustedProxies")
+	_, err := renderValues(context.Background(), ch, "gw", "gw", vals)
+	if err == nil || !strings.Contains(err.Error(), "set authproxy.trustedProxies") {
+		t.Fatalf("render without trustedProxies and without nodes: want an error saying what to set, got %v", err)
+	}
+}
+
+// TestReplicatedAuthproxyIsProtected: two or more authproxy replicas get a PodDisruptionBudget
+// and a preferred anti-affinity by default; one replica gets neither (a PDB would block drains).
+func TestReplicatedAuthproxyIsProtected(t *testing.T) {
+	t.Parallel()
+	ch := loadChart(t)
+	base := readValues(t, filepath.Join(chartDir, "ci", "traefik-values.yaml"))
+	for _, replicas := range []int{1, 2, 3} {
+		t.Run(fmt.Sprint(replicas), func(t *testing.T) {
+			t.Parallel()
+			vals := deepCopy(t, base)
+			vals["authproxy"].(map[string]any)["replicas"] = replicas
+			r := renderScenario(t, ch, scenario{Name: fmt.Sprint(replicas), Release: "gw", Values: vals})
+			pdbs := len(r.byKind("PodDisruptionBudget"))
+			d, ok := r.find("Deployment", "gw-gatewarden-authproxy")
+			if !ok {
+				t.Fatal("no authproxy Deployment")
+			}
+			var dep appsv1.Deployment
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(d.U.Object, &dep); err != nil {
+				t.Fatal(err)
+			}
+			aff := dep.Spec.Template.Spec.Affinity
+			hasAnti := aff != nil && aff.PodAntiAffinity != nil && len(aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) > 0
+			want := replicas >= 2
+			if (pdbs == 1) != want || hasAnti != want {
+				t.Errorf("replicas %d: PodDisruptionBudgets %d, anti-affinity %v; want both present = %v", replicas, pdbs, hasAnti, want)
+			}
+		})
+	}
 }

@@ -60,7 +60,7 @@ const (
 	NodeIP      = "10.255.0.2"
 	nodeCIDR    = NodeIP + "/24"
 	PodCIDR     = "10.88.0.0/16"
-	nodePodCIDR = "10.88.0.0/24" // what kube-controller-manager gives the only node
+	NodePodCIDR = "10.88.0.0/24" // what kube-controller-manager gives the only node
 	ServiceCIDR = "10.96.0.0/16"
 	APIServerIP = "10.96.0.1"
 	DNSIP       = "10.96.0.10"

@@ -81,7 +81,7 @@ func (c *Cluster) startContainerd(ctx context.Context) error {
 	if err := os.WriteFile(conf, fmt.Appendf(nil, containerdConfig, c.state("containerd"), c.runp("containerd"), c.socket(), c.opts.PauseImage, cniDir), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(cniDir, "10-gatewarden.conflist"), fmt.Appendf(nil, cniConfig, c.state("cni/ipam"), nodePodCIDR), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(cniDir, "10-gatewarden.conflist"), fmt.Appendf(nil, cniConfig, c.state("cni/ipam"), NodePodCIDR), 0o644); err != nil {
 		return err
 	}
 	path, err := exec.LookPath("containerd")

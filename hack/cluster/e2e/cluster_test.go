@@ -39,6 +39,25 @@ func TestThroughTraefik(t *testing.T) {
 	t.Run("login, role decision and logout", func(t *testing.T) { e2e.SessionRoundTrip(t, target()) })
 }
 
+// TestTrustedProxiesDerived: the chart's authproxy.trustedProxies is left empty here, and the
+// install derived it from the node's pod range (not kind's), which Traefik's pods live in.
+func TestTrustedProxiesDerived(t *testing.T) {
+	requireCluster(t)
+	d, err := dep.Cluster.Client.AppsV1().Deployments(deploy.Namespace).Get(context.Background(), deploy.Release+"-authproxy", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "AUTHPROXY_TRUSTED_PROXIES" {
+			got = e.Value
+		}
+	}
+	if want := cluster.NodePodCIDR; got != want {
+		t.Fatalf("AUTHPROXY_TRUSTED_PROXIES = %q, want the node's pod range %q", got, want)
+	}
+}
+
 // Service names of the release (the chart's fullname is the release name here).
 func svc(component string) string {
 	return fmt.Sprintf("%s-%s.%s.svc.cluster.local", deploy.Release, component, deploy.Namespace)
@@ -193,7 +212,8 @@ func TestControlRunWithoutPolicies(t *testing.T) {
 	}
 }
 
-// authproxyPods lists the running authproxy pods.
+// authproxyPods lists the running authproxy pods that are not terminating (after a rollout,
+// the old pods still serve for their preStop pause).
 func authproxyPods(t *testing.T) []corev1.Pod {
 	t.Helper()
 	pods, err := dep.Cluster.Client.CoreV1().Pods(deploy.Namespace).List(context.Background(), metav1.ListOptions{
@@ -202,7 +222,13 @@ func authproxyPods(t *testing.T) []corev1.Pod {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pods.Items
+	var out []corev1.Pod
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // replicaClient talks to one authproxy pod directly (from the node, as kubelet's probes do; the

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -127,6 +128,10 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	before := map[string]bool{}
+	for _, p := range authproxyPods(t) {
+		before[p.Name] = true
+	}
 	start := time.Now()
 	if err := dep.Upgrade(ctx, func(v map[string]any) {
 		authproxyValues(v)["podAnnotations"] = map[string]any{"gatewarden.test/restarted-at": time.Now().Format(time.RFC3339Nano)}
@@ -137,6 +142,37 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	t.Logf("rolling restart took %s", time.Since(start).Round(time.Millisecond))
 	time.Sleep(2 * time.Second)
 	l.finish(t, "rolling restart")
+	for _, p := range authproxyPods(t) {
+		if before[p.Name] {
+			t.Errorf("pod %s survived the rolling restart: nothing was restarted", p.Name)
+		}
+	}
+}
+
+// publishedKids returns the key ids every authproxy replica publishes (its JWKS, asked directly).
+func publishedKids(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, p := range authproxyPods(t) {
+		resp, err := replicaClient(p).Get("http://authproxy/.well-known/jwks.json")
+		if err != nil {
+			t.Fatalf("JWKS of %s: %v", p.Name, err)
+		}
+		var set struct {
+			Keys []struct {
+				Kid string `json:"kid"`
+			} `json:"keys"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&set)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("JWKS of %s: %v", p.Name, err)
+		}
+		for _, k := range set.Keys {
+			out[p.Name] = append(out[p.Name], k.Kid)
+		}
+	}
+	return out
 }
 
 // TestKeyRotationUnderLoad rotates the gateway signing key the way the README describes, under
@@ -169,11 +205,26 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 		dep.SigningKeys = keys
 		t.Logf("%s: upgrade took %s", step, time.Since(start).Round(time.Millisecond))
 	}
+	// Every replica publishes n keys after each step.
+	published := func(step string, n int) {
+		t.Helper()
+		kids := publishedKids(t)
+		for pod, ks := range kids {
+			if len(ks) != n {
+				t.Errorf("%s: %s publishes %d keys %v, want %d", step, pod, len(ks), ks, n)
+			}
+		}
+		t.Logf("%s: published key ids %v", step, kids)
+	}
+	published("before", 1)
 	setKeys("1. publish the new key", old, newKey)
+	published("1. publish the new key", 2)
 	time.Sleep(deploy.ServicesJWKSRefresh + 2*time.Second)
 	setKeys("2. sign with the new key", newKey, old)
+	published("2. sign with the new key", 2)
 	time.Sleep(deploy.TokenTTL + deploy.ServicesJWKSRefresh)
 	setKeys("3. drop the old key", newKey)
+	published("3. drop the old key", 1)
 	time.Sleep(3 * time.Second)
 	l.finish(t, "key rotation")
 }
