@@ -22,11 +22,14 @@ const traefikCRDs = "hack/charttest/testdata/crds/traefik-v3_crds.yaml"
 
 // UserValues are the chart values a user of this cluster sets: where the gateway is seen
 // (publicURL), where FusionAuth is and the application's client (fusionAuth.*), a real signing
-// key instead of dev mode, and the Redis image (the official one cannot be pulled here, so the
-// harness packs Debian's redis-server). Everything else is the chart's default: Traefik
-// IngressRoute + ForwardAuth, NetworkPolicies on, two authproxy replicas, Redis in the cluster.
-// jwksRefresh is shortened (5m by default) so that the key-rotation test need not wait minutes
-// between publishing a key and signing with it, as an operator who rotates often would set it.
+// key instead of dev mode, and the Redis and PostgreSQL images (the official ones cannot be
+// pulled here, so the harness packs Debian's redis-server and PostgreSQL 15, which have what the
+// chart's scripts need). PostgreSQL keeps its data on an emptyDir: this cluster has no storage
+// provisioner, so a claim would stay pending, as on any cluster without a default StorageClass.
+// Everything else is the chart's default: Traefik IngressRoute + ForwardAuth, NetworkPolicies
+// on, two authproxy replicas, Redis and PostgreSQL in the cluster. jwksRefresh is shortened (5m
+// by default) so that the key-rotation test need not wait minutes between publishing a key and
+// signing with it, as an operator who rotates often would set it.
 func UserValues(signingKey string) map[string]any {
 	return map[string]any{
 		"jwksRefresh": ServicesJWKSRefresh.String(),
@@ -40,6 +43,10 @@ func UserValues(signingKey string) map[string]any {
 		},
 		"redis": map[string]any{
 			"image": map[string]any{"repository": "gatewarden.local/redis", "tag": "debian"},
+		},
+		"postgresql": map[string]any{
+			"image":       map[string]any{"repository": "gatewarden.local/postgres", "tag": "15-debian"},
+			"persistence": map[string]any{"enabled": false},
 		},
 	}
 }

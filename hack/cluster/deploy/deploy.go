@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -288,6 +289,11 @@ func (d *Deployment) buildImages(ctx context.Context, tools []string) ([]string,
 		return nil, err
 	}
 	specs["redis"] = redis
+	postgres, err := postgresImage(ctx, d.work)
+	if err != nil {
+		return nil, err
+	}
+	specs["postgresql"] = postgres
 	var tars []string
 	for role, spec := range specs {
 		p := filepath.Join(d.work, "images", role+".tar")
@@ -332,6 +338,66 @@ func redisImage(ctx context.Context) (image.Spec, error) {
 		return image.Spec{}, err
 	}
 	return spec, nil
+}
+
+// postgresBin and postgresShare are where Debian's postgresql-15 keeps its programs, its
+// loadable modules (postgresBin/../lib) and the files initdb and postgres read (postgresShare).
+// PostgreSQL finds the latter two relative to its own binary, so they keep their host paths.
+const (
+	postgresBin   = "/usr/lib/postgresql/15/bin"
+	postgresShare = "/usr/share/postgresql/15"
+)
+
+// postgresImage packs Debian's PostgreSQL 15 (postgres, initdb, pg_isready with their shared
+// libraries, the loadable modules initdb loads, the share folder), UTC time zone data, a passwd
+// entry for uid 999 (initdb refuses to run as a user without a name) and a static busybox for
+// the chart's start script (sh, sed, grep, rm, mv, cat; initdb runs postgres through /bin/sh):
+// the official image cannot be pulled here. work holds the passwd file.
+func postgresImage(ctx context.Context, work string) (image.Spec, error) {
+	var files []image.File
+	for _, p := range []string{"postgres", "initdb", "pg_isready"} {
+		path := filepath.Join(postgresBin, p)
+		if !fileExists(path) {
+			return image.Spec{}, fmt.Errorf("%s is not installed (apt-get install postgresql)", path)
+		}
+		files = append(files, image.File{Src: path, Path: path, Mode: 0o755})
+	}
+	for _, dir := range []string{filepath.Join(postgresBin, "../lib"), postgresShare} {
+		dir = filepath.Clean(dir)
+		err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			files = append(files, image.File{Src: p, Path: p})
+			return nil
+		})
+		if err != nil {
+			return image.Spec{}, fmt.Errorf("postgresql image: %w", err)
+		}
+	}
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		return image.Spec{}, fmt.Errorf("busybox is not installed (apt-get install busybox-static): %w", err)
+	}
+	for _, app := range []string{"sh", "sed", "grep", "rm", "mv", "cat"} {
+		files = append(files, image.File{Src: bb, Path: "/bin/" + app, Mode: 0o755})
+	}
+	passwd := filepath.Join(work, "postgres-passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/sh\n"), 0o644); err != nil {
+		return image.Spec{}, err
+	}
+	files = append(files,
+		image.File{Src: passwd, Path: "/etc/passwd", Mode: 0o644},
+		image.File{Src: "/usr/share/zoneinfo/Etc/UTC", Path: "/usr/share/zoneinfo/Etc/UTC", Mode: 0o644},
+		image.File{Src: "/usr/share/zoneinfo/Etc/UTC", Path: "/usr/share/zoneinfo/UTC", Mode: 0o644},
+		image.File{Path: "/var/lib/postgresql/data", Mode: 0o777 | os.ModeDir},
+		image.File{Path: "/var/run/postgresql", Mode: 0o777 | os.ModeDir},
+		image.File{Path: "/tmp", Mode: 0o777 | os.ModeDir | os.ModeSticky})
+	return image.WithSharedLibs(ctx, image.Spec{
+		Ref: "gatewarden.local/postgres:15-debian", Files: files,
+		Entrypoint: []string{filepath.Join(postgresBin, "postgres")}, User: "999:999",
+		Env: []string{"PATH=" + postgresBin + ":/bin", "TZ=UTC"}, WorkingDir: "/var/lib/postgresql",
+	})
 }
 
 // goBuild builds static binaries of pkgs (relative to dir) into out.

@@ -144,12 +144,14 @@ func probe(t *testing.T, ns string, labels map[string]string, targets ...string)
 var ingressLabels = map[string]string{"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-traefik"}
 
 // TestNetworkPolicies: a pod in another namespace, and a pod in Traefik's namespace without the
-// controller's labels, cannot open a connection to catalog, inventory, authproxy or Redis; a
-// pod with the controller's labels reaches catalog, inventory and authproxy (so the refusals come
-// from policy, not from dead services) but not Redis.
+// controller's labels, cannot open a connection to catalog, inventory, authproxy, Redis or
+// PostgreSQL; a pod with the controller's labels reaches catalog, inventory and authproxy (so the
+// refusals come from policy, not from dead services) but not Redis or PostgreSQL (catalog and
+// inventory do: the shared data checks read and write through them).
 func TestNetworkPolicies(t *testing.T) {
 	requireCluster(t)
-	all := []string{"tcp:" + svc("catalog") + ":8080", "tcp:" + svc("inventory") + ":8080", "tcp:" + svc("authproxy") + ":4180", "tcp:" + svc("redis") + ":6379"}
+	all := []string{"tcp:" + svc("catalog") + ":8080", "tcp:" + svc("inventory") + ":8080", "tcp:" + svc("authproxy") + ":4180", "tcp:" + svc("redis") + ":6379",
+		"tcp:" + svc("postgresql") + ":5432"}
 	tests := []struct {
 		name      string
 		namespace string
@@ -157,11 +159,11 @@ func TestNetworkPolicies(t *testing.T) {
 		reach     map[string]bool // target -> must connect
 	}{
 		{name: "pod in another namespace", namespace: "intruder", labels: map[string]string{"app": "intruder"},
-			reach: map[string]bool{all[0]: false, all[1]: false, all[2]: false, all[3]: false}},
+			reach: map[string]bool{all[0]: false, all[1]: false, all[2]: false, all[3]: false, all[4]: false}},
 		{name: "pod in the ingress namespace without the controller's labels", namespace: "traefik", labels: map[string]string{"app": "impostor"},
-			reach: map[string]bool{all[0]: false, all[1]: false, all[2]: false, all[3]: false}},
+			reach: map[string]bool{all[0]: false, all[1]: false, all[2]: false, all[3]: false, all[4]: false}},
 		{name: "pod with the ingress controller's labels (control)", namespace: "traefik", labels: ingressLabels,
-			reach: map[string]bool{all[0]: true, all[1]: true, all[2]: true, all[3]: false}},
+			reach: map[string]bool{all[0]: true, all[1]: true, all[2]: true, all[3]: false, all[4]: false}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
