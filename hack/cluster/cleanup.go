@@ -82,6 +82,9 @@ func (c *Cluster) Close() error {
 		}
 	}
 	errs.add(Cleanup(context.Background(), c.opts))
+	if c.lock != nil {
+		c.lock.Close() // releases the flock
+	}
 	return errs.err()
 }
 

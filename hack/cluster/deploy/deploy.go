@@ -57,6 +57,9 @@ type Options struct {
 	Repo   string // repository root
 	Mode   Mode   // default ModeDeployment
 	Logger *slog.Logger
+	// LogDir keeps the cluster's and the pods' logs after the cluster is gone ("" = removed
+	// with it).
+	LogDir string
 }
 
 // Deployment is gatewarden running on a cluster.
@@ -120,7 +123,7 @@ func Start(ctx context.Context, opts Options) (_ *Deployment, err error) {
 		return nil, err
 	}
 	if err := phase("start the cluster", func() error {
-		d.Cluster, err = cluster.Up(ctx, cluster.Options{Bin: tools, Images: tars, PauseImage: d.images["pause"], Logger: d.log})
+		d.Cluster, err = cluster.Up(ctx, cluster.Options{Bin: tools, Images: tars, PauseImage: d.images["pause"], Logger: d.log, LogDir: opts.LogDir})
 		return err
 	}); err != nil {
 		return nil, err
