@@ -17,7 +17,9 @@
 //     namespace; names are unique per kind and namespace; no authproxy workload is rendered.
 //     TestSidecarEnvMatchesDeployment (with TestSidecarEnvChecks) holds the sidecar's
 //     environment ConfigMap to the Deployment's env for the same values; TestRenderCountsSidecar
-//     pins what it renders; TestRedisAddrsFromTheSidecar the Service names it may use.
+//     pins what it renders; TestRedisAddrsFromTheSidecar the Service names it may use;
+//     TestTraefikSidecarValues checks k8s/traefik/values-sidecar.yaml (the container Traefik's
+//     chart adds) against what the chart renders: mounts, keys, envFrom, files, port, security.
 //   - TestLint: helm lint --strict (SDK) with every ci/ values file.
 //   - TestNetworkPolicies: evaluates the rendered NetworkPolicies with cyclonus' engine against a
 //     table of flows that must be open or closed, per ingress mode, for external Redis and for

@@ -100,9 +100,11 @@ func ptrFalse(b *bool) bool { return b != nil && !*b }
 
 // checkPodSecurity: the "restricted" Pod Security Standard plus a read-only root file system and
 // resource requests, for every container and init container.
-func checkPodSecurity(r *rendered) []string {
+func checkPodSecurity(r *rendered) []string { return checkPodSecurityOf(r.podTemplates()) }
+
+func checkPodSecurityOf(pods []podTemplate) []string {
 	var p []string
-	for _, pt := range r.podTemplates() {
+	for _, pt := range pods {
 		s := pt.Spec
 		if s.HostNetwork || s.HostPID || s.HostIPC {
 			p = append(p, fmt.Sprintf("%s: uses a host namespace (hostNetwork/hostPID/hostIPC)", pt))
@@ -426,6 +428,18 @@ func checkNetworkPolicies(r *rendered) []string {
 	return p
 }
 
+// objectKeys returns the data keys of a Secret or ConfigMap.
+func objectKeys(o object) []string {
+	var keys []string
+	switch d := o.Typed.(type) {
+	case *corev1.Secret:
+		keys = slices.AppendSeq(slices.Collect(maps.Keys(d.Data)), maps.Keys(d.StringData))
+	case *corev1.ConfigMap:
+		keys = slices.AppendSeq(slices.Collect(maps.Keys(d.Data)), maps.Keys(d.BinaryData))
+	}
+	return keys
+}
+
 // existingSecrets are the Secret names the values say exist outside the chart.
 func (r *rendered) existingSecrets() map[string]bool {
 	out := map[string]bool{}
@@ -455,7 +469,11 @@ func (r *rendered) existingSecrets() map[string]bool {
 
 // checkReferences: every Secret, ConfigMap and ServiceAccount a pod uses is rendered (with the
 // keys it reads) or is an existingSecret from the values; every volume mount has a volume.
-func checkReferences(r *rendered) []string {
+func checkReferences(r *rendered) []string { return checkPodReferences(r, r.podTemplates()) }
+
+// checkPodReferences is checkReferences for the given pods (which may be pods the chart does not
+// render, such as the ingress controller's with the sidecar), each in its owner's namespace.
+func checkPodReferences(r *rendered, pods []podTemplate) []string {
 	var p []string
 	existing := r.existingSecrets()
 	ref := func(where, ns, kind, name string, keys []string, optional *bool) {
@@ -470,25 +488,9 @@ func checkReferences(r *rendered) []string {
 			p = append(p, fmt.Sprintf("%s: references %s %q, which is neither rendered nor a configured existingSecret", where, kind, name))
 			return
 		}
-		have := map[string]bool{}
-		switch d := o.Typed.(type) {
-		case *corev1.Secret:
-			for k := range d.Data {
-				have[k] = true
-			}
-			for k := range d.StringData {
-				have[k] = true
-			}
-		case *corev1.ConfigMap:
-			for k := range d.Data {
-				have[k] = true
-			}
-			for k := range d.BinaryData {
-				have[k] = true
-			}
-		}
+		have := objectKeys(o)
 		for _, k := range keys {
-			if !have[k] {
+			if !slices.Contains(have, k) {
 				p = append(p, fmt.Sprintf("%s: reads key %q of %s %s, which has no such key", where, k, kind, name))
 			}
 		}
@@ -500,7 +502,7 @@ func checkReferences(r *rendered) []string {
 		}
 		return ks
 	}
-	for _, pt := range r.podTemplates() {
+	for _, pt := range pods {
 		s := pt.Spec
 		ref := func(where, kind, name string, keys []string, optional *bool) {
 			ref(where, pt.Owner.Namespace(), kind, name, keys, optional)
