@@ -83,11 +83,7 @@ func TestRender(t *testing.T) {
 // knownChartBugs are invariant problems the chart has today, reported and left to the chart's
 // owner: TestRender logs them instead of failing, and fails as soon as one no longer shows, so
 // the entry is removed with the fix. Keep this empty whenever possible.
-var knownChartBugs = map[string][]string{
-	// The sidecar runs in namespace traefik but gets the in-chart Redis by its bare Service name,
-	// which resolves in traefik (gatewarden.redisAddrs): it needs <name>.<release namespace>.
-	"ci-traefik-sidecar-values": {`AUTHPROXY_REDIS_ADDRS: gw-gatewarden-redis resolves, from authproxy's namespace "traefik"`},
-}
+var knownChartBugs = map[string][]string{}
 
 // TestRenderCounts pins what each mode renders, so a template that silently renders nothing
 // (an `if` on a misspelt value) is caught.
@@ -571,6 +567,9 @@ func TestSidecarEnvMatchesDeployment(t *testing.T) {
 		if name == "dev-mode-values.yaml" {
 			continue // ingress mode none; sidecar mode is for Traefik. Dev mode is covered below.
 		}
+		if name == "external-redis-sentinel-values.yaml" {
+			continue // the chart refuses Sentinel authentication in sidecar mode (TestSidecarRefusals)
+		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			vals := withMode(t, readValues(t, f), "traefik")
@@ -683,7 +682,7 @@ func TestSidecarEnvChecks(t *testing.T) {
 		mutate func(dep, side *rendered)
 		want   string
 	}{
-		{name: "variable missing", mutate: func(_, side *rendered) { delete(data(side), "AUTHPROXY_REDIS_ADDRS") }, want: "AUTHPROXY_REDIS_ADDRS=\"gw-gatewarden-redis:6379\" in the Deployment, missing"},
+		{name: "variable missing", mutate: func(_, side *rendered) { delete(data(side), "AUTHPROXY_REDIS_ADDRS") }, want: "AUTHPROXY_REDIS_ADDRS=\"gw-gatewarden-redis.gatewarden.svc.cluster.local:6379\" in the Deployment, missing"},
 		{name: "value differs", mutate: func(_, side *rendered) { data(side)["AUTHPROXY_COOKIE_NAME"] = "other" }, want: `sidecar AUTHPROXY_COOKIE_NAME="other", Deployment`},
 		{name: "extra variable", mutate: func(_, side *rendered) { data(side)["AUTHPROXY_DEV_MODE"] = "true" }, want: "not in the Deployment's env"},
 		{name: "not an authproxy variable", mutate: func(_, side *rendered) { data(side)["HOME"] = "/" }, want: "key HOME is not an AUTHPROXY_ variable"},
@@ -757,6 +756,39 @@ func TestRedisAddrsFromTheSidecar(t *testing.T) {
 			mustFindIn(t, r, r.sidecarNamespace(), "ConfigMap", r.sidecarEnvName()).Typed.(*corev1.ConfigMap).Data["AUTHPROXY_REDIS_ADDRS"] = tc.addrs
 			if p := checkRedisAddrs(r); (len(p) == 0) != tc.ok {
 				t.Errorf("AUTHPROXY_REDIS_ADDRS=%s: problems %q, want ok=%v", tc.addrs, p, tc.ok)
+			}
+		})
+	}
+}
+
+// TestSidecarRefusals: combinations sidecar mode cannot serve are refused at install with what
+// to do, instead of rendering a sidecar that cannot start.
+func TestSidecarRefusals(t *testing.T) {
+	t.Parallel()
+	ch := loadChart(t)
+	tests := []struct {
+		name, file, namespace, want string
+		change                      func(map[string]any)
+	}{
+		{name: "Sentinel authentication", file: "external-redis-sentinel-values.yaml", namespace: "gw", want: "does not support Sentinel authentication"},
+		{name: "release in the sidecar namespace", file: "traefik-values.yaml", namespace: "traefik", want: "authproxy.sidecar.namespace must be the ingress controller's namespace"},
+		{name: "extraEnv", file: "traefik-values.yaml", namespace: "gw", want: "authproxy.extraEnv does not reach the sidecar",
+			change: func(v map[string]any) {
+				v["authproxy"].(map[string]any)["extraEnv"] = []any{map[string]any{"name": "X", "value": "y"}}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			vals := withMode(t, readValues(t, filepath.Join(chartDir, "ci", tc.file)), "traefik")
+			ap := vals["authproxy"].(map[string]any)
+			ap["mode"] = "sidecar"
+			if tc.change != nil {
+				tc.change(vals)
+			}
+			_, err := renderValues(context.Background(), ch, "gw", tc.namespace, vals)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error containing %q, got %v", tc.want, err)
 			}
 		})
 	}

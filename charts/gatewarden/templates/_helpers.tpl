@@ -146,6 +146,17 @@ Validation: fails rendering with every problem of the values at once.
 {{- if and (not $v.redis.enabled) (not $v.externalRedis.addrs) }}
 {{- $errs = append $errs "externalRedis.addrs is required when redis.enabled is false" }}
 {{- end }}
+{{- if eq $v.authproxy.mode "sidecar" }}
+{{- if eq $v.authproxy.sidecar.namespace $.Release.Namespace }}
+{{- $errs = append $errs "authproxy.sidecar.namespace must be the ingress controller's namespace, not the release's: install gatewarden into a namespace of its own" }}
+{{- end }}
+{{- if $v.authproxy.extraEnv }}
+{{- $errs = append $errs "authproxy.extraEnv does not reach the sidecar: give its container the variables in the ingress controller's values (k8s/traefik/values-sidecar.yaml)" }}
+{{- end }}
+{{- if and (not $v.redis.enabled) $v.externalRedis.masterName (or $v.externalRedis.sentinel.password $v.externalRedis.sentinel.existingSecret) }}
+{{- $errs = append $errs "authproxy.mode sidecar does not support Sentinel authentication (externalRedis.sentinel.*) yet: its Secret is not copied into the ingress controller's namespace" }}
+{{- end }}
+{{- end }}
 {{- if and (eq $v.authproxy.mode "sidecar") (ne $v.ingress.mode "traefik") }}
 {{- $errs = append $errs (printf "authproxy.mode sidecar is provided for ingress.mode traefik (k8s/traefik/values-sidecar.yaml), not %q" $v.ingress.mode) }}
 {{- end }}
@@ -240,7 +251,8 @@ Redis addresses authproxy connects to (comma separated).
 */}}
 {{- define "gatewarden.redisAddrs" -}}
 {{- if .Values.redis.enabled }}
-{{- printf "%s:6379" (include "gatewarden.componentName" (dict "ctx" . "component" "redis")) }}
+{{- /* Fully qualified: the authproxy sidecar resolves it from the ingress controller's namespace. */}}
+{{- printf "%s.%s.svc.%s:6379" (include "gatewarden.componentName" (dict "ctx" . "component" "redis")) .Release.Namespace .Values.clusterDomain }}
 {{- else }}
 {{- join "," .Values.externalRedis.addrs }}
 {{- end }}
