@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
@@ -90,6 +91,7 @@ type Server struct {
 	store    session.Store       // cached when session-cache-ttl > 0
 	fresh    *session.RedisStore // uncached: re-reads after taking the lock
 	cached   *session.Cached
+	breaker  *session.Breaker
 	states   session.StateStore
 	provider *oidc.Provider
 	tokens   *tokens
@@ -138,6 +140,22 @@ func New(d Deps) (*Server, error) {
 	if s.cookie, err = newCookieSpec(cfg); err != nil {
 		return fail(fmt.Errorf("server: new: %w", err))
 	}
+	// The breaker makes a Redis known to be down cost nothing per request
+	// (public rules with a cookie are served anonymously at once, session
+	// rules get their 503 at once) until its probe sees Redis answer.
+	if s.breaker, err = session.NewBreaker(d.Redis, session.BreakerConfig{Logger: d.Logger}); err != nil {
+		return fail(fmt.Errorf("server: new: %w", err))
+	}
+	go s.breaker.Run(ctx)
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "authproxy", Name: "session_store_circuit_open",
+		Help: "1 while the session store is known to be down and commands fail fast.",
+	}, func() float64 {
+		if s.breaker.Open() {
+			return 1
+		}
+		return 0
+	}))
 	s.fresh, err = session.NewRedisStore(session.Config{
 		Client: d.Redis, Lifetime: cfg.SessionLifetime, IdleTimeout: cfg.SessionIdleTimeout,
 		Now: d.Now, Logger: d.Logger,
