@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -20,10 +19,16 @@ const (
 	DefaultProbeTimeout     = 500 * time.Millisecond
 )
 
-// errCircuitOpen is what a command gets while the breaker is open. It wraps
-// ErrUnavailable, so every caller already maps it to "store down" (503 for
-// session rules, anonymous for public ones).
-var errCircuitOpen = fmt.Errorf("%w: circuit open: redis is known to be down", ErrUnavailable)
+// errCircuitOpen is what a command gets while the breaker is open. It is
+// ErrUnavailable to errors.Is, so every caller already maps it to "store
+// down" (503 for session rules, anonymous for public ones).
+var errCircuitOpen error = circuitOpenError{}
+
+type circuitOpenError struct{}
+
+func (circuitOpenError) Error() string { return "circuit open: redis is known to be down" }
+
+func (circuitOpenError) Is(target error) bool { return target == ErrUnavailable } //nolint:errorlint // sentinel identity is the point
 
 // BreakerConfig configures a Breaker.
 type BreakerConfig struct {
