@@ -44,7 +44,7 @@ func startRedis(mode RedisMode, port int, dir string, out io.Writer) (*redisInst
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
 		"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
 	}
-	p, err := startProcess("redis", path, args, nil, dir, out)
+	p, err := startProcess(PartRedis, path, args, nil, dir, out)
 	if err != nil {
 		return nil, err
 	}
