@@ -154,8 +154,12 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 			}
 		}
 	}
+	var end time.Time // soak: no new phase after this
 	runOnce := func() error {
 		for _, ph := range phases {
+			if !end.IsZero() && time.Now().After(end) {
+				return nil
+			}
 			pr, err := runPhase(ctx, ph, tm, rec)
 			if err != nil {
 				return err
@@ -173,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	// Soak: the phases again and again for cfg.Soak, every process sampled at each minute.
-	end := time.Now().Add(cfg.Soak)
+	end = time.Now().Add(cfg.Soak)
 	sampler := newSampler(s)
 	rep.Stats = append(rep.Stats, sampler.sample(0))
 	sampleCtx, stopSampling := context.WithCancel(ctx)
