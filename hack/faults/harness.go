@@ -18,12 +18,13 @@ import (
 type Mode string
 
 const (
-	// ModeShort runs every phase briefly (about a minute in all): what CI runs.
+	// ModeShort runs every phase briefly (about a minute and a half in all): what CI runs.
 	ModeShort Mode = "short"
-	// ModeFull runs every phase for longer (about two and a half minutes): the figures to report.
+	// ModeFull runs every phase for longer (about three and a half minutes): the figures to report.
 	ModeFull Mode = "full"
-	// ModeSoak repeats the full phases for Config.Soak (10 minutes by default) and reports
-	// RSS, goroutines and open connections of every process at each minute.
+	// ModeSoak repeats the standalone-Redis phases (full timing) for Config.Soak (10 minutes
+	// by default) and reports RSS, goroutines and open connections of every process at each
+	// minute.
 	ModeSoak Mode = "soak"
 )
 
@@ -74,6 +75,9 @@ type PhaseReport struct {
 	// after it whose answer was not the due one (0 when there was none); -1 when no request
 	// sent after the fault got its due answer.
 	Recovery time.Duration
+	// Outage is the time from the first to the last answer of the phase that was not the due
+	// one (0 when all were due).
+	Outage time.Duration
 	// Samples of wrong answers, and of the answers after the fault that were not the due
 	// ones (what the recovery time measures), for the report.
 	Wrong, Late []string
@@ -95,8 +99,10 @@ func (r Report) WrongAllows() int {
 }
 
 // Run starts the system with two authproxy replicas behind the gateway, keeps the mixed load
-// running, injects each fault in turn and returns the figures. Everything listens on
-// 127.0.0.1; every process it starts is stopped before it returns.
+// running, injects each fault in turn and returns the figures: first with a standalone
+// redis-server (every phase), then (short and full modes) with a Sentinel deployment for the
+// failover. Everything listens on 127.0.0.1; every process it starts is stopped before it
+// returns.
 func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
@@ -104,19 +110,39 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	if cfg.Soak == 0 {
 		cfg.Soak = 10 * time.Minute
 	}
+	fmt.Fprintf(cfg.Out, "faults: %s mode, proxy %s, 2 authproxy replicas, %d clients every %v\n", modeName(cfg.Mode), cfg.Proxy, len(clients()), pace)
+	err = runDeployment(ctx, cfg, stack.RedisServer, standalonePhases, &rep)
+	if err == nil && cfg.Mode != ModeSoak {
+		err = runDeployment(ctx, cfg, stack.RedisSentinel, sentinelPhases, &rep)
+	}
+	if cfg.Mode != ModeSoak {
+		writeTable(cfg.Out, rep.Phases)
+		return rep, err
+	}
+	fmt.Fprintln(cfg.Out, "faults: soak summary")
+	writeTable(cfg.Out, mergePhases(rep.Phases))
+	writeStats(cfg.Out, rep.Stats)
+	return rep, err
+}
+
+// runDeployment starts the stack with one kind of Redis, runs its phases under the load (in
+// soak mode again and again for cfg.Soak, sampling every process each minute) and stops it.
+func runDeployment(ctx context.Context, cfg Config, redisMode stack.RedisMode,
+	phasesOf func(*stack.Stack, *links, *sessionEpoch) []phase, rep *Report,
+) (err error) {
 	l := newLinks()
 	defer l.close()
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	s, err := stack.Start(startCtx, stack.Options{
 		Proxy: cfg.Proxy, Binaries: cfg.Binaries, RepoRoot: cfg.RepoRoot,
-		Redis: stack.RedisServer, AuthProxyReplicas: 2, Intercept: l.intercept,
+		Redis: redisMode, AuthProxyReplicas: 2, Intercept: l.intercept,
 		Output: cfg.Logs, LogLevel: "warn",
 		AuthProxyArgs: []string{"--refresh-window=" + refreshWindow.String()},
 		DevIDPArgs:    []string{"--access-token-ttl=" + accessTokenTTL.String()},
 	})
 	if err != nil {
-		return rep, fmt.Errorf("faults: start the stack: %w", err)
+		return fmt.Errorf("faults: start the stack (%s): %w", redisMode, err)
 	}
 	defer func() { err = errors.Join(err, s.Close()) }()
 
@@ -127,7 +153,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		ws = append(ws, &worker{c: c, s: s, rec: rec, epoch: epoch, pace: pace, max: 1 << 20, tokenTT: bearerRefetch})
 	}
 	if err := setupWorkers(startCtx, ws); err != nil {
-		return rep, err
+		return err
 	}
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -136,9 +162,8 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	defer func() { stopLoad(); wg.Wait() }()
 
-	phases := allPhases(s, l, epoch)
+	phases := phasesOf(s, l, epoch)
 	tm := cfg.timing()
-	fmt.Fprintf(cfg.Out, "faults: %s mode, proxy %s, 2 authproxy replicas, %d clients every %v\n", modeName(cfg.Mode), s.Proxy, len(ws), pace)
 	// samples receives the soak's per-minute samples; they are printed between phases, so
 	// the report is written from this goroutine only.
 	samples := make(chan []ProcStats, 64)
@@ -172,11 +197,8 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return nil
 	}
 	if cfg.Mode != ModeSoak {
-		err = runOnce()
-		writeTable(cfg.Out, rep.Phases)
-		return rep, err
+		return runOnce()
 	}
-	// Soak: the phases again and again for cfg.Soak, every process sampled at each minute.
 	end = time.Now().Add(cfg.Soak)
 	sampler := newSampler(s)
 	rep.Stats = append(rep.Stats, sampler.sample(0))
@@ -205,10 +227,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	wgS.Wait()
 	drain()
 	rep.Stats = append(rep.Stats, sampler.sample(-1))
-	fmt.Fprintln(cfg.Out, "faults: soak summary")
-	writeTable(cfg.Out, mergePhases(rep.Phases))
-	writeStats(cfg.Out, rep.Stats)
-	return rep, err
+	return err
 }
 
 func modeName(m Mode) Mode {
@@ -224,7 +243,33 @@ type phase struct {
 	start, end func(context.Context) error
 }
 
-func allPhases(s *stack.Stack, l *links, epoch *sessionEpoch) []phase {
+// sentinelPhases run against a Sentinel deployment (master, replica, one sentinel).
+func sentinelPhases(s *stack.Stack, _ *links, _ *sessionEpoch) []phase {
+	nop := func(context.Context) error { return nil }
+	return []phase{
+		{name: "steady (sentinel)", start: nop, end: nop},
+		{
+			// The master is killed; the sentinel sees it down after 1s and promotes the
+			// replica, which holds the sessions (no session may be lost). The old master comes
+			// back (empty) only once the failover is done, and the sentinel makes it a replica.
+			name:  "sentinel failover",
+			start: func(context.Context) error { return s.Kill(stack.PartRedis) },
+			end: func(ctx context.Context) error {
+				for {
+					if a, err := s.SentinelMasterAddr(ctx); err == nil && a != s.RedisAddr {
+						return s.Restart(ctx, stack.PartRedis)
+					}
+					if err := sleep(ctx, 50*time.Millisecond); err != nil {
+						return fmt.Errorf("faults: no failover: %w", err)
+					}
+				}
+			},
+		},
+	}
+}
+
+// standalonePhases run against a single redis-server behind a fault proxy.
+func standalonePhases(s *stack.Stack, l *links, epoch *sessionEpoch) []phase {
 	nop := func(context.Context) error { return nil }
 	return []phase{
 		{name: "steady (no fault)", start: nop, end: nop},
@@ -313,7 +358,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 func summarize(name string, rs []result, healed time.Time) PhaseReport {
 	pr := PhaseReport{Name: name}
 	lat := make([]time.Duration, 0, len(rs))
-	var lastBad time.Time
+	var lastBad, firstAny, lastAny time.Time
 	var goodAfter bool
 	for _, r := range rs {
 		pr.Requests++
@@ -337,6 +382,12 @@ func summarize(name string, rs []result, healed time.Time) PhaseReport {
 		case outcomeOther:
 			pr.Other++
 		}
+		if firstAny.IsZero() || r.done.Before(firstAny) {
+			firstAny = r.done
+		}
+		if r.done.After(lastAny) {
+			lastAny = r.done
+		}
 		// Every request sent after the fault whose answer was not the due one delays
 		// recovery, lost sessions included (the client is back once it has logged in again).
 		// Requests still in flight when the fault ended count in the phase, not here.
@@ -356,6 +407,7 @@ func summarize(name string, rs []result, healed time.Time) PhaseReport {
 		pr.P50 = lat[len(lat)/2]
 		pr.P99 = lat[min(len(lat)-1, len(lat)*99/100)]
 	}
+	pr.Outage = lastAny.Sub(firstAny)
 	switch {
 	case !goodAfter:
 		pr.Recovery = -1
@@ -391,7 +443,7 @@ func mergePhases(ps []PhaseReport) []PhaseReport {
 		m.Status5xx += p.Status5xx
 		m.Errors += p.Errors
 		m.Other += p.Other
-		m.P50, m.P99 = max(m.P50, p.P50), max(m.P99, p.P99)
+		m.P50, m.P99, m.Outage = max(m.P50, p.P50), max(m.P99, p.P99), max(m.Outage, p.Outage)
 		if p.Recovery < 0 || m.Recovery < 0 {
 			m.Recovery = -1
 		} else {
@@ -404,10 +456,11 @@ func mergePhases(ps []PhaseReport) []PhaseReport {
 // writeTable prints the phase table.
 func writeTable(w io.Writer, ps []PhaseReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trequests\twrong allows\twrong denials\tsessions lost\t5xx\tno answer\tother\tp50\tp99\trecovery\t")
+	fmt.Fprintln(tw, "phase\trequests\twrong allows\twrong denials\tsessions lost\t5xx\tno answer\tother\tp50\tp99\toutage\trecovery\t")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%v\t%v\t%s\t\n", p.Name, p.Requests, p.WrongAllows, p.WrongDenies,
-			p.LostSession, p.Status5xx, p.Errors, p.Other, p.P50.Round(100*time.Microsecond), p.P99.Round(100*time.Microsecond), fmtRecovery(p.Recovery))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%v\t%v\t%v\t%s\t\n", p.Name, p.Requests, p.WrongAllows, p.WrongDenies,
+			p.LostSession, p.Status5xx, p.Errors, p.Other, p.P50.Round(100*time.Microsecond), p.P99.Round(100*time.Microsecond),
+			p.Outage.Round(time.Millisecond), fmtRecovery(p.Recovery))
 	}
 	_ = tw.Flush()
 	for _, p := range ps {

@@ -9,7 +9,8 @@ import (
 	"syscall"
 )
 
-// Part names for Kill, Restart, Signal and PIDs: "redis" (redis-server only), "devidp",
+// Part names for Kill, Restart, Signal and PIDs: "redis" (redis-server only; with
+// RedisSentinel also "redis-replica" and "redis-sentinel"), "devidp",
 // "authproxy" (the first replica), "authproxy-2"..., "catalog", "inventory", and "nginx" or
 // "caddy" for a proxy run as a child (the embedded Caddy is not a process).
 const PartRedis = "redis"
@@ -29,11 +30,17 @@ var ErrNoPart = errors.New("no such part")
 func (s *Stack) part(name string) (*process, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if name == PartRedis {
+	if name == PartRedis || name == PartRedisReplica || name == PartRedisSentinel {
 		if s.redis == nil || s.redis.proc == nil {
 			return nil, -1, fmt.Errorf("stack: %s (embedded redis cannot be stopped): %w", name, ErrNoPart)
 		}
-		return s.redis.proc, -1, nil
+		if name == PartRedis {
+			return s.redis.proc, -1, nil
+		}
+		if p := s.redis.others[name]; p != nil {
+			return p, -1, nil
+		}
+		return nil, -1, fmt.Errorf("stack: %s (not a Sentinel deployment): %w", name, ErrNoPart)
 	}
 	for i, p := range s.procs {
 		if p.name == name {
@@ -90,15 +97,19 @@ func (s *Stack) Restart(ctx context.Context, name string) error {
 		return err
 	}
 	s.mu.Lock()
-	if name == PartRedis {
-		s.redis.proc = p
-	} else {
+	redisAddr, isRedis := "", false
+	switch {
+	case name == PartRedis:
+		s.redis.proc, redisAddr, isRedis = p, s.RedisAddr, true
+	case i < 0:
+		s.redis.others[name], redisAddr, isRedis = p, s.redis.addrs[name], true
+	default:
 		s.procs[i] = p
 	}
 	readyURL := s.ready[name]
 	s.mu.Unlock()
-	if name == PartRedis {
-		return waitTCP(ctx, s.RedisAddr, s.readyTimeout, p)
+	if isRedis {
+		return waitTCP(ctx, redisAddr, s.readyTimeout, p)
 	}
 	if readyURL == "" {
 		return nil
@@ -114,6 +125,9 @@ func (s *Stack) PIDs() map[string]int {
 	procs := append([]*process(nil), s.procs...)
 	if s.redis != nil && s.redis.proc != nil {
 		procs = append(procs, s.redis.proc)
+		for _, p := range s.redis.others {
+			procs = append(procs, p)
+		}
 	}
 	for _, p := range procs {
 		select {

@@ -64,7 +64,8 @@ type Options struct {
 	Proxy Proxy
 	// Ports of every part; 0 = a free port.
 	Ports Ports
-	// Redis chooses redis-server or the embedded miniredis; "" = redis-server when on PATH.
+	// Redis chooses redis-server, a Sentinel deployment or the embedded miniredis; "" =
+	// redis-server when on PATH.
 	Redis RedisMode
 	// RepoRoot is the main module's directory; "" = found above the working directory.
 	RepoRoot string
@@ -125,7 +126,7 @@ type Stack struct {
 	// AuthProxyURLs lists every replica; AuthProxyURL is the first.
 	AuthProxyURLs []string
 	RedisAddr     string
-	// RedisKind is "redis-server" or "miniredis".
+	// RedisKind is "redis-server", "redis-sentinel" or "miniredis".
 	RedisKind string
 	// CatalogRecorder and InventoryRecorder see what reached each service (Options.Record).
 	CatalogRecorder, InventoryRecorder *Recorder
@@ -271,6 +272,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := waitTCP(ctx, s.RedisAddr, opts.ReadyTimeout, s.redis.proc); err != nil {
 		return nil, fmt.Errorf("stack: redis: %w", err)
 	}
+	redisFlags := []string{"--redis-addrs=" + redisForAuthProxy}
+	if opts.Redis == RedisSentinel {
+		if err := startSentinel(ctx, s.redis, s.redis.path, s.RedisAddr, s.WorkDir, opts.Output, opts.ReadyTimeout); err != nil {
+			return nil, err
+		}
+		redisFlags = []string{"--redis-addrs=" + s.redis.sentinelAddr, "--redis-master-name=" + SentinelMaster}
+	}
 
 	run := func(name, path string, args []string, readyURL string) error {
 		p, err := startProcess(name, path, args, nil, s.WorkDir, opts.Output)
@@ -304,13 +312,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"--client-id=" + ClientID,
 			"--client-secret-file=" + secrets.clientSecret,
 			"--cookie-secret-file=" + secrets.cookieSecret,
-			"--redis-addrs=" + redisForAuthProxy,
 			"--rules-file=" + opts.RulesFile,
 			"--dev-mode",
 			"--trusted-proxies=127.0.0.1/32",
 			"--pass-user-headers",
 			"--log-level=" + opts.LogLevel,
 		}
+		args = append(args, redisFlags...)
 		if replicas > 1 {
 			// Every replica must sign with the same key: the services know one JWKS.
 			args = append(args, "--signing-key-files="+secrets.signingKey)

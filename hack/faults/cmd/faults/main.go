@@ -26,7 +26,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("faults", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	mode := fs.String("mode", string(faults.ModeFull), "short (about 1 min, what CI runs), full (about 2.5 min) or soak")
+	mode := fs.String("mode", string(faults.ModeFull), "short (about 1.5 min, what CI runs), full (about 3.5 min) or soak (standalone Redis phases only)")
 	soak := fs.Duration("soak", 10*time.Minute, "soak length (mode soak)")
 	proxy := fs.String("proxy", string(stack.ProxyCaddyEmbedded), "front proxy: caddy-embedded, nginx or caddy")
 	logs := fs.String("logs", "", "write the parts' logs to this file")
