@@ -60,9 +60,12 @@ const (
 )
 
 const (
-	stateTTL        = 10 * time.Minute
-	lockTTL         = 10 * time.Second
-	lockWait        = 15 * time.Second
+	stateTTL = 10 * time.Minute
+	lockTTL  = 10 * time.Second
+	lockWait = 15 * time.Second
+	// refreshGrace bounds how long a decision waits for a refresh while the
+	// session's current access token is still valid.
+	refreshGrace    = time.Second
 	tokenCacheSize  = 10000
 	envoyPrefix     = "/authz/envoy"
 	callbackPath    = "/oauth2/callback"
