@@ -134,7 +134,7 @@ func (tg *Target) Login(t *testing.T, email string) *http.Client {
 	if page.status != http.StatusOK || !strings.HasPrefix(page.url.String(), s.IdPURL+"/oauth2/authorize") {
 		t.Fatalf("login start: want the dev IdP's login form, got %v", page)
 	}
-	action, fields, err := stack.LoginForm(page.body)
+	action, fields, err := devidp.LoginForm(page.body)
 	if err != nil {
 		t.Fatalf("login form: %v\n%s", err, page.body)
 	}

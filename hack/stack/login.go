@@ -2,7 +2,6 @@ package stack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,8 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
+
+	"github.com/gatewarden/gatewarden/hack/devidp"
 )
 
 // AcceptHTML is a browser's Accept header (authproxy redirects such clients to the login).
@@ -136,7 +136,7 @@ func fetch(ctx context.Context, c *http.Client, method, rawURL string, form url.
 // submitLogin fills the dev IdP's login form on page with u's credentials and posts it,
 // following the redirects c follows.
 func submitLogin(ctx context.Context, c *http.Client, page []byte, pageURL *url.URL, u User) error {
-	action, fields, err := LoginForm(page)
+	action, fields, err := devidp.LoginForm(page)
 	if err != nil {
 		return fmt.Errorf("stack: login %s: %w", u.Email, err)
 	}
@@ -150,40 +150,4 @@ func submitLogin(ctx context.Context, c *http.Client, page []byte, pageURL *url.
 		return fmt.Errorf("stack: login %s: %w", u.Email, err)
 	}
 	return nil
-}
-
-// LoginForm finds the dev IdP's login form in page: its action and its hidden fields.
-func LoginForm(page []byte) (string, url.Values, error) {
-	z := html.NewTokenizer(strings.NewReader(string(page)))
-	var action string
-	inForm := false
-	fields := url.Values{}
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			if errors.Is(z.Err(), io.EOF) {
-				if action == "" {
-					return "", nil, errors.New("no login form")
-				}
-				return action, fields, nil
-			}
-			return "", nil, z.Err()
-		case html.StartTagToken, html.SelfClosingTagToken:
-			tok := z.Token()
-			attrs := map[string]string{}
-			for _, a := range tok.Attr {
-				attrs[a.Key] = a.Val
-			}
-			switch {
-			case tok.Data == "form" && attrs["id"] == "login-form":
-				inForm, action = true, attrs["action"]
-			case tok.Data == "input" && inForm && attrs["type"] == "hidden":
-				fields.Set(attrs["name"], attrs["value"])
-			}
-		case html.EndTagToken:
-			if z.Token().Data == "form" {
-				inForm = false
-			}
-		}
-	}
 }
