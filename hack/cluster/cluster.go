@@ -90,6 +90,19 @@ type Cluster struct {
 	users    map[string]string  // token by user name
 }
 
+// Attach describes a cluster this package did not start (kind, for hack/e2e-kind.sh): only the
+// API is used; Close, Healthy and the namespace-bound helpers do nothing or refuse.
+func Attach(cfg *rest.Config) (*Cluster, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Config: cfg, Client: cs, log: slog.New(slog.DiscardHandler), byName: map[string]*process{}}, nil
+}
+
+// Attached reports whether the cluster was attached rather than started here.
+func (c *Cluster) Attached() bool { return c.Netns == nil }
+
 // Timing is how long one start-up phase took.
 type Timing struct {
 	Phase string

@@ -43,6 +43,7 @@ func TestThroughTraefik(t *testing.T) {
 // install derived it from the node's pod range (not kind's), which Traefik's pods live in.
 func TestTrustedProxiesDerived(t *testing.T) {
 	requireCluster(t)
+	requireOwnCluster(t)
 	if sidecar() {
 		cm, err := dep.Cluster.Client.CoreV1().ConfigMaps("traefik").Get(context.Background(), deploy.Release+"-authproxy-env", metav1.GetOptions{})
 		if err != nil {
@@ -150,8 +151,14 @@ func probe(t *testing.T, ns string, labels map[string]string, targets ...string)
 	return out
 }
 
-// ingressLabels are the labels of Traefik's pods, which the chart's policies admit.
-var ingressLabels = map[string]string{"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-traefik"}
+// ingressPods are the namespace and labels of the ingress controller's pods, which the chart's
+// policies admit: Traefik's (its chart's labels), or Envoy Gateway's proxies.
+func ingressPods() (string, map[string]string) {
+	if dep.Ingress == "gatewayAPI" {
+		return "envoy-gateway-system", map[string]string{"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy", "app.kubernetes.io/managed-by": "envoy-gateway"}
+	}
+	return "traefik", map[string]string{"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-traefik"}
+}
 
 // TestNetworkPolicies: a pod in another namespace, and a pod in Traefik's namespace without the
 // controller's labels, cannot open a connection to catalog, inventory, authproxy or Redis; a
@@ -159,6 +166,7 @@ var ingressLabels = map[string]string{"app.kubernetes.io/name": "traefik", "app.
 // from policy, not from dead services) but not Redis.
 func TestNetworkPolicies(t *testing.T) {
 	requireCluster(t)
+	ingressNS, ingressLabels := ingressPods()
 	all := []string{"tcp:" + svc("catalog") + ":8080", "tcp:" + svc("inventory") + ":8080", "tcp:" + svc("authproxy") + ":4180", "tcp:" + svc("redis") + ":6379"}
 	// The ingress controller's own pods reach Redis only when authproxy lives in them.
 	ingressReachesRedis := sidecar()
@@ -174,8 +182,8 @@ func TestNetworkPolicies(t *testing.T) {
 		reach     map[string]bool // target -> must connect
 	}{
 		{name: "pod in another namespace", namespace: "intruder", labels: map[string]string{"app": "intruder"}},
-		{name: "pod in the ingress namespace without the controller's labels", namespace: "traefik", labels: map[string]string{"app": "impostor"}},
-		{name: "pod with the ingress controller's labels (control)", namespace: "traefik", labels: ingressLabels,
+		{name: "pod in the ingress namespace without the controller's labels", namespace: ingressNS, labels: map[string]string{"app": "impostor"}},
+		{name: "pod with the ingress controller's labels (control)", namespace: ingressNS, labels: ingressLabels,
 			reach: map[string]bool{"tcp:" + svc("catalog") + ":8080": true, "tcp:" + svc("inventory") + ":8080": true,
 				"tcp:" + svc("authproxy") + ":4180": true, "tcp:" + svc("redis") + ":6379": ingressReachesRedis}},
 	}
@@ -204,6 +212,7 @@ func TestNetworkPolicies(t *testing.T) {
 // policies are back on at the end, and the intruder is refused again.
 func TestControlRunWithoutPolicies(t *testing.T) {
 	requireCluster(t)
+	requireOwnCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	catalog := "http://" + svc("catalog") + ":8080/products"
@@ -285,6 +294,7 @@ func askReplica(t *testing.T, p corev1.Pod, cookie, path string) int {
 // cache entry would expire by itself.
 func TestLogoutSeenByOtherReplica(t *testing.T) {
 	requireCluster(t)
+	requireOwnCluster(t)
 	requireOwnPods(t)
 	pods := authproxyPods(t)
 	if len(pods) < 2 {

@@ -124,6 +124,7 @@ func authproxyValues(v map[string]any) map[string]any {
 // one while requests keep coming; not one of them fails.
 func TestRollingRestartUnderLoad(t *testing.T) {
 	requireCluster(t)
+	requireOwnCluster(t)
 	requireOwnPods(t)
 	l := startLoad(t, 10, 5*time.Minute)
 	time.Sleep(2 * time.Second)
@@ -182,6 +183,7 @@ func publishedKids(t *testing.T) map[string][]string {
 // at the services.
 func TestKeyRotationUnderLoad(t *testing.T) {
 	requireCluster(t)
+	requireOwnCluster(t)
 	requireOwnPods(t)
 	newKey, err := deploy.NewSigningKey()
 	if err != nil {

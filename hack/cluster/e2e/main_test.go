@@ -44,6 +44,9 @@ func missing() []string {
 }
 
 func testMain(m *testing.M) int {
+	if kc := os.Getenv("GATEWARDEN_CLUSTER_KUBECONFIG"); kc != "" {
+		return attached(m, kc)
+	}
 	switch {
 	case runtime.GOOS != "linux":
 		skipReason = "the cluster needs Linux"
@@ -114,6 +117,39 @@ func testMain(m *testing.M) int {
 	}
 	fmt.Fprintf(os.Stderr, "cluster e2e: teardown took %s\n", time.Since(stop).Round(time.Second))
 	return code
+}
+
+// attached runs the suite against an installation someone else made (hack/e2e-kind.sh on kind):
+// the tests that need this package's own cluster skip.
+func attached(m *testing.M, kubeconfig string) int {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ingress := os.Getenv("GATEWARDEN_CLUSTER_INGRESS")
+	if ingress == "" {
+		ingress = "traefik"
+	}
+	dep, err = deploy.Attach(deploy.AttachOptions{
+		Repo: filepath.Join(wd, "../../.."), Kubeconfig: kubeconfig, Ingress: ingress,
+		GatewayAddr: os.Getenv("GATEWARDEN_CLUSTER_GATEWAY_ADDR"), IdPAddr: os.Getenv("GATEWARDEN_CLUSTER_IDP_ADDR"),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster e2e:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "cluster e2e: attached to the cluster of %s (ingress %s)\n", kubeconfig, ingress)
+	return m.Run()
+}
+
+// requireOwnCluster skips a test that changes the installation or reaches into the node's
+// network, on an attached cluster.
+func requireOwnCluster(t *testing.T) {
+	t.Helper()
+	if dep != nil && dep.Attached() {
+		t.Skip("attached to a cluster this suite did not install (hack/e2e-kind.sh): this test upgrades the release or reaches the node's network, which only hack/cluster's own cluster allows")
+	}
 }
 
 // artifacts is $E2E_ARTIFACTS_DIR or hack/cluster/artifacts.
