@@ -68,6 +68,10 @@ if [ "${SKIP_NESTED:-0}" != 1 ]; then
     echo "== go test ./... ($dir)"
     (cd "$dir" && go test -count=1 -timeout 25m ./...) || status=1
   done
+  # The cluster suite ran above with authproxy's own Deployment (the chart's default); once more
+  # with authproxy as a sidecar in Traefik's pods.
+  echo "== go test ./e2e/ (hack/cluster, GATEWARDEN_CLUSTER_MODE=sidecar)"
+  (cd hack/cluster && GATEWARDEN_CLUSTER_MODE=sidecar go test -count=1 -timeout 25m ./e2e/) || status=1
 fi
 
 shots="${E2E_SCREENSHOT_DIR:-hack/stack/artifacts/screenshots}"

@@ -59,8 +59,10 @@ type object struct {
 
 func (o object) Name() string { return o.U.GetName() }
 
+func (o object) Namespace() string { return o.U.GetNamespace() }
+
 func (o object) String() string {
-	return fmt.Sprintf("%s %s (%s)", o.GVK.Kind, o.U.GetName(), o.Source)
+	return fmt.Sprintf("%s %s/%s (%s)", o.GVK.Kind, o.U.GetNamespace(), o.U.GetName(), o.Source)
 }
 
 // scenario is one set of values the chart is rendered with.
@@ -96,14 +98,42 @@ func (r *rendered) byKind(kind string) []object {
 	return out
 }
 
-// find returns the object of the kind and name.
+// find returns the object of the kind and name in the release namespace.
 func (r *rendered) find(kind, name string) (object, bool) {
+	return r.findIn(r.Scenario.namespace(), kind, name)
+}
+
+// findIn returns the object of the kind and name in the namespace.
+func (r *rendered) findIn(ns, kind, name string) (object, bool) {
 	for _, o := range r.Objects {
-		if o.GVK.Kind == kind && o.U.GetName() == name {
+		if o.GVK.Kind == kind && o.U.GetName() == name && o.Namespace() == ns {
 			return o, true
 		}
 	}
 	return object{}, false
+}
+
+// sidecar reports whether authproxy runs as a container of the ingress controller's pods
+// (authproxy.mode sidecar): then its ConfigMaps, Secrets, Service and login route live in
+// sidecarNamespace and no authproxy workload is rendered.
+func (r *rendered) sidecar() bool { return r.stringValue("authproxy.mode") == "sidecar" }
+
+// sidecarNamespace is authproxy.sidecar.namespace ("" unless sidecar mode is on).
+func (r *rendered) sidecarNamespace() string {
+	if !r.sidecar() {
+		return ""
+	}
+	return r.stringValue("authproxy.sidecar.namespace")
+}
+
+// sidecarPodLabels is authproxy.sidecar.podLabels: the labels of the ingress controller's pods.
+func (r *rendered) sidecarPodLabels() map[string]string {
+	out := map[string]string{}
+	m, _ := r.value("authproxy.sidecar.podLabels").(map[string]any)
+	for k, v := range m {
+		out[k], _ = v.(string)
+	}
+	return out
 }
 
 func loadChart(t testing.TB) *chart.Chart {
@@ -138,16 +168,25 @@ func ciValueFiles(t testing.TB) []string {
 	return files
 }
 
+// sidecarValuesFile is the ci values file that runs authproxy as a sidecar of Traefik.
+const sidecarValuesFile = "traefik-sidecar-values.yaml"
+
 // withMode returns a deep copy of vals with ingress.mode set.
 func withMode(t testing.TB, vals map[string]any, mode string) map[string]any {
 	t.Helper()
+	return withValue(t, vals, "ingress", "mode", mode)
+}
+
+// withValue returns a deep copy of vals with section.key set.
+func withValue(t testing.TB, vals map[string]any, section, key string, v any) map[string]any {
+	t.Helper()
 	out := deepCopy(t, vals)
-	ing, _ := out["ingress"].(map[string]any)
-	if ing == nil {
-		ing = map[string]any{}
-		out["ingress"] = ing
+	sec, _ := out[section].(map[string]any)
+	if sec == nil {
+		sec = map[string]any{}
+		out[section] = sec
 	}
-	ing["mode"] = mode
+	sec[key] = v
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -34,7 +35,8 @@ import (
 
 // TestInstall installs the chart into a real kube-apiserver (etcd + kube-apiserver built by
 // hack/kubebin) for every ingress mode and every ci/ values file, each in its own namespace,
-// after the vendored Traefik, Gateway API and Envoy Gateway CRDs. Every object must be accepted:
+// after the vendored Traefik, Gateway API and Envoy Gateway CRDs. In sidecar mode the sidecar
+// namespace (authproxy.sidecar.namespace) exists too, as Traefik's chart would have created it. Every object must be accepted:
 // first by a server-side dry run with strict field validation (unknown fields fail, also in
 // custom resources, whose CRD schemas apply), then by `helm install`.
 func TestInstall(t *testing.T) {
@@ -122,8 +124,13 @@ func installScenario(t *testing.T, cp *controlPlane, cfg *rest.Config, ch *chart
 	}
 	createNamespace(t, cs, sc.Namespace)
 
-	// 1. Every rendered object passes a strict server-side dry run.
+	// 1. Every rendered object passes a strict server-side dry run, in its own namespace.
 	r := renderScenario(t, ch, sc)
+	namespaces := []string{sc.Namespace}
+	if r.sidecar() {
+		namespaces = append(namespaces, r.sidecarNamespace())
+		ensureNamespace(t, cs, r.sidecarNamespace()) // shared by the sidecar scenarios
+	}
 	dyn, mapper := dynamicClient(t, cfg)
 	for _, o := range r.Objects {
 		m, err := mapper.RESTMapping(o.GVK.GroupKind(), o.GVK.Version)
@@ -132,7 +139,7 @@ func installScenario(t *testing.T, cp *controlPlane, cfg *rest.Config, ch *chart
 			continue
 		}
 		u := o.U.DeepCopy()
-		_, err = dyn.Resource(m.Resource).Namespace(sc.Namespace).Create(ctx, u, metav1.CreateOptions{
+		_, err = dyn.Resource(m.Resource).Namespace(o.Namespace()).Create(ctx, u, metav1.CreateOptions{
 			DryRun: []string{metav1.DryRunAll}, FieldValidation: metav1.FieldValidationStrict,
 		})
 		if err != nil {
@@ -161,26 +168,27 @@ func installScenario(t *testing.T, cp *controlPlane, cfg *rest.Config, ch *chart
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := dyn.Resource(m.Resource).Namespace(sc.Namespace).Get(ctx, o.Name(), metav1.GetOptions{}); err != nil {
+		if _, err := dyn.Resource(m.Resource).Namespace(o.Namespace()).Get(ctx, o.Name(), metav1.GetOptions{}); err != nil {
 			t.Errorf("%s: not on the server after helm install: %v", o, err)
 		}
 	}
 
 	// 3. Generated secrets (cookie secret, Redis password) survive an upgrade: the chart looks
 	// them up instead of generating new ones (which would log every user out).
-	before := secretData(t, cs, sc.Namespace)
+	before := secretData(t, cs, namespaces...)
 	for _, o := range r.byKind("Secret") {
-		if _, ok := before[o.Name()]; !ok {
+		if _, ok := before[o.Namespace()+"/"+o.Name()]; !ok {
 			t.Errorf("%s: not found by its labels after helm install", o)
 		}
 	}
+	checkRedisCopies(t, r, before)
 	up := action.NewUpgrade(acfg)
 	up.Namespace = sc.Namespace
 	up.Timeout = 2 * time.Minute
 	if _, err := up.RunWithContext(ctx, sc.Release, ch, deepCopy(t, sc.Values)); err != nil {
 		t.Fatalf("helm upgrade: %v", err)
 	}
-	after := secretData(t, cs, sc.Namespace)
+	after := secretData(t, cs, namespaces...)
 	for name, data := range before {
 		for k, v := range data {
 			if !bytes.Equal(after[name][k], v) {
@@ -188,17 +196,39 @@ func installScenario(t *testing.T, cp *controlPlane, cfg *rest.Config, ch *chart
 			}
 		}
 	}
+	checkRedisCopies(t, r, after)
 }
 
-func secretData(t *testing.T, cs kubernetes.Interface, ns string) map[string]map[string][]byte {
+// checkRedisCopies: on the server, the sidecar's copy of each Redis password Secret holds what
+// the release namespace's holds (the generated password is looked up in one, copied to the other).
+func checkRedisCopies(t *testing.T, r *rendered, secrets map[string]map[string][]byte) {
 	t.Helper()
-	list, err := cs.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=Helm,app.kubernetes.io/part-of=gatewarden"})
-	if err != nil {
-		t.Fatal(err)
+	if !r.sidecar() {
+		return
 	}
+	for _, o := range r.byKind("Secret") {
+		if o.Namespace() != r.sidecarNamespace() || o.U.GetLabels()["app.kubernetes.io/component"] != "redis" {
+			continue
+		}
+		orig, copied := secrets[r.Scenario.namespace()+"/"+o.Name()], secrets[o.Namespace()+"/"+o.Name()]
+		if len(orig) == 0 || !reflect.DeepEqual(orig, copied) {
+			t.Errorf("%s: on the server the copy differs from Secret %s/%s", o, r.Scenario.namespace(), o.Name())
+		}
+	}
+}
+
+// secretData returns the data of the chart's Secrets in the namespaces, by namespace/name.
+func secretData(t *testing.T, cs kubernetes.Interface, namespaces ...string) map[string]map[string][]byte {
+	t.Helper()
 	out := map[string]map[string][]byte{}
-	for _, s := range list.Items {
-		out[s.Name] = s.Data
+	for _, ns := range namespaces {
+		list, err := cs.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=Helm,app.kubernetes.io/part-of=gatewarden"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range list.Items {
+			out[ns+"/"+s.Name] = s.Data
+		}
 	}
 	return out
 }
@@ -211,6 +241,22 @@ func createNamespace(t *testing.T, cs kubernetes.Interface, ns string) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace %s: %v", ns, err)
 	}
+	createDefaultServiceAccount(t, cs, ns)
+}
+
+// ensureNamespace is createNamespace for a namespace several tests may create.
+func ensureNamespace(t *testing.T, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	_, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("create namespace %s: %v", ns, err)
+	}
+	createDefaultServiceAccount(t, cs, ns)
+}
+
+func createDefaultServiceAccount(t *testing.T, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	ctx := context.Background()
 	_, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("create default ServiceAccount in %s: %v", ns, err)

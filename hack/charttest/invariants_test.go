@@ -2,6 +2,10 @@ package charttest
 
 import (
 	"fmt"
+	"maps"
+	"net"
+	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -86,6 +90,8 @@ func checkInvariants(r *rendered) []string {
 	p = append(p, checkChecksums(r)...)
 	p = append(p, checkNames(r)...)
 	p = append(p, checkIngressWiring(r)...)
+	p = append(p, checkSidecar(r)...)
+	p = append(p, checkRedisAddrs(r)...)
 	return p
 }
 
@@ -94,9 +100,11 @@ func ptrFalse(b *bool) bool { return b != nil && !*b }
 
 // checkPodSecurity: the "restricted" Pod Security Standard plus a read-only root file system and
 // resource requests, for every container and init container.
-func checkPodSecurity(r *rendered) []string {
+func checkPodSecurity(r *rendered) []string { return checkPodSecurityOf(r.podTemplates()) }
+
+func checkPodSecurityOf(pods []podTemplate) []string {
 	var p []string
-	for _, pt := range r.podTemplates() {
+	for _, pt := range pods {
 		s := pt.Spec
 		if s.HostNetwork || s.HostPID || s.HostIPC {
 			p = append(p, fmt.Sprintf("%s: uses a host namespace (hostNetwork/hostPID/hostIPC)", pt))
@@ -277,12 +285,12 @@ func checkSelectors(r *rendered) []string {
 			}
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			ref := w.Spec.ScaleTargetRef
-			if _, ok := r.find(ref.Kind, ref.Name); !ok {
+			if _, ok := r.findIn(o.Namespace(), ref.Kind, ref.Name); !ok {
 				p = append(p, fmt.Sprintf("%s: scaleTargetRef %s %s is not rendered", o, ref.Kind, ref.Name))
 			}
 		case *appsv1.StatefulSet:
 			if w.Spec.ServiceName != "" {
-				if _, ok := r.find("Service", w.Spec.ServiceName); !ok {
+				if _, ok := r.findIn(o.Namespace(), "Service", w.Spec.ServiceName); !ok {
 					p = append(p, fmt.Sprintf("%s: spec.serviceName %s is not a rendered Service", o, w.Spec.ServiceName))
 				}
 			}
@@ -291,11 +299,17 @@ func checkSelectors(r *rendered) []string {
 	return p
 }
 
-// checkServices: every Service selects rendered pods and its target ports exist on them.
+// checkServices: every Service selects rendered pods and its target ports exist on them; in
+// sidecar mode authproxy's Service (in the sidecar namespace) selects the ingress controller's
+// pods, which the chart does not render, by exactly authproxy.sidecar.podLabels.
 func checkServices(r *rendered) []string {
 	var p []string
 	for _, o := range r.byKind("Service") {
 		svc := o.Typed.(*corev1.Service)
+		if r.sidecar() && o.U.GetLabels()["app.kubernetes.io/component"] == "authproxy" {
+			p = append(p, checkSidecarService(r, o, svc)...)
+			continue
+		}
 		if len(svc.Spec.Selector) == 0 {
 			p = append(p, fmt.Sprintf("%s: no selector", o))
 			continue
@@ -323,6 +337,48 @@ func checkServices(r *rendered) []string {
 		}
 	}
 	return p
+}
+
+// checkSidecarService: the Service of the authproxy sidecar selects the pods with
+// authproxy.sidecar.podLabels (no more, no less) and targets the port authproxy listens on by
+// number (the container's port names belong to the ingress controller's chart).
+func checkSidecarService(r *rendered, o object, svc *corev1.Service) []string {
+	var p []string
+	if o.Namespace() != r.sidecarNamespace() {
+		p = append(p, fmt.Sprintf("%s: authproxy's Service in sidecar mode belongs in the sidecar namespace %q", o, r.sidecarNamespace()))
+	}
+	if want := r.sidecarPodLabels(); !maps.Equal(svc.Spec.Selector, want) {
+		p = append(p, fmt.Sprintf("%s: selector %v, want authproxy.sidecar.podLabels %v (the ingress controller's pods that carry the sidecar)", o, svc.Spec.Selector, want))
+	}
+	listen := r.sidecarEnv()["AUTHPROXY_LISTEN"]
+	for _, sp := range svc.Spec.Ports {
+		target := sp.TargetPort
+		if target.Type == intstr.Int && target.IntVal == 0 {
+			target = intstr.FromInt32(sp.Port)
+		}
+		if target.Type != intstr.Int || fmt.Sprintf(":%d", target.IntVal) != listen {
+			p = append(p, fmt.Sprintf("%s: port %s targets %s, want the port of AUTHPROXY_LISTEN %q by number", o, sp.Name, target.String(), listen))
+		}
+	}
+	return p
+}
+
+// fullname is the prefix of the chart's object names (gatewarden.fullname), taken from
+// authproxy's Service.
+func (r *rendered) fullname() string {
+	return strings.TrimSuffix(r.objectNameOf("Service", "authproxy"), "-authproxy")
+}
+
+// sidecarEnvName is the name of the ConfigMap the sidecar takes its environment from.
+func (r *rendered) sidecarEnvName() string { return r.fullname() + "-authproxy-env" }
+
+// sidecarEnv returns the data of the sidecar's environment ConfigMap (nil when not rendered).
+func (r *rendered) sidecarEnv() map[string]string {
+	o, ok := r.findIn(r.sidecarNamespace(), "ConfigMap", r.sidecarEnvName())
+	if !ok {
+		return nil
+	}
+	return o.Typed.(*corev1.ConfigMap).Data
 }
 
 // checkNetworkPolicies: with networkPolicy.enabled every pod is selected by a policy that
@@ -372,6 +428,18 @@ func checkNetworkPolicies(r *rendered) []string {
 	return p
 }
 
+// objectKeys returns the data keys of a Secret or ConfigMap.
+func objectKeys(o object) []string {
+	var keys []string
+	switch d := o.Typed.(type) {
+	case *corev1.Secret:
+		keys = slices.AppendSeq(slices.Collect(maps.Keys(d.Data)), maps.Keys(d.StringData))
+	case *corev1.ConfigMap:
+		keys = slices.AppendSeq(slices.Collect(maps.Keys(d.Data)), maps.Keys(d.BinaryData))
+	}
+	return keys
+}
+
 // existingSecrets are the Secret names the values say exist outside the chart.
 func (r *rendered) existingSecrets() map[string]bool {
 	out := map[string]bool{}
@@ -404,14 +472,18 @@ func (r *rendered) existingSecrets() map[string]bool {
 
 // checkReferences: every Secret, ConfigMap and ServiceAccount a pod uses is rendered (with the
 // keys it reads) or is an existingSecret from the values; every volume mount has a volume.
-func checkReferences(r *rendered) []string {
+func checkReferences(r *rendered) []string { return checkPodReferences(r, r.podTemplates()) }
+
+// checkPodReferences is checkReferences for the given pods (which may be pods the chart does not
+// render, such as the ingress controller's with the sidecar), each in its owner's namespace.
+func checkPodReferences(r *rendered, pods []podTemplate) []string {
 	var p []string
 	existing := r.existingSecrets()
-	ref := func(where, kind, name string, keys []string, optional *bool) {
+	ref := func(where, ns, kind, name string, keys []string, optional *bool) {
 		if ptrTrue(optional) {
 			return
 		}
-		o, ok := r.find(kind, name)
+		o, ok := r.findIn(ns, kind, name)
 		if !ok {
 			if kind == "Secret" && existing[name] {
 				return
@@ -419,25 +491,9 @@ func checkReferences(r *rendered) []string {
 			p = append(p, fmt.Sprintf("%s: references %s %q, which is neither rendered nor a configured existingSecret", where, kind, name))
 			return
 		}
-		have := map[string]bool{}
-		switch d := o.Typed.(type) {
-		case *corev1.Secret:
-			for k := range d.Data {
-				have[k] = true
-			}
-			for k := range d.StringData {
-				have[k] = true
-			}
-		case *corev1.ConfigMap:
-			for k := range d.Data {
-				have[k] = true
-			}
-			for k := range d.BinaryData {
-				have[k] = true
-			}
-		}
+		have := objectKeys(o)
 		for _, k := range keys {
-			if !have[k] {
+			if !slices.Contains(have, k) {
 				p = append(p, fmt.Sprintf("%s: reads key %q of %s %s, which has no such key", where, k, kind, name))
 			}
 		}
@@ -449,10 +505,13 @@ func checkReferences(r *rendered) []string {
 		}
 		return ks
 	}
-	for _, pt := range r.podTemplates() {
+	for _, pt := range pods {
 		s := pt.Spec
+		ref := func(where, kind, name string, keys []string, optional *bool) {
+			ref(where, pt.Owner.Namespace(), kind, name, keys, optional)
+		}
 		if sa := s.ServiceAccountName; sa != "" && sa != "default" {
-			if _, ok := r.find("ServiceAccount", sa); !ok {
+			if _, ok := r.findIn(pt.Owner.Namespace(), "ServiceAccount", sa); !ok {
 				p = append(p, fmt.Sprintf("%s: serviceAccountName %s is not rendered", pt, sa))
 			}
 		}
@@ -533,7 +592,8 @@ func checkChecksums(r *rendered) []string {
 }
 
 // checkNames: names are DNS names of at most 63 characters (Service names DNS-1035 labels), every
-// object is in the release namespace, labels are valid.
+// object is in the release namespace (in sidecar mode authproxy's own objects are in the sidecar
+// namespace), no kind, namespace and name is rendered twice, labels are valid.
 func checkNames(r *rendered) []string {
 	var p []string
 	seen := map[string]bool{}
@@ -549,10 +609,16 @@ func checkNames(r *rendered) []string {
 		for _, e := range errs {
 			p = append(p, fmt.Sprintf("%s: name: %s", o, e))
 		}
-		if ns := o.U.GetNamespace(); ns != r.Scenario.namespace() {
+		switch ns := o.Namespace(); {
+		case ns == r.Scenario.namespace():
+		case r.sidecar() && ns == r.sidecarNamespace():
+			if !isSidecarObject(o) {
+				p = append(p, fmt.Sprintf("%s: in the sidecar namespace %q, where only authproxy's ConfigMaps, Secrets (and the Redis password copy), Service and IngressRoute belong", o, ns))
+			}
+		default:
 			p = append(p, fmt.Sprintf("%s: namespace is %q, want the release namespace %q", o, ns, r.Scenario.namespace()))
 		}
-		key := o.GVK.Kind + "/" + n
+		key := o.GVK.Kind + "/" + o.Namespace() + "/" + n
 		if seen[key] {
 			p = append(p, fmt.Sprintf("%s: rendered twice", o))
 		}
@@ -573,9 +639,136 @@ func checkNames(r *rendered) []string {
 	return p
 }
 
+// isSidecarObject reports the objects that may live in the sidecar namespace: authproxy's
+// ConfigMaps, Secrets, Service and IngressRoute, and the copy of the Redis password Secret.
+func isSidecarObject(o object) bool {
+	switch c := o.U.GetLabels()["app.kubernetes.io/component"]; o.GVK.Kind {
+	case "ConfigMap", "Service", "IngressRoute":
+		return c == "authproxy"
+	case "Secret":
+		return c == "authproxy" || c == "redis"
+	}
+	return false
+}
+
+// authproxyEnv returns authproxy's environment (the Deployment's env values, or the sidecar's
+// ConfigMap) and the namespace its pods run in.
+func (r *rendered) authproxyEnv() (map[string]string, string) {
+	if r.sidecar() {
+		return r.sidecarEnv(), r.sidecarNamespace()
+	}
+	o, ok := r.find("Deployment", r.fullname()+"-authproxy")
+	if !ok {
+		return nil, ""
+	}
+	env := map[string]string{}
+	for _, c := range o.Typed.(*appsv1.Deployment).Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			env[e.Name] = e.Value
+		}
+	}
+	return env, o.Namespace()
+}
+
+// checkRedisAddrs: every address in AUTHPROXY_REDIS_ADDRS that names one of the chart's Services
+// resolves, from the namespace authproxy runs in, to that Service (a bare name is looked up in
+// the pod's own namespace, name.ns and name.ns.svc[.clusterDomain] in ns).
+func checkRedisAddrs(r *rendered) []string {
+	var p []string
+	env, podNS := r.authproxyEnv()
+	if env == nil || env["AUTHPROXY_REDIS_ADDRS"] == "" {
+		return nil
+	}
+	ours := map[string]bool{}
+	for _, o := range r.byKind("Service") {
+		ours[o.Name()] = true
+	}
+	for _, addr := range strings.Split(env["AUTHPROXY_REDIS_ADDRS"], ",") {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			p = append(p, fmt.Sprintf("AUTHPROXY_REDIS_ADDRS: %q: %v", addr, err))
+			continue
+		}
+		labels := strings.Split(host, ".")
+		if !ours[labels[0]] {
+			continue // a Redis outside the chart
+		}
+		ns := podNS
+		switch rest := strings.Join(labels[1:], "."); {
+		case len(labels) == 1:
+		case len(labels) == 2, rest == labels[1]+".svc", rest == labels[1]+".svc."+r.stringValue("clusterDomain"):
+			ns = labels[1]
+		default:
+			p = append(p, fmt.Sprintf("AUTHPROXY_REDIS_ADDRS: %s is not a Service DNS name of cluster domain %s", host, r.stringValue("clusterDomain")))
+			continue
+		}
+		if _, ok := r.findIn(ns, "Service", labels[0]); !ok {
+			p = append(p, fmt.Sprintf("AUTHPROXY_REDIS_ADDRS: %s resolves, from authproxy's namespace %q, to Service %s/%s, which is not rendered", host, podNS, ns, labels[0]))
+		}
+	}
+	return p
+}
+
+// checkSidecar: in sidecar mode the chart renders no authproxy workload (nor its ServiceAccount,
+// autoscaler, disruption budget or NetworkPolicy: the ingress controller's chart owns the pods);
+// the sidecar namespace holds the environment ConfigMap, whose signing key files are keys of the
+// signing Secret mounted whole, and an identical copy of every Redis password Secret of the
+// release namespace. Outside sidecar mode there is no environment ConfigMap.
+func checkSidecar(r *rendered) []string {
+	var p []string
+	if !r.sidecar() {
+		if _, ok := r.findIn(r.Scenario.namespace(), "ConfigMap", r.sidecarEnvName()); ok {
+			p = append(p, fmt.Sprintf("authproxy.mode is %q but the sidecar's environment ConfigMap %s is rendered", r.stringValue("authproxy.mode"), r.sidecarEnvName()))
+		}
+		return p
+	}
+	for _, o := range r.Objects {
+		switch o.GVK.Kind {
+		case "Deployment", "StatefulSet", "DaemonSet", "ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy":
+			if o.U.GetLabels()["app.kubernetes.io/component"] == "authproxy" {
+				p = append(p, fmt.Sprintf("%s: rendered in sidecar mode (authproxy runs in the ingress controller's pods)", o))
+			}
+		}
+	}
+	env := r.sidecarEnv()
+	if env == nil {
+		p = append(p, fmt.Sprintf("sidecar mode renders no ConfigMap %s/%s (the sidecar's envFrom)", r.sidecarNamespace(), r.sidecarEnvName()))
+	}
+	if files := env["AUTHPROXY_SIGNING_KEY_FILES"]; files != "" && r.stringValue("authproxy.signing.existingSecret") == "" {
+		var keys map[string][]byte
+		if o, ok := r.findIn(r.sidecarNamespace(), "Secret", r.fullname()+"-signing"); ok {
+			keys = o.Typed.(*corev1.Secret).Data
+		}
+		for _, f := range strings.Split(files, ",") {
+			if _, ok := keys[path.Base(f)]; !ok {
+				p = append(p, fmt.Sprintf("ConfigMap %s: AUTHPROXY_SIGNING_KEY_FILES names %s, which is no key of the signing Secret in %s", r.sidecarEnvName(), f, r.sidecarNamespace()))
+			}
+		}
+	}
+	for _, o := range r.byKind("Secret") {
+		if o.U.GetLabels()["app.kubernetes.io/component"] != "redis" {
+			continue
+		}
+		other := r.Scenario.namespace()
+		if o.Namespace() == other {
+			other = r.sidecarNamespace()
+		}
+		c, ok := r.findIn(other, "Secret", o.Name())
+		switch {
+		case !ok && o.Namespace() == r.Scenario.namespace():
+			p = append(p, fmt.Sprintf("%s: no copy in the sidecar namespace %q, where authproxy reads the Redis password", o, other))
+		case !ok:
+			p = append(p, fmt.Sprintf("%s: a copy of no Redis password Secret of the release namespace", o))
+		case !reflect.DeepEqual(c.Typed.(*corev1.Secret).Data, o.Typed.(*corev1.Secret).Data):
+			p = append(p, fmt.Sprintf("%s: differs from its copy %s (authproxy and Redis would disagree on the password)", o, c))
+		}
+	}
+	return p
+}
+
 // serviceHasPort reports whether a rendered Service has the port (by name or number).
-func (r *rendered) serviceHasPort(name string, port intstr.IntOrString) bool {
-	o, ok := r.find("Service", name)
+func (r *rendered) serviceHasPort(ns, name string, port intstr.IntOrString) bool {
+	o, ok := r.findIn(ns, "Service", name)
 	if !ok {
 		return false
 	}
@@ -588,8 +781,8 @@ func (r *rendered) serviceHasPort(name string, port intstr.IntOrString) bool {
 }
 
 // componentOfService returns the app.kubernetes.io/component the named rendered Service selects.
-func (r *rendered) componentOfService(name string) string {
-	o, ok := r.find("Service", name)
+func (r *rendered) componentOfService(ns, name string) string {
+	o, ok := r.findIn(ns, "Service", name)
 	if !ok {
 		return ""
 	}
@@ -617,11 +810,19 @@ func checkIngressWiring(r *rendered) []string {
 		}
 	}
 	protected := func(component string) bool { return component == "catalog" || component == "inventory" }
-	backend := func(where, svc string, port intstr.IntOrString) string {
-		if !r.serviceHasPort(svc, port) {
-			p = append(p, fmt.Sprintf("%s: backend Service %s port %s is not rendered", where, svc, port.String()))
+	// backend checks a Service port a route sends to, in the route's namespace (or the one the
+	// reference names), and returns the component the Service selects.
+	backend := func(where, ns, svc string, port intstr.IntOrString) string {
+		if !r.serviceHasPort(ns, svc, port) {
+			p = append(p, fmt.Sprintf("%s: backend Service %s/%s port %s is not rendered", where, ns, svc, port.String()))
 		}
-		return r.componentOfService(svc)
+		return r.componentOfService(ns, svc)
+	}
+	refNS := func(o object, ns any) string {
+		if s, _ := ns.(string); s != "" {
+			return s
+		}
+		return o.Namespace()
 	}
 	switch mode {
 	case "ingressNginx":
@@ -642,7 +843,7 @@ func checkIngressWiring(r *rendered) []string {
 					if s.Port.Name == "" {
 						port = intstr.FromInt32(s.Port.Number)
 					}
-					c := backend(fmt.Sprintf("%s path %s", o, path.Path), s.Name, port)
+					c := backend(fmt.Sprintf("%s path %s", o, path.Path), o.Namespace(), s.Name, port)
 					if protected(c) && !auth {
 						p = append(p, fmt.Sprintf("%s: path %s reaches %s without the auth-url annotation (bypasses authproxy)", o, path.Path, c))
 					}
@@ -682,7 +883,7 @@ func checkIngressWiring(r *rendered) []string {
 				m, _ := ref.(map[string]any)
 				name, _ := m["name"].(string)
 				port, _ := m["port"].(int64)
-				if c := backend(o.String(), name, intstr.FromInt32(int32(port))); c != "authproxy" {
+				if c := backend(o.String(), refNS(o, m["namespace"]), name, intstr.FromInt32(int32(port))); c != "authproxy" {
 					p = append(p, fmt.Sprintf("%s: extAuth backend %s is not authproxy", o, name))
 				}
 			}
@@ -694,7 +895,7 @@ func checkIngressWiring(r *rendered) []string {
 					p = append(p, fmt.Sprintf("%s: targetRef kind %v, want HTTPRoute", o, m["kind"]))
 					continue
 				}
-				if _, ok := r.find("HTTPRoute", name); !ok {
+				if _, ok := r.findIn(o.Namespace(), "HTTPRoute", name); !ok {
 					p = append(p, fmt.Sprintf("%s: targetRef HTTPRoute %s is not rendered", o, name))
 				}
 				extAuth[name] = true
@@ -712,7 +913,11 @@ func checkIngressWiring(r *rendered) []string {
 					}
 				}
 				for _, br := range rule.BackendRefs {
-					if c := r.componentOfService(string(br.Name)); protected(c) && !r.boolValue("authproxy.passUserHeaders") {
+					brNS := o.Namespace()
+					if br.Namespace != nil {
+						brNS = string(*br.Namespace)
+					}
+					if c := r.componentOfService(brNS, string(br.Name)); protected(c) && !r.boolValue("authproxy.passUserHeaders") {
 						for _, h := range identityHeaders() {
 							if !strips[h] {
 								p = append(p, fmt.Sprintf("%s: the rule to %s does not remove client-sent %s (passUserHeaders is false)", o, c, h))
@@ -727,31 +932,34 @@ func checkIngressWiring(r *rendered) []string {
 					if br.Port != nil {
 						port = intstr.FromInt32(int32(*br.Port))
 					}
-					if c := backend(o.String(), string(br.Name), port); protected(c) && !extAuth[hr.Name] {
+					if c := backend(o.String(), brNS, string(br.Name), port); protected(c) && !extAuth[hr.Name] {
 						p = append(p, fmt.Sprintf("%s: routes to %s but no SecurityPolicy with extAuth targets it (bypasses authproxy)", o, c))
 					}
 				}
 			}
 		}
 	case "traefik":
+		// Middlewares by namespace/name.
 		forwardAuth := map[string]bool{}
 		strip := map[string]bool{}
+		wantAddr := r.forwardAuthAddress()
 		for _, o := range r.byKind("Middleware") {
+			key := o.Namespace() + "/" + o.Name()
 			hdrs, _, _ := unstructured.NestedStringMap(o.U.Object, "spec", "headers", "customRequestHeaders")
 			all := len(hdrs) > 0
 			for _, h := range identityHeaders() {
 				v, ok := lookupFold(hdrs, h)
 				all = all && ok && v == ""
 			}
-			strip[o.Name()] = all
+			strip[key] = all
 			if addr, ok, _ := unstructured.NestedString(o.U.Object, "spec", "forwardAuth", "address"); ok {
-				if !strings.Contains(addr, r.objectNameOf("Service", "authproxy")) {
-					p = append(p, fmt.Sprintf("%s: forwardAuth address %s is not authproxy's Service", o, addr))
+				if addr != wantAddr {
+					p = append(p, fmt.Sprintf("%s: forwardAuth address %s, want %s (authproxy.mode %s)", o, addr, wantAddr, r.stringValue("authproxy.mode")))
 				}
 				if tf, _, _ := unstructured.NestedBool(o.U.Object, "spec", "forwardAuth", "trustForwardHeader"); tf {
 					p = append(p, fmt.Sprintf("%s: forwardAuth.trustForwardHeader is true (client-sent X-Forwarded-* would reach authproxy)", o))
 				}
-				forwardAuth[o.Name()] = true
+				forwardAuth[key] = true
 			}
 		}
 		for _, o := range r.byKind("IngressRoute") {
@@ -763,12 +971,14 @@ func checkIngressWiring(r *rendered) []string {
 				for _, mw := range mws {
 					mm, _ := mw.(map[string]any)
 					name, _ := mm["name"].(string)
-					if _, ok := r.find("Middleware", name); !ok {
-						p = append(p, fmt.Sprintf("%s: route %d middleware %s is not rendered", o, i, name))
+					ns := refNS(o, mm["namespace"])
+					if _, ok := r.findIn(ns, "Middleware", name); !ok {
+						p = append(p, fmt.Sprintf("%s: route %d middleware %s/%s is not rendered", o, i, ns, name))
 					}
-					stripAfterAuth = stripAfterAuth || (strip[name] && authed)
-					stripped = stripped || strip[name]
-					authed = authed || forwardAuth[name]
+					key := ns + "/" + name
+					stripAfterAuth = stripAfterAuth || (strip[key] && authed)
+					stripped = stripped || strip[key]
+					authed = authed || forwardAuth[key]
 				}
 				svcs, _, _ := unstructured.NestedSlice(m, "services")
 				for _, s := range svcs {
@@ -781,7 +991,7 @@ func checkIngressWiring(r *rendered) []string {
 					case int64:
 						port = intstr.FromInt32(int32(v))
 					}
-					c := backend(fmt.Sprintf("%s route %d", o, i), name, port)
+					c := backend(fmt.Sprintf("%s route %d", o, i), refNS(o, sm["namespace"]), name, port)
 					if protected(c) && !authed {
 						p = append(p, fmt.Sprintf("%s: route %d (%v) reaches %s without the forwardAuth middleware (bypasses authproxy)", o, i, m["match"], c))
 					}
@@ -793,6 +1003,25 @@ func checkIngressWiring(r *rendered) []string {
 		}
 	}
 	return p
+}
+
+// sidecarForwardAuthAddress is where Traefik asks the authproxy container of its own pod.
+const sidecarForwardAuthAddress = "http://127.0.0.1:4180/authz"
+
+// forwardAuthAddress is the address the forwardAuth Middleware must call: the sidecar over
+// loopback, or authproxy's Service by its cluster DNS name (the Middleware may be used by routes
+// of any namespace) and port.
+func (r *rendered) forwardAuthAddress() string {
+	if r.sidecar() {
+		return sidecarForwardAuthAddress
+	}
+	name := r.objectNameOf("Service", "authproxy")
+	o, ok := r.find("Service", name)
+	if !ok || len(o.Typed.(*corev1.Service).Spec.Ports) == 0 {
+		return "\x00no authproxy Service in the release namespace"
+	}
+	port := o.Typed.(*corev1.Service).Spec.Ports[0].Port
+	return fmt.Sprintf("http://%s.%s.svc.%s:%d/authz", name, o.Namespace(), r.stringValue("clusterDomain"), port)
 }
 
 // identityHeaders are the headers authproxy may add for the services (passUserHeaders); a client

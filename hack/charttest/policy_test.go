@@ -61,8 +61,10 @@ func newWorld() world {
 }
 
 // chartPeers returns the release's pods (authproxy, catalog, inventory and, when rendered,
-// redis) with the labels the chart gives them.
-func chartPeers(t *testing.T, r *rendered) map[string]peer {
+// redis) with the labels the chart gives them. In sidecar mode authproxy is a container of the
+// ingress controller's pods: "authproxy" is then the controller peer given, which must carry
+// authproxy.sidecar.podLabels in authproxy.sidecar.namespace.
+func chartPeers(t *testing.T, r *rendered, controller ...peer) map[string]peer {
 	t.Helper()
 	out := map[string]peer{}
 	for i, pt := range r.podTemplates() {
@@ -71,6 +73,21 @@ func chartPeers(t *testing.T, r *rendered) map[string]peer {
 			t.Fatalf("%s: pod template has no app.kubernetes.io/component label", pt)
 		}
 		out[c] = peer{c, testNS, maps.Clone(pt.Labels), fmt.Sprintf("10.244.4.%d", 100+i)}
+	}
+	if r.sidecar() {
+		if _, ok := out["authproxy"]; ok {
+			t.Fatal("sidecar mode renders authproxy pods")
+		}
+		if len(controller) != 1 {
+			t.Fatal("sidecar mode: give the ingress controller's pod, which runs authproxy")
+		}
+		c := controller[0]
+		for k, v := range r.sidecarPodLabels() {
+			if c.Labels[k] != v || c.NS != r.sidecarNamespace() {
+				t.Fatalf("peer %s (%s %v) is not a pod the sidecar values name (%s %v)", c.Name, c.NS, c.Labels, r.sidecarNamespace(), r.sidecarPodLabels())
+			}
+		}
+		out["authproxy"] = c
 	}
 	for _, c := range []string{"authproxy", "catalog", "inventory"} {
 		if _, ok := out[c]; !ok {
@@ -321,6 +338,38 @@ func TestNetworkPolicies(t *testing.T) {
 			udp(ap, w.kubeDNS, 53, true),
 		})
 	})
+	t.Run("authproxy sidecar in traefik", func(t *testing.T) {
+		t.Parallel()
+		r := renderScenario(t, ch, scenario{Name: "sidecar", Release: "gw", Values: readValues(t, filepath.Join(chartDir, "ci", sidecarValuesFile))})
+		p := chartPeers(t, r, w.traefikPod)
+		flows := sidecarFlows(w, p)
+		checkFlows(t, chartPolicy(r), flows)
+		// The openings are the sidecar's: with deployment mode's policies the ingress
+		// controller's pods reach neither Redis nor, as authproxy, the services' JWKS client.
+		dep := renderScenario(t, ch, scenario{Name: "deployment", Release: "gw", Values: base})
+		var closed []flow
+		for _, f := range flows {
+			if f.allowed && (f.to.Name == p["redis"].Name || f.to.Name == w.traefikPod.Name) {
+				f.allowed = false
+				closed = append(closed, f)
+			}
+		}
+		if len(closed) != 3 {
+			t.Fatalf("%d sidecar openings, want 3 (traefik -> redis, catalog and inventory -> traefik)", len(closed))
+		}
+		// ... while authproxy's own labels, which sidecar mode shuts out, were the way in.
+		closed = append(closed, tcp(formerAuthproxyPeer(), chartPeers(t, dep)["redis"], 6379, "redis", true))
+		t.Run("closed in deployment mode", func(t *testing.T) { checkFlows(t, chartPolicy(dep), closed) })
+		// And the denials are the chart's policies', not the engine's.
+		var denied []flow
+		for _, f := range flows {
+			if !f.allowed {
+				f.allowed = true
+				denied = append(denied, f)
+			}
+		}
+		t.Run("denials come from the chart", func(t *testing.T) { checkFlows(t, matcher.BuildNetworkPolicies(false, nil), denied) })
+	})
 	t.Run("external redis cluster", func(t *testing.T) {
 		t.Parallel()
 		r := renderScenario(t, ch, scenario{Name: "cluster", Release: "gw", Values: readValues(t, filepath.Join(chartDir, "ci", "external-redis-cluster-values.yaml"))})
@@ -343,4 +392,56 @@ func TestNetworkPolicies(t *testing.T) {
 			t.Error("external databases for both services still render the PostgreSQL StatefulSet")
 		}
 	})
+}
+
+// formerAuthproxyPeer is a pod of the release namespace with the labels authproxy's Deployment
+// gives its pods (release gw): in sidecar mode it is nobody the policies should admit.
+func formerAuthproxyPeer() peer {
+	return peer{"authproxy-lookalike-in-release-namespace", testNS, map[string]string{
+		"app.kubernetes.io/name": "gatewarden", "app.kubernetes.io/instance": "gw", "app.kubernetes.io/component": "authproxy",
+	}, "10.244.4.20"}
+}
+
+// sidecarFlows are the paths of sidecar mode: authproxy is a container of Traefik's pods, so
+// those pods (and only those: namespace and labels) reach Redis, and catalog and inventory reach
+// them on authproxy's port for the JWKS. Every other intruder stays out.
+func sidecarFlows(w world, p map[string]peer) []flow {
+	traefik, cat, inv, rd := p["authproxy"], p["catalog"], p["inventory"], p["redis"]
+	formerAuthproxy := formerAuthproxyPeer()
+	return []flow{
+		// Open: Traefik's pod (with the sidecar) -> Redis; the services -> the sidecar's JWKS.
+		tcp(traefik, rd, 6379, "redis", true),
+		tcp(cat, traefik, 4180, "http", true),
+		tcp(inv, traefik, 4180, "http", true),
+		// Open: Traefik -> the services, as in deployment mode.
+		tcp(traefik, cat, 8080, "http", true),
+		tcp(traefik, inv, 8080, "http", true),
+		tcp(traefik, cat, 9090, "metrics", false),
+		// Closed: lookalikes of Traefik elsewhere, authproxy's old labels, other pods -> Redis.
+		tcp(w.otherNSTraefikLookalike, rd, 6379, "redis", false),
+		tcp(w.sameNSTraefikLookalike, rd, 6379, "redis", false),
+		tcp(formerAuthproxy, rd, 6379, "redis", false),
+		tcp(w.otherNSPod, rd, 6379, "redis", false),
+		tcp(w.nginxPod, rd, 6379, "redis", false),
+		tcp(w.envoyPod, rd, 6379, "redis", false),
+		tcp(w.sameNSStray, rd, 6379, "redis", false),
+		tcp(cat, rd, 6379, "redis", false),
+		tcp(inv, rd, 6379, "redis", false),
+		tcp(w.fusionAuthPod, rd, 6379, "redis", false),
+		// Closed: Traefik's pod on other Redis ports.
+		tcp(traefik, rd, 6380, "redis-other", false),
+		// Closed: the services' JWKS egress reaches only Traefik's pods, on 4180 only.
+		tcp(cat, traefik, 9000, "traefik", false),
+		tcp(cat, traefik, 8000, "web", false),
+		tcp(cat, w.otherNSTraefikLookalike, 4180, "http", false),
+		tcp(inv, w.sameNSTraefikLookalike, 4180, "http", false),
+		tcp(cat, formerAuthproxy, 4180, "http", false),
+		tcp(cat, w.otherNSPod, 4180, "http", false),
+		tcp(inv, w.nginxPod, 4180, "http", false),
+		// Closed: intruders -> the services, as in deployment mode.
+		tcp(w.otherNSPod, cat, 8080, "http", false),
+		tcp(w.otherNSTraefikLookalike, inv, 8080, "http", false),
+		tcp(w.sameNSStray, cat, 8080, "http", false),
+		tcp(formerAuthproxy, cat, 8080, "http", false),
+	}
 }

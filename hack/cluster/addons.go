@@ -95,6 +95,8 @@ type Traefik struct {
 	// SidecarContainers and SidecarVolumes are YAML list items (indented for the pod spec's
 	// containers and volumes lists) added to Traefik's pod: the authproxy sidecar.
 	SidecarContainers, SidecarVolumes string
+	// FSGroup is the pod's fsGroup ("" = none).
+	FSGroup string
 }
 
 // InstallTraefik applies Traefik's CRDs and the controller and, when wait is set, waits until
@@ -104,7 +106,7 @@ func (c *Cluster) InstallTraefik(ctx context.Context, t Traefik, wait bool) erro
 		return fmt.Errorf("traefik CRDs: %w", err)
 	}
 	m, err := renderManifest("traefik.yaml", map[string]string{
-		"Traefik": t.Image, "SidecarContainers": t.SidecarContainers, "SidecarVolumes": t.SidecarVolumes,
+		"Traefik": t.Image, "SidecarContainers": t.SidecarContainers, "SidecarVolumes": t.SidecarVolumes, "FSGroup": t.FSGroup,
 	})
 	if err != nil {
 		return err

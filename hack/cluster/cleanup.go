@@ -64,6 +64,9 @@ func (c *Cluster) saveHostState() error {
 
 // Close stops the cluster and leaves the host as Up found it.
 func (c *Cluster) Close() error {
+	if c.Attached() {
+		return nil
+	}
 	if c.cancel != nil {
 		c.cancel()
 	}
@@ -82,6 +85,9 @@ func (c *Cluster) Close() error {
 		}
 	}
 	errs.add(Cleanup(context.Background(), c.opts))
+	if c.lock != nil {
+		c.lock.Close() // releases the flock
+	}
 	return errs.err()
 }
 

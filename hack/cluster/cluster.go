@@ -80,6 +80,7 @@ type Cluster struct {
 	Timings []Timing
 
 	log      *slog.Logger
+	lock     *os.File   // held from Up to Close
 	procs    []*process // in start order
 	byName   map[string]*process
 	cancel   context.CancelFunc // ends the forwarders
@@ -88,6 +89,19 @@ type Cluster struct {
 	cniNS    map[string]bool    // /run/netns/cni-* that existed before
 	users    map[string]string  // token by user name
 }
+
+// Attach describes a cluster this package did not start (kind, for hack/e2e-kind.sh): only the
+// API is used; Close, Healthy and the namespace-bound helpers do nothing or refuse.
+func Attach(cfg *rest.Config) (*Cluster, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Config: cfg, Client: cs, log: slog.New(slog.DiscardHandler), byName: map[string]*process{}}, nil
+}
+
+// Attached reports whether the cluster was attached rather than started here.
+func (c *Cluster) Attached() bool { return c.Netns == nil }
 
 // Timing is how long one start-up phase took.
 type Timing struct {
@@ -126,10 +140,17 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("cluster: needs root (network namespaces, containerd, kubelet)")
 	}
+	// One cluster at a time on a machine: another run waits here instead of removing this
+	// one's processes as leftovers.
+	lock, err := lockMachine(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
 	if err := Cleanup(ctx, opts); err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("cluster: remove a previous run's leftovers: %w", err)
 	}
-	c := &Cluster{opts: opts, log: opts.Logger, byName: map[string]*process{}, sysctls: map[string]string{}, cniNS: map[string]bool{}, users: map[string]string{}}
+	c := &Cluster{opts: opts, log: opts.Logger, lock: lock, byName: map[string]*process{}, sysctls: map[string]string{}, cniNS: map[string]bool{}, users: map[string]string{}}
 	defer func() {
 		if err != nil {
 			if cerr := c.Close(); cerr != nil {
@@ -415,6 +436,31 @@ func signalAll(ps []*process, sig syscall.Signal) {
 	for _, p := range ps {
 		if !p.Exited() {
 			_ = p.cmd.Process.Signal(sig)
+		}
+	}
+}
+
+// lockMachine takes the machine-wide cluster lock (a flock on RunDir.lock), waiting for a run
+// that holds it until ctx ends.
+func lockMachine(ctx context.Context, o Options) (*os.File, error) {
+	f, err := os.OpenFile(o.RunDir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("cluster: lock %s: %w", f.Name(), err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("cluster: another cluster run holds %s: %w", f.Name(), ctx.Err())
+		case <-time.After(time.Second):
 		}
 	}
 }

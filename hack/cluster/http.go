@@ -20,6 +20,10 @@ func (c *Cluster) Transport(hosts map[string]string) *http.Transport {
 			if !ok {
 				return nil, fmt.Errorf("cluster transport: %s is not one of the cluster's addresses %v", addr, keys(hosts))
 			}
+			if c.Netns == nil { // an attached cluster: its addresses are the host's
+				var d net.Dialer
+				return d.DialContext(ctx, network, target)
+			}
 			return c.Netns.DialContext(ctx, network, target)
 		},
 		Proxy:                 nil,

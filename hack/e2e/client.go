@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,7 +20,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/net/html"
 
 	"github.com/gatewarden/gatewarden/hack/devidp"
 	"github.com/gatewarden/gatewarden/services/jwtauth"
@@ -136,7 +134,7 @@ func (tg *Target) Login(t *testing.T, email string) *http.Client {
 	if page.status != http.StatusOK || !strings.HasPrefix(page.url.String(), s.IdPURL+"/oauth2/authorize") {
 		t.Fatalf("login start: want the dev IdP's login form, got %v", page)
 	}
-	action, fields, err := loginForm(page.body)
+	action, fields, err := devidp.LoginForm(page.body)
 	if err != nil {
 		t.Fatalf("login form: %v\n%s", err, page.body)
 	}
@@ -153,42 +151,6 @@ func (tg *Target) Login(t *testing.T, email string) *http.Client {
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c
-}
-
-// loginForm finds the dev IdP's login form: its action and its hidden fields.
-func loginForm(page []byte) (string, url.Values, error) {
-	z := html.NewTokenizer(strings.NewReader(string(page)))
-	var action string
-	inForm := false
-	fields := url.Values{}
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			if errors.Is(z.Err(), io.EOF) {
-				if action == "" {
-					return "", nil, errors.New("no login form")
-				}
-				return action, fields, nil
-			}
-			return "", nil, z.Err()
-		case html.StartTagToken, html.SelfClosingTagToken:
-			tok := z.Token()
-			attrs := map[string]string{}
-			for _, a := range tok.Attr {
-				attrs[a.Key] = a.Val
-			}
-			switch {
-			case tok.Data == "form" && attrs["id"] == "login-form":
-				inForm, action = true, attrs["action"]
-			case tok.Data == "input" && inForm && attrs["type"] == "hidden":
-				fields.Set(attrs["name"], attrs["value"])
-			}
-		case html.EndTagToken:
-			if z.Token().Data == "form" {
-				inForm = false
-			}
-		}
-	}
 }
 
 // bearer returns the token of an "Authorization: Bearer" header, or "".

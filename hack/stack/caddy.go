@@ -40,6 +40,18 @@ var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
 		output stderr
 		level {{.LogLevel}}
 	}
+	# Production-ingress limits (Traefik's and ingress-nginx's defaults are of this order): a
+	# client gets read_header for its request line and headers and read_body for the whole
+	# request, so a slowloris or a client trickling an announced body is cut off.
+	servers {
+		timeouts {
+			read_header {{.Timeouts.ReadHeader}}
+			read_body {{.Timeouts.ReadBody}}
+			write {{.Timeouts.Write}}
+			idle {{.Timeouts.Idle}}
+		}
+		max_header_size 64KB
+	}
 }
 
 http://:{{.Gateway}} {
@@ -50,15 +62,19 @@ http://:{{.Gateway}} {
 	@leftover{{$i}} header_regexp {{$h}} ^\{http\.
 {{- end}}
 	route {
+		request_body {
+			max_size {{.MaxBodyBytes}}
+		}
 		# Identity headers come from authproxy's answer only.
 {{- range .IdentityHeaders}}
 		request_header -{{.}}
 {{- end}}
 
 		handle /products* {
-			forward_auth {{.AuthProxy}} {
+			forward_auth{{range .AuthProxies}} {{.}}{{end}} {
 				uri /authz
 				copy_headers{{range .CopiedHeaders}} {{.}}{{end}}
+{{- template "lb" $}}
 			}
 {{- range $i, $h := .CopiedHeaders}}
 			request_header @leftover{{$i}} -{{$h}}
@@ -66,9 +82,10 @@ http://:{{.Gateway}} {
 			reverse_proxy {{.Catalog}}
 		}
 		handle /branches* {
-			forward_auth {{.AuthProxy}} {
+			forward_auth{{range .AuthProxies}} {{.}}{{end}} {
 				uri /authz
 				copy_headers{{range .CopiedHeaders}} {{.}}{{end}}
+{{- template "lb" $}}
 			}
 {{- range $i, $h := .CopiedHeaders}}
 			request_header @leftover{{$i}} -{{$h}}
@@ -78,13 +95,19 @@ http://:{{.Gateway}} {
 		# authproxy's public endpoints: login, callback, logout, userinfo, JWKS, the gateway page.
 		# /authz and /metrics stay internal.
 		handle /oauth2/* {
-			reverse_proxy {{.AuthProxy}}
+			reverse_proxy{{range .AuthProxies}} {{.}}{{end}} {
+{{- template "lb" $}}
+			}
 		}
 		handle /.well-known/* {
-			reverse_proxy {{.AuthProxy}}
+			reverse_proxy{{range .AuthProxies}} {{.}}{{end}} {
+{{- template "lb" $}}
+			}
 		}
 		handle / {
-			reverse_proxy {{.AuthProxy}}
+			reverse_proxy{{range .AuthProxies}} {{.}}{{end}} {
+{{- template "lb" $}}
+			}
 		}
 		handle {
 			header Content-Type application/json
@@ -94,12 +117,22 @@ http://:{{.Gateway}} {
 }
 `))
 
+// caddyLB spreads the authproxy replicas round robin; a replica that refuses a connection is
+// skipped for fail_duration and the request is retried on another within lb_try_duration.
+var _ = template.Must(caddyfileTemplate.New("lb").Parse(`
+{{- if gt (len .AuthProxies) 1}}
+				lb_policy round_robin
+				lb_try_duration 2s
+				fail_duration 2s
+{{- end}}`))
+
 // proxyTargets are the upstream addresses a front proxy sends to (host:port).
 type proxyTargets struct {
-	Gateway   int
-	AuthProxy string
-	Catalog   string
-	Inventory string
+	Gateway     int
+	AuthProxies []string // one per replica
+	Catalog     string
+	Inventory   string
+	Timeouts    GatewayTimeouts
 }
 
 // caddyfile renders the front proxy's Caddyfile. embedded adds what Debian's caddy 2.6 does not
@@ -107,7 +140,8 @@ type proxyTargets struct {
 func caddyfile(t proxyTargets, storageDir, logLevel string, embedded bool) ([]byte, error) {
 	var b bytes.Buffer
 	err := caddyfileTemplate.Execute(&b, map[string]any{
-		"Gateway": t.Gateway, "AuthProxy": t.AuthProxy, "Catalog": t.Catalog, "Inventory": t.Inventory,
+		"Gateway": t.Gateway, "AuthProxies": t.AuthProxies, "Catalog": t.Catalog, "Inventory": t.Inventory,
+		"Timeouts": t.Timeouts.withDefaults(), "MaxBodyBytes": MaxBodyBytes,
 		"StorageDir": storageDir, "LogLevel": logLevel, "Embedded": embedded,
 		"IdentityHeaders": identityHeaders, "CopiedHeaders": copiedHeaders,
 	})

@@ -44,6 +44,22 @@ http {
 	scgi_temp_path {{.Dir}}/scgi;
 	default_type application/octet-stream;
 
+	# Production-ingress limits (ingress-nginx's defaults are 60s; these are tighter): the
+	# request line and headers must arrive within client_header_timeout, and a request body
+	# that stalls for client_body_timeout is cut off. nginx has no limit on the total time of a
+	# body that keeps trickling; it buffers the body before it opens an upstream connection, so
+	# such a client holds only an idle nginx connection.
+	client_header_timeout {{.Timeouts.ReadHeader}};
+	client_body_timeout {{.Timeouts.ReadBody}};
+	send_timeout {{.Timeouts.Write}};
+	keepalive_timeout {{.Timeouts.Idle}};
+	client_max_body_size {{.MaxBodyBytes}};
+	large_client_header_buffers 4 16k;
+	reset_timedout_connection on;
+	proxy_connect_timeout 5s;
+	proxy_read_timeout 60s;
+	proxy_send_timeout 60s;
+
 	# Browser navigation (redirect to login on 401) or API client (401 JSON).
 	map "$request_method:$http_x_requested_with:$http_accept" $gw_browser {
 		"~*^(GET|HEAD)::.*text/html" 1;
@@ -56,7 +72,9 @@ http {
 	}
 
 	upstream authproxy {
-		server {{.AuthProxy}};
+{{- range .AuthProxies}}
+		server {{.}} max_fails=1 fail_timeout=2s;
+{{- end}}
 		keepalive 16;
 	}
 	upstream catalog {
@@ -167,7 +185,8 @@ func writeNginxConfig(t proxyTargets, dir, logLevel string) (string, error) {
 	var b bytes.Buffer
 	err := nginxTemplate.Execute(&b, map[string]any{
 		"Dir": dir, "LogLevel": logLevel, "Gateway": t.Gateway,
-		"AuthProxy": t.AuthProxy, "Catalog": t.Catalog, "Inventory": t.Inventory,
+		"AuthProxies": t.AuthProxies, "Catalog": t.Catalog, "Inventory": t.Inventory,
+		"Timeouts": t.Timeouts.withDefaults().nginx(), "MaxBodyBytes": MaxBodyBytes,
 		"IdentityHeaders": identityHeaders, "ExtraIdentityHeaders": extra,
 		"LoginURLVar": strings.ToLower(strings.ReplaceAll(LoginURLHeader, "-", "_")),
 		"Protected": []struct{ Path, Upstream string }{

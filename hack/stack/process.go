@@ -17,10 +17,15 @@ import (
 // to the stack's output; the last lines are kept for error messages.
 type process struct {
 	name string
-	cmd  *exec.Cmd
-	out  *lineWriter
-	done chan struct{} // closed when the process has exited
-	err  error         // Wait's result; read after done is closed
+	// path, args, env, dir and output start it again (restart).
+	path      string
+	args, env []string
+	dir       string
+	output    io.Writer
+	cmd       *exec.Cmd
+	out       *lineWriter
+	done      chan struct{} // closed when the process has exited
+	err       error         // Wait's result; read after done is closed
 }
 
 // startProcess starts path with args. The child gets SIGTERM if this process dies first.
@@ -35,13 +40,18 @@ func startProcess(name, path string, args, env []string, dir string, out io.Writ
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("stack: start %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, out: lw, done: make(chan struct{})}
+	p := &process{name: name, path: path, args: args, env: env, dir: dir, output: out, cmd: cmd, out: lw, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		lw.flush()
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// restart starts the same program again (the old one must have exited).
+func (p *process) restart() (*process, error) {
+	return startProcess(p.name, p.path, p.args, p.env, p.dir, p.output)
 }
 
 // exited reports whether the process has ended, with its error and last output lines.

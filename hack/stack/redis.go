@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -19,13 +20,36 @@ const (
 	RedisServer RedisMode = "server"
 	// RedisEmbedded runs miniredis in this process.
 	RedisEmbedded RedisMode = "embedded"
+	// RedisSentinel runs a Sentinel deployment with redis-server: a master (on the Redis port),
+	// a replica and one sentinel; authproxy connects through the sentinel (Options.Intercept
+	// is not applied to its Redis link: the sentinel names the nodes' own addresses).
+	RedisSentinel RedisMode = "sentinel"
 )
 
-// redisInstance is a running Redis, real or embedded.
+// redisInstance is a running Redis, real or embedded, with the other nodes of a Sentinel
+// deployment.
 type redisInstance struct {
-	kind string // "redis-server" or "miniredis"
+	kind string // "redis-server", "redis-sentinel" or "miniredis"
 	proc *process
+	path string // redis-server
 	mini *miniredis.Miniredis
+	// others are the replica and the sentinel (RedisSentinel), by part name.
+	others       map[string]*process
+	addrs        map[string]string // part name -> host:port, the master's included
+	sentinelAddr string
+}
+
+func (r *redisInstance) add(name string, p *process, address string) {
+	r.others[name] = p
+	r.addrs[name] = address
+}
+
+func redisArgs(port int, dir string) []string {
+	return []string{
+		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
+		"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
+		"--repl-diskless-sync-delay", "0",
+	}
 }
 
 func startRedis(mode RedisMode, port int, dir string, out io.Writer) (*redisInstance, error) {
@@ -40,15 +64,15 @@ func startRedis(mode RedisMode, port int, dir string, out io.Writer) (*redisInst
 	case lookErr != nil:
 		return nil, fmt.Errorf("stack: redis-server: %w", lookErr)
 	}
-	args := []string{
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
-		"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
-	}
-	p, err := startProcess("redis", path, args, nil, dir, out)
+	p, err := startProcess(PartRedis, path, redisArgs(port, dir), nil, dir, out)
 	if err != nil {
 		return nil, err
 	}
-	return &redisInstance{kind: "redis-server", proc: p}, nil
+	kind := "redis-server"
+	if mode == RedisSentinel {
+		kind = "redis-sentinel"
+	}
+	return &redisInstance{kind: kind, proc: p, path: path, others: map[string]*process{}, addrs: map[string]string{PartRedis: addr(port)}}, nil
 }
 
 func (r *redisInstance) close() error {
@@ -56,5 +80,12 @@ func (r *redisInstance) close() error {
 		r.mini.Close()
 		return nil
 	}
-	return r.proc.stop(shutdownGrace)
+	var errs []error
+	for _, name := range []string{PartRedisSentinel, PartRedisReplica} {
+		if p := r.others[name]; p != nil {
+			errs = append(errs, p.stop(shutdownGrace))
+		}
+	}
+	errs = append(errs, r.proc.stop(shutdownGrace))
+	return errors.Join(errs...)
 }

@@ -2,8 +2,12 @@ package stack
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -60,7 +64,8 @@ type Options struct {
 	Proxy Proxy
 	// Ports of every part; 0 = a free port.
 	Ports Ports
-	// Redis chooses redis-server or the embedded miniredis; "" = redis-server when on PATH.
+	// Redis chooses redis-server, a Sentinel deployment or the embedded miniredis; "" =
+	// redis-server when on PATH.
 	Redis RedisMode
 	// RepoRoot is the main module's directory; "" = found above the working directory.
 	RepoRoot string
@@ -84,7 +89,32 @@ type Options struct {
 	// CatalogDatabase and InventoryDatabase are the services' --database URLs; "" = their
 	// embedded in-memory default.
 	CatalogDatabase, InventoryDatabase string
+	// AuthProxyReplicas is the number of authproxy processes behind the gateway; 0 = 1. With
+	// more than one, they share a generated signing key (instead of dev mode's in-memory key)
+	// and the gateway spreads forward-auth calls over them, skipping one that is down.
+	AuthProxyReplicas int
+	// GatewayTimeouts are the front proxy's client limits; zero fields take the defaults.
+	GatewayTimeouts GatewayTimeouts
+	// Intercept, when set, is called once per Link with the address the link leads to and
+	// returns the address its clients should use instead (a fault proxy in front of it).
+	Intercept func(link Link, target string) (string, error)
+	// AuthProxyArgs and DevIDPArgs are extra flags for those programs (e.g. --refresh-window,
+	// --access-token-ttl).
+	AuthProxyArgs, DevIDPArgs []string
 }
+
+// Link names a connection between parts that Options.Intercept may route through a proxy.
+type Link string
+
+const (
+	// LinkAuthProxyRedis is authproxy's connection to Redis.
+	LinkAuthProxyRedis Link = "authproxy->redis"
+	// LinkIdP is every client's way to the dev IdP (authproxy, the services, browsers): the
+	// IdP's issuer URL names the intercepted address.
+	LinkIdP Link = "*->devidp"
+	// LinkServicesJWKS is catalog's and inventory's way to authproxy's JWKS.
+	LinkServicesJWKS Link = "services->authproxy-jwks"
+)
 
 // Stack is a running system. Close stops it.
 type Stack struct {
@@ -93,10 +123,13 @@ type Stack struct {
 	// GatewayURL is the front proxy (what users and tests talk to); it is authproxy's public URL
 	// and the gateway tokens' issuer.
 	GatewayURL string
-	// Direct addresses of each part (tests use them to bypass the gateway).
+	// Direct addresses of each part (tests use them to bypass the gateway). DevIDPURL is the
+	// IdP's issuer URL (the intercepted address under Options.Intercept).
 	AuthProxyURL, CatalogURL, InventoryURL, DevIDPURL string
-	RedisAddr                                         string
-	// RedisKind is "redis-server" or "miniredis".
+	// AuthProxyURLs lists every replica; AuthProxyURL is the first.
+	AuthProxyURLs []string
+	RedisAddr     string
+	// RedisKind is "redis-server", "redis-sentinel" or "miniredis".
 	RedisKind string
 	// CatalogRecorder and InventoryRecorder see what reached each service (Options.Record).
 	CatalogRecorder, InventoryRecorder *Recorder
@@ -106,7 +139,10 @@ type Stack struct {
 	removeWorkDir bool
 	closeOnce     sync.Once
 	closeErr      error
-	procs         []*process // started order: devidp, authproxy, catalog, inventory, proxy
+	mu            sync.Mutex        // guards procs (Kill and Restart replace entries)
+	procs         []*process        // started order: devidp, authproxy..., catalog, inventory, proxy
+	ready         map[string]string // part name -> URL that answers when it is ready
+	readyTimeout  time.Duration
 	redis         *redisInstance
 	caddy         *embedded
 	recorders     []*Recorder
@@ -154,7 +190,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
+	replicas := max(opts.AuthProxyReplicas, 1)
 	s := &Stack{
+		ready:        map[string]string{},
+		readyTimeout: opts.ReadyTimeout,
 		Proxy:        opts.Proxy,
 		Ports:        ports,
 		GatewayURL:   httpURL(ports.Gateway),
@@ -178,6 +217,38 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			err = errors.Join(err, s.Close())
 		}
 	}()
+
+	s.AuthProxyURLs = []string{s.AuthProxyURL}
+	for range replicas - 1 {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s.AuthProxyURLs = append(s.AuthProxyURLs, httpURL(port))
+	}
+	intercept := func(l Link, target string) (string, error) {
+		if opts.Intercept == nil {
+			return target, nil
+		}
+		a, err := opts.Intercept(l, target)
+		if err != nil {
+			return "", fmt.Errorf("stack: intercept %s: %w", l, err)
+		}
+		return a, nil
+	}
+	idpAddr, err := intercept(LinkIdP, addr(ports.DevIDP))
+	if err != nil {
+		return nil, err
+	}
+	s.DevIDPURL = "http://" + idpAddr
+	redisForAuthProxy, err := intercept(LinkAuthProxyRedis, s.RedisAddr)
+	if err != nil {
+		return nil, err
+	}
+	jwksAddr, err := intercept(LinkServicesJWKS, addr(ports.AuthProxy))
+	if err != nil {
+		return nil, err
+	}
 
 	bins := opts.Binaries
 	if bins == (Binaries{}) {
@@ -204,6 +275,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := waitTCP(ctx, s.RedisAddr, opts.ReadyTimeout, s.redis.proc); err != nil {
 		return nil, fmt.Errorf("stack: redis: %w", err)
 	}
+	redisFlags := []string{"--redis-addrs=" + redisForAuthProxy}
+	if opts.Redis == RedisSentinel {
+		if err := startSentinel(ctx, s.redis, s.redis.path, s.RedisAddr, s.WorkDir, opts.Output, opts.ReadyTimeout); err != nil {
+			return nil, err
+		}
+		redisFlags = []string{"--redis-addrs=" + s.redis.sentinelAddr, "--redis-master-name=" + SentinelMaster}
+	}
 
 	run := func(name, path string, args []string, readyURL string) error {
 		p, err := startProcess(name, path, args, nil, s.WorkDir, opts.Output)
@@ -211,41 +289,49 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			return err
 		}
 		s.procs = append(s.procs, p)
+		s.ready[name] = readyURL
 		if err := waitHTTP(ctx, readyURL, opts.ReadyTimeout, p); err != nil {
 			return fmt.Errorf("stack: %s: %w", name, err)
 		}
 		return nil
 	}
 
-	if err := run("devidp", bins.DevIDP, []string{
+	if err := run("devidp", bins.DevIDP, append([]string{
 		"--listen=" + addr(ports.DevIDP),
 		"--issuer=" + s.DevIDPURL,
 		"--client-id=" + ClientID,
 		"--client-secret=" + ClientSecret,
 		"--redirect-uris=" + s.GatewayURL + "/oauth2/callback",
 		"--logout-uris=" + s.GatewayURL + "/",
-	}, s.DevIDPURL+"/.well-known/openid-configuration"); err != nil {
+	}, opts.DevIDPArgs...), s.DevIDPURL+"/.well-known/openid-configuration"); err != nil {
 		return nil, err
 	}
 
-	if err := run("authproxy", bins.AuthProxy, []string{
-		"--listen=" + addr(ports.AuthProxy),
-		"--public-url=" + s.GatewayURL,
-		"--fusionauth-url=" + s.DevIDPURL,
-		"--client-id=" + ClientID,
-		"--client-secret-file=" + secrets.clientSecret,
-		"--cookie-secret-file=" + secrets.cookieSecret,
-		"--redis-addrs=" + s.RedisAddr,
-		"--rules-file=" + opts.RulesFile,
-		"--dev-mode",
-		"--trusted-proxies=127.0.0.1/32",
-		"--pass-user-headers",
-		"--log-level=" + opts.LogLevel,
-	}, s.AuthProxyURL+"/readyz"); err != nil {
-		return nil, err
+	for i, u := range s.AuthProxyURLs {
+		args := []string{
+			"--listen=" + strings.TrimPrefix(u, "http://"),
+			"--public-url=" + s.GatewayURL,
+			"--fusionauth-url=" + s.DevIDPURL,
+			"--client-id=" + ClientID,
+			"--client-secret-file=" + secrets.clientSecret,
+			"--cookie-secret-file=" + secrets.cookieSecret,
+			"--rules-file=" + opts.RulesFile,
+			"--dev-mode",
+			"--trusted-proxies=127.0.0.1/32",
+			"--pass-user-headers",
+			"--log-level=" + opts.LogLevel,
+		}
+		args = append(args, redisFlags...)
+		if replicas > 1 {
+			// Every replica must sign with the same key: the services know one JWKS.
+			args = append(args, "--signing-key-files="+secrets.signingKey)
+		}
+		if err := run(authProxyName(i), bins.AuthProxy, append(args, opts.AuthProxyArgs...), u+"/readyz"); err != nil {
+			return nil, err
+		}
 	}
 
-	gatewayIssuer := "iss=" + s.GatewayURL + ",jwks=" + s.AuthProxyURL + "/.well-known/jwks.json"
+	gatewayIssuer := "iss=" + s.GatewayURL + ",jwks=http://" + jwksAddr + "/.well-known/jwks.json"
 	if err := run("catalog", bins.Catalog, []string{
 		"--listen=" + addr(ports.Catalog),
 		"--issuer=" + gatewayIssuer,
@@ -267,9 +353,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	targets := proxyTargets{
 		Gateway:   ports.Gateway,
-		AuthProxy: addr(ports.AuthProxy),
 		Catalog:   addr(ports.Catalog),
 		Inventory: addr(ports.Inventory),
+		Timeouts:  opts.GatewayTimeouts,
+	}
+	for _, u := range s.AuthProxyURLs {
+		targets.AuthProxies = append(targets.AuthProxies, strings.TrimPrefix(u, "http://"))
 	}
 	if opts.Record {
 		for _, r := range []struct {
@@ -322,6 +411,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	if proxyProc != nil {
 		s.procs = append(s.procs, proxyProc)
+		s.ready[proxyProc.name] = s.GatewayURL + "/.well-known/jwks.json"
 	}
 	if err := waitHTTP(ctx, s.GatewayURL+"/.well-known/jwks.json", opts.ReadyTimeout, proxyProc); err != nil {
 		return nil, fmt.Errorf("stack: %s: %w", opts.Proxy, err)
@@ -363,7 +453,7 @@ func ProxyAvailable(p Proxy) bool {
 	return err == nil
 }
 
-type secretFiles struct{ clientSecret, cookieSecret string }
+type secretFiles struct{ clientSecret, cookieSecret, signingKey string }
 
 // writeSecrets writes the client secret and a fresh random cookie secret (mode 0600), so no
 // secret appears on a command line.
@@ -375,6 +465,18 @@ func writeSecrets(dir string) (secretFiles, error) {
 	f := secretFiles{
 		clientSecret: filepath.Join(dir, "client-secret"),
 		cookieSecret: filepath.Join(dir, "cookie-secret"),
+		signingKey:   filepath.Join(dir, "signing-key.pem"),
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return f, fmt.Errorf("stack: signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return f, fmt.Errorf("stack: signing key: %w", err)
+	}
+	if err := os.WriteFile(f.signingKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return f, fmt.Errorf("stack: signing key: %w", err)
 	}
 	if err := os.WriteFile(f.clientSecret, []byte(ClientSecret), 0o600); err != nil {
 		return f, fmt.Errorf("stack: client secret: %w", err)
@@ -393,8 +495,11 @@ func (s *Stack) Close() error {
 		if s.caddy != nil {
 			errs = append(errs, s.caddy.close())
 		}
-		for i := len(s.procs) - 1; i >= 0; i-- {
-			errs = append(errs, s.procs[i].stop(shutdownGrace))
+		s.mu.Lock()
+		procs := append([]*process(nil), s.procs...)
+		s.mu.Unlock()
+		for i := len(procs) - 1; i >= 0; i-- {
+			errs = append(errs, procs[i].stop(shutdownGrace))
 		}
 		for _, r := range s.recorders {
 			errs = append(errs, r.close())
@@ -413,7 +518,9 @@ func (s *Stack) Close() error {
 // Wait blocks until ctx is done (returning nil) or a part exits on its own (returning an error
 // that names it and shows its last output).
 func (s *Stack) Wait(ctx context.Context) error {
+	s.mu.Lock()
 	procs := append([]*process(nil), s.procs...)
+	s.mu.Unlock()
 	if s.redis != nil && s.redis.proc != nil {
 		procs = append(procs, s.redis.proc)
 	}

@@ -71,7 +71,7 @@ func TestPortsResolve(t *testing.T) {
 	}
 }
 
-var testTargets = proxyTargets{Gateway: 18000, AuthProxy: "127.0.0.1:14180", Catalog: "127.0.0.1:18081", Inventory: "127.0.0.1:18082"}
+var testTargets = proxyTargets{Gateway: 18000, AuthProxies: []string{"127.0.0.1:14180", "127.0.0.1:14181"}, Catalog: "127.0.0.1:18081", Inventory: "127.0.0.1:18082"}
 
 // TestCaddyfile checks that the Caddyfile adapts (embedded Caddy) and keeps the protections:
 // identity headers removed first, forward_auth on both services, /authz not routed.
@@ -92,6 +92,10 @@ func TestCaddyfile(t *testing.T) {
 			for _, want := range []string{
 				`"delete":["X-Auth-Request-User"]`, `"delete":["X-Auth-Request-Email"]`,
 				`"uri":"/authz"`, `"dial":"127.0.0.1:18081"`, `"dial":"127.0.0.1:18082"`, `"listen":["127.0.0.1:18000"]`,
+				// Production-ingress client limits (issue 11) and both authproxy replicas.
+				`"read_header_timeout":10000000000`, `"read_timeout":30000000000`, `"write_timeout":60000000000`,
+				`"idle_timeout":75000000000`, `"max_header_bytes":64000`, `"max_size":1048576`,
+				`"dial":"127.0.0.1:14180"`, `"dial":"127.0.0.1:14181"`, `"try_duration":2000000000`,
 			} {
 				if !strings.Contains(js, want) {
 					t.Errorf("adapted config lacks %s", want)
@@ -170,6 +174,10 @@ func TestNginxConfig(t *testing.T) {
 		"proxy_set_header X-Auth-Request-User $gw_user;",
 		"error_page 401 = @login;",
 		"listen 127.0.0.1:18000;",
+		// Production-ingress client limits (issue 11) and both authproxy replicas.
+		"client_header_timeout 10000ms;", "client_body_timeout 30000ms;", "send_timeout 60000ms;",
+		"keepalive_timeout 75000ms;", "client_max_body_size 1048576;",
+		"server 127.0.0.1:14180 max_fails=1 fail_timeout=2s;", "server 127.0.0.1:14181 max_fails=1 fail_timeout=2s;",
 	} {
 		if !strings.Contains(string(src), want) {
 			t.Errorf("nginx.conf lacks %q", want)

@@ -122,16 +122,19 @@ func (p *Parser) Nginx(r *http.Request) (Request, error) {
 	if !ok {
 		return Request{}, fmt.Errorf("%w: X-Original-URL is not an absolute URL", ErrMalformed)
 	}
+	// ingress-nginx writes $scheme://$http_host$request_uri. $http_host is the
+	// client's Host header, in which nginx accepts '?', '#', '@' and '\\' but
+	// never '/'; $request_uri always starts with '/'. So the authority ends at
+	// the first '/' only: splitting at '?' or '#' as a URL parser would lets
+	// "Host: x?" turn /branches/1/products into a query of path "/".
 	authority, target := rest, "/"
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		authority, target = rest[:i], rest[i:]
-		if target[0] != '/' {
-			target = "/" + target
-		}
 	}
 	if strings.Contains(authority, "@") {
 		return Request{}, fmt.Errorf("%w: X-Original-URL carries user info", ErrMalformed)
 	}
+	// build refuses an authority that is not exactly host[:port].
 	return build(method, scheme, authority, target)
 }
 

@@ -188,12 +188,16 @@ func TestNginx(t *testing.T) {
 			headers: h("http://localhost:8000", "get"),
 			want:    Request{Method: "GET", Scheme: "http", Host: "localhost:8000", Path: "/", URI: "/"},
 		},
-		{
-			name:    "query without path",
-			remote:  "127.0.0.1:1",
-			headers: h("HTTP://localhost?x=1", "GET"),
-			want:    Request{Method: "GET", Scheme: "http", Host: "localhost", Path: "/", URI: "/?x=1"},
-		},
+		// ingress-nginx builds X-Original-URL as $scheme://$http_host$request_uri, and nginx
+		// accepts '?', '#', '@' and '\\' in a client's Host: only the first '/' ends the
+		// authority ($request_uri always starts with one), and an authority that is not
+		// host[:port] is refused, never cut short.
+		{name: "query without path is a Host with a '?'", remote: "127.0.0.1:1", headers: h("HTTP://localhost?x=1", "GET"), wantErr: ErrMalformed},
+		{name: "host ending in '?' hides the path", remote: "127.0.0.1:1", headers: h("http://x?/branches/1/products", "GET"), wantErr: ErrMalformed},
+		{name: "host ending in '#' hides the path", remote: "127.0.0.1:1", headers: h("http://x#/branches/1/products", "GET"), wantErr: ErrMalformed},
+		{name: "host with '?' and port", remote: "127.0.0.1:1", headers: h("http://x:80?/branches/1/products", "GET"), wantErr: ErrMalformed},
+		{name: "host with backslash", remote: "127.0.0.1:1", headers: h("http://x\\y/branches/1/products", "GET"), wantErr: ErrMalformed},
+		{name: "host with '@' after '?'", remote: "127.0.0.1:1", headers: h("http://x?@y/branches/1/products", "GET"), wantErr: ErrMalformed},
 		{
 			name:    "fragment dropped",
 			remote:  "127.0.0.1:1",

@@ -295,10 +295,24 @@ func (s *Server) maybeRefresh(ctx context.Context, cookie string, sess *session.
 		defer cancel()
 		return s.refresh(rctx, cookie)
 	})
+	// While the current token stays valid, a decision waits for the refresh
+	// at most refreshGrace, then serves the current token (the refresh goes
+	// on for the next requests). A refresh can be held up for as long as a
+	// lock that nobody holds lives: a SET NX that Redis ran after the client
+	// had given up (Redis paused, then resumed) leaves one for lockTTL.
+	var grace <-chan time.Time
+	if s.now().Add(refreshGrace).Before(sess.AccessExpiry) {
+		t := time.NewTimer(refreshGrace)
+		defer t.Stop()
+		grace = t.C
+	}
 	var res singleflight.Result
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-grace:
+		s.log.WarnContext(ctx, "token refresh deferred", slog.String(keyError, "refresh still running after "+refreshGrace.String()))
+		return sess, nil
 	case res = <-ch:
 	}
 	if res.Err != nil {

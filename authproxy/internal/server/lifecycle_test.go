@@ -335,3 +335,33 @@ func TestMetricsAndProbes(t *testing.T) {
 		t.Errorf("anonymous userinfo: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestOrphanLockDoesNotHoldDecisions (issue 11, found by hack/faults): after
+// Redis is paused and resumed, a SET NX for the refresh lock that Redis ran
+// after the client had given up leaves a lock that nobody holds, for
+// lockTTL. A session in its refresh window whose token is still valid must
+// not wait for it: the decision serves the current token within
+// refreshGrace; the client's bound (3s, below lockTTL and lockWait) only
+// decides whether an answer arrives.
+func TestOrphanLockDoesNotHoldDecisions(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(nil)
+	_, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
+	p := ps[0]
+	cookie, _ := loggedIn(t, p, "manager@example.com")
+	before := loadSession(t, p, cookie)
+	// The orphan: taken and never released.
+	if _, err := p.srv.fresh.Lock(t.Context(), cookie, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(59 * time.Minute) // inside the 2 m refresh window of the 1 h token
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Do(fwd{uri: "/branches/1/products", cookie: cookie}.request(t, p, dialectForwarded))
+	if err != nil {
+		t.Fatalf("no prompt answer while the refresh lock is orphaned: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || bearerOf(t, resp) != before.AccessToken {
+		t.Fatalf("status %d; want 200 with the current token", resp.StatusCode)
+	}
+}

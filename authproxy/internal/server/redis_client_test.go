@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 )
 
 // TestRedisDownFailsFast: through the client main builds, a session-rule
@@ -78,4 +79,58 @@ func TestRedisOptions(t *testing.T) {
 		o.SentinelUsername != "su" || o.SentinelPassword != "sp" || o.TLS == nil || o.PoolSize != 10*runtime.GOMAXPROCS(0) {
 		t.Errorf("options not all passed: master %q addrs %v db %d tls %v pool %d sentinel user %q", o.MasterName, o.Addrs, o.DB, o.TLS != nil, o.PoolSize, o.SentinelUsername)
 	}
+}
+
+// TestStoreKnownDownCostsNothing (issue 11): while Redis is paused
+// (SIGSTOP: connections open, nothing answers), every request with a
+// session cookie used to wait for the 1s Redis read timeout, public rules
+// included. Once the breaker has seen Redis fail, a public rule with a
+// cookie is served anonymously and a session rule gets its 503 without
+// waiting: the client's 500ms bound, below Redis's timeout, only decides
+// whether an answer arrives. When Redis resumes, sessions work again at
+// once (within the probe interval).
+func TestStoreKnownDownCostsNothing(t *testing.T) {
+	t.Parallel()
+	rs := sessiontest.StartRedis(t)
+	rdb := NewRedisClient(&config.Config{RedisAddrs: []string{rs.Addr()}})
+	t.Cleanup(func() { _ = rdb.Close() })
+	_, ps := newEnv(t, envOpts{redis: rdb, cfg: func(c *config.Config) { c.SessionCacheTTL = 0 }})
+	p := ps[0]
+	cookie, _ := loggedIn(t, p, "admin@example.com")
+	rs.Pause()
+	t.Cleanup(rs.Resume)
+	// The first requests pay the timeout and open the breaker.
+	slow := &http.Client{Timeout: 10 * time.Second}
+	for range 3 {
+		resp, err := slow.Do(fwd{uri: "/admin/x", cookie: cookie, accept: jsonAccept}.request(t, p, dialectForwarded))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	fast := &http.Client{Timeout: 500 * time.Millisecond}
+	for i := range 10 {
+		for _, tc := range []struct {
+			uri  string
+			want int
+		}{{"/products/1", http.StatusOK}, {"/admin/x", http.StatusServiceUnavailable}} {
+			resp, err := fast.Do(fwd{uri: tc.uri, cookie: cookie, accept: jsonAccept}.request(t, p, dialectForwarded))
+			if err != nil {
+				t.Fatalf("request %d %s while Redis is known down: no prompt answer: %v", i, tc.uri, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("request %d %s: %d; want %d", i, tc.uri, resp.StatusCode, tc.want)
+			}
+		}
+	}
+	rs.Resume()
+	waitFor(t, "sessions after Redis resumed", func() bool {
+		resp, err := fast.Do(fwd{uri: "/admin/x", cookie: cookie}.request(t, p, dialectForwarded))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }

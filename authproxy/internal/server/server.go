@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
@@ -64,9 +65,12 @@ const (
 )
 
 const (
-	stateTTL        = 10 * time.Minute
-	lockTTL         = 10 * time.Second
-	lockWait        = 15 * time.Second
+	stateTTL = 10 * time.Minute
+	lockTTL  = 10 * time.Second
+	lockWait = 15 * time.Second
+	// refreshGrace bounds how long a decision waits for a refresh while the
+	// session's current access token is still valid.
+	refreshGrace    = time.Second
 	tokenCacheSize  = 10000
 	envoyPrefix     = "/authz/envoy"
 	callbackPath    = "/oauth2/callback"
@@ -95,6 +99,7 @@ type Server struct {
 	store    session.Store       // cached when session-cache-ttl > 0
 	fresh    *session.RedisStore // uncached: re-reads after taking the lock
 	cached   *session.Cached
+	breaker  *session.Breaker
 	states   session.StateStore
 	provider *oidc.Provider
 	tokens   *tokens
@@ -147,6 +152,22 @@ func New(d Deps) (*Server, error) {
 	if s.cookie, err = newCookieSpec(cfg); err != nil {
 		return fail(fmt.Errorf("server: new: %w", err))
 	}
+	// The breaker makes a Redis known to be down cost nothing per request
+	// (public rules with a cookie are served anonymously at once, session
+	// rules get their 503 at once) until its probe sees Redis answer.
+	if s.breaker, err = session.NewBreaker(d.Redis, session.BreakerConfig{Logger: d.Logger}); err != nil {
+		return fail(fmt.Errorf("server: new: %w", err))
+	}
+	go s.breaker.Run(ctx)
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "authproxy", Name: "session_store_circuit_open",
+		Help: "1 while the session store is known to be down and commands fail fast.",
+	}, func() float64 {
+		if s.breaker.Open() {
+			return 1
+		}
+		return 0
+	}))
 	s.fresh, err = session.NewRedisStore(session.Config{
 		Client: d.Redis, Lifetime: cfg.SessionLifetime, IdleTimeout: cfg.SessionIdleTimeout,
 		Now: d.Now, Logger: d.Logger,

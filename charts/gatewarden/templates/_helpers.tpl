@@ -146,6 +146,20 @@ Validation: fails rendering with every problem of the values at once.
 {{- if and (not $v.redis.enabled) (not $v.externalRedis.addrs) }}
 {{- $errs = append $errs "externalRedis.addrs is required when redis.enabled is false" }}
 {{- end }}
+{{- if eq $v.authproxy.mode "sidecar" }}
+{{- if eq $v.authproxy.sidecar.namespace $.Release.Namespace }}
+{{- $errs = append $errs "authproxy.sidecar.namespace must be the ingress controller's namespace, not the release's: install gatewarden into a namespace of its own" }}
+{{- end }}
+{{- if $v.authproxy.extraEnv }}
+{{- $errs = append $errs "authproxy.extraEnv does not reach the sidecar: give its container the variables in the ingress controller's values (k8s/traefik/values-sidecar.yaml)" }}
+{{- end }}
+{{- if and (not $v.redis.enabled) $v.externalRedis.masterName (or $v.externalRedis.sentinel.password $v.externalRedis.sentinel.existingSecret) }}
+{{- $errs = append $errs "authproxy.mode sidecar does not support Sentinel authentication (externalRedis.sentinel.*) yet: its Secret is not copied into the ingress controller's namespace" }}
+{{- end }}
+{{- end }}
+{{- if and (eq $v.authproxy.mode "sidecar") (ne $v.ingress.mode "traefik") }}
+{{- $errs = append $errs (printf "authproxy.mode sidecar is provided for ingress.mode traefik (k8s/traefik/values-sidecar.yaml), not %q" $v.ingress.mode) }}
+{{- end }}
 {{- if and $v.redis.enabled $v.externalRedis.addrs }}
 {{- $errs = append $errs "set either redis.enabled or externalRedis.addrs, not both" }}
 {{- end }}
@@ -246,7 +260,8 @@ Redis addresses authproxy connects to (comma separated).
 */}}
 {{- define "gatewarden.redisAddrs" -}}
 {{- if .Values.redis.enabled }}
-{{- printf "%s:6379" (include "gatewarden.componentName" (dict "ctx" . "component" "redis")) }}
+{{- /* Fully qualified: the authproxy sidecar resolves it from the ingress controller's namespace. */}}
+{{- printf "%s.%s.svc.%s:6379" (include "gatewarden.componentName" (dict "ctx" . "component" "redis")) .Release.Namespace .Values.clusterDomain }}
 {{- else }}
 {{- join "," .Values.externalRedis.addrs }}
 {{- end }}
@@ -257,7 +272,7 @@ Keep a generated secret value stable across upgrades: the value already stored i
 when the Secret exists, else a new random one. Call with (dict "ctx" $ "name" "..." "key" "..." "length" 48).
 */}}
 {{- define "gatewarden.generatedSecret" -}}
-{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .name }}
+{{- $existing := lookup "v1" "Secret" (default .ctx.Release.Namespace .namespace) .name }}
 {{- if and $existing $existing.data (hasKey $existing.data .key) }}
 {{- index $existing.data .key | b64dec }}
 {{- else }}
@@ -269,7 +284,47 @@ when the Secret exists, else a new random one. Call with (dict "ctx" $ "name" ".
 In-cluster base URL of authproxy.
 */}}
 {{- define "gatewarden.authproxyURL" -}}
-{{- printf "http://%s.%s.svc.%s:4180" (include "gatewarden.componentName" (dict "ctx" . "component" "authproxy")) .Release.Namespace .Values.clusterDomain }}
+{{- printf "http://%s.%s.svc.%s:4180" (include "gatewarden.componentName" (dict "ctx" . "component" "authproxy")) (include "gatewarden.authproxyNamespace" .) .Values.clusterDomain }}
+{{- end }}
+
+{{/*
+"true" when authproxy runs as a sidecar of the ingress controller (authproxy.mode).
+*/}}
+{{- define "gatewarden.sidecar" -}}
+{{- if eq .Values.authproxy.mode "sidecar" }}true{{ end }}
+{{- end }}
+
+{{/*
+Namespace of authproxy's objects: the release's, or the ingress controller's in sidecar mode.
+*/}}
+{{- define "gatewarden.authproxyNamespace" -}}
+{{- if include "gatewarden.sidecar" . }}{{ .Values.authproxy.sidecar.namespace }}{{ else }}{{ .Release.Namespace }}{{ end }}
+{{- end }}
+
+{{/*
+NetworkPolicy peers that are authproxy: its pods, or the ingress controller's in sidecar mode.
+*/}}
+{{- define "gatewarden.authproxyPeers" -}}
+{{- if include "gatewarden.sidecar" . }}
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ .Values.authproxy.sidecar.namespace }}
+  podSelector:
+    matchLabels:
+      {{- toYaml .Values.authproxy.sidecar.podLabels | nindent 6 }}
+{{- else }}
+- podSelector:
+    matchLabels:
+      {{- include "gatewarden.selectorLabels" (dict "ctx" . "component" "authproxy") | nindent 6 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Folder of the signing keys in authproxy's container: in the Deployment one projected volume
+holds every secret; the sidecar mounts the signing Secret whole, beside the others.
+*/}}
+{{- define "gatewarden.signingDir" -}}
+{{- if include "gatewarden.sidecar" . }}/etc/gatewarden/signing{{ else }}/etc/gatewarden/secrets/signing{{ end }}
 {{- end }}
 
 {{/*
@@ -351,7 +406,10 @@ cluster's nodes (lookup). Fails with what to set when neither is there.
 */}}
 {{- define "gatewarden.trustedProxies" -}}
 {{- $ap := .Values.authproxy }}
-{{- if $ap.trustedProxies }}
+{{- if include "gatewarden.sidecar" . }}
+{{- /* The ingress controller asks over loopback, from the same pod. */}}
+{{- "127.0.0.1/32,::1/128" }}
+{{- else if $ap.trustedProxies }}
 {{- join "," $ap.trustedProxies }}
 {{- else }}
 {{- $cidrs := list }}
@@ -411,5 +469,20 @@ externalDatabase.<service>.url wins over the in-cluster PostgreSQL. Call with
 {{- dict "url" $url "secret" (include "gatewarden.postgresqlSecretName" $ctx) "key" (index $pg.auth (printf "%sKey" .component)) | toJson }}
 {{- else }}
 {{- dict "url" "" "secret" "" "key" "" | toJson }}
+{{- end }}
+{{- end }}
+
+{{/*
+Traefik routes of the gateway page (exact paths) to authproxy's Service.
+*/}}
+{{- define "gatewarden.traefikPageRoutes" -}}
+{{- $host := .Values.ingress.host }}
+{{- range .Values.ingress.paths.page }}
+- kind: Rule
+  match: {{ printf "%sPath(`%s`)" (ternary (printf "Host(`%s`) && " $host) "" (ne $host "")) . | quote }}
+  services:
+    - kind: Service
+      name: {{ include "gatewarden.componentName" (dict "ctx" $ "component" "authproxy") }}
+      port: http
 {{- end }}
 {{- end }}

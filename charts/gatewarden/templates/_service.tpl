@@ -187,9 +187,7 @@ spec:
   egress:
     {{- include "gatewarden.egressDNS" $ctx | nindent 4 }}
     - to:
-        - podSelector:
-            matchLabels:
-              {{- include "gatewarden.selectorLabels" (dict "ctx" $ctx "component" "authproxy") | nindent 14 }}
+        {{- include "gatewarden.authproxyPeers" $ctx | trim | nindent 8 }}
       ports:
         - protocol: TCP
           port: 4180

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/gatewarden/gatewarden/hack/cluster"
 )
@@ -16,6 +19,58 @@ const (
 	ServicesJWKSRefresh = 15 * time.Second
 	TokenTTL            = 60 * time.Second
 )
+
+// sidecarValues are the Traefik chart values that add authproxy to Traefik's pods.
+const sidecarValues = "k8s/traefik/values-sidecar.yaml"
+
+// withSidecar adds to t what the Traefik chart values file adds to Traefik's pod: the
+// containers, volumes and fsGroup a user gives Traefik's chart, used here as they are.
+func withSidecar(t cluster.Traefik, valuesFile string) (cluster.Traefik, error) {
+	b, err := os.ReadFile(valuesFile)
+	if err != nil {
+		return t, err
+	}
+	var v struct {
+		Deployment struct {
+			AdditionalContainers []any `json:"additionalContainers"`
+			AdditionalVolumes    []any `json:"additionalVolumes"`
+		} `json:"deployment"`
+		PodSecurityContext struct {
+			FSGroup *int64 `json:"fsGroup"`
+		} `json:"podSecurityContext"`
+	}
+	if err := yaml.UnmarshalStrict(b, &v); err != nil {
+		return t, fmt.Errorf("%s: %w", valuesFile, err)
+	}
+	if len(v.Deployment.AdditionalContainers) == 0 {
+		return t, fmt.Errorf("%s: no deployment.additionalContainers", valuesFile)
+	}
+	list := func(items []any) (string, error) {
+		out, err := yaml.Marshal(items)
+		if err != nil {
+			return "", err
+		}
+		return indentLines(string(out), "        "), nil
+	}
+	if t.SidecarContainers, err = list(v.Deployment.AdditionalContainers); err != nil {
+		return t, err
+	}
+	if t.SidecarVolumes, err = list(v.Deployment.AdditionalVolumes); err != nil {
+		return t, err
+	}
+	if v.PodSecurityContext.FSGroup != nil {
+		t.FSGroup = fmt.Sprint(*v.PodSecurityContext.FSGroup)
+	}
+	return t, nil
+}
+
+func indentLines(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
 
 // traefikCRDs is Traefik's CRD bundle, vendored once for the chart tests and used here too.
 const traefikCRDs = "hack/charttest/testdata/crds/traefik-v3_crds.yaml"
@@ -59,11 +114,20 @@ func (d *Deployment) install(ctx context.Context) error {
 	}
 	d.SigningKeys = []string{key}
 	d.Values = UserValues(key)
+	if d.Opts.Mode == ModeSidecar {
+		authproxy := d.Values["authproxy"].(map[string]any)
+		authproxy["mode"] = "sidecar"
+	}
 	crds, err := os.ReadFile(filepath.Join(d.Opts.Repo, traefikCRDs))
 	if err != nil {
 		return err
 	}
 	t := cluster.Traefik{Image: d.images["traefik"], CRDs: crds}
+	if d.Opts.Mode == ModeSidecar {
+		if t, err = withSidecar(t, filepath.Join(d.Opts.Repo, sidecarValues)); err != nil {
+			return err
+		}
+	}
 	if err := d.Cluster.InstallTraefik(ctx, t, false); err != nil {
 		return err
 	}
@@ -81,7 +145,9 @@ func (d *Deployment) Upgrade(ctx context.Context, change func(values map[string]
 		change(d.Values)
 	}
 	if _, err := d.Cluster.Helm(ctx, filepath.Join(d.Opts.Repo, "charts/gatewarden"), Release, Namespace, d.Values, 4*time.Minute); err != nil {
-		return fmt.Errorf("%w\n%s", err, d.Cluster.Diagnose(ctx))
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return fmt.Errorf("%w\n%s", err, d.Cluster.Diagnose(dctx))
 	}
 	return nil
 }

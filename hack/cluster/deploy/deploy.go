@@ -25,6 +25,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewarden/gatewarden/hack/cluster"
@@ -43,6 +44,12 @@ const (
 	appVersionFile = "charts/gatewarden/Chart.yaml"
 )
 
+// probeImage is the reference of the probe program's image (hack/cluster/cmd/probe).
+const probeImage = "gatewarden.local/probe:dev"
+
+// Attached reports whether the deployment was attached (hack/e2e-kind.sh) rather than started.
+func (d *Deployment) Attached() bool { return d.Cluster.Attached() }
+
 // Mode is how authproxy runs.
 type Mode string
 
@@ -58,6 +65,9 @@ type Options struct {
 	Repo   string // repository root
 	Mode   Mode   // default ModeDeployment
 	Logger *slog.Logger
+	// LogDir keeps the cluster's and the pods' logs after the cluster is gone ("" = removed
+	// with it).
+	LogDir string
 }
 
 // Deployment is gatewarden running on a cluster.
@@ -72,6 +82,8 @@ type Deployment struct {
 	Transport *http.Transport
 	// Timings of the build and start-up phases.
 	Timings []cluster.Timing
+	// Ingress is the chart's ingress.mode (traefik here; traefik or gatewayAPI when attached).
+	Ingress string
 
 	work   string
 	images map[string]string // role -> image reference
@@ -91,7 +103,7 @@ func Start(ctx context.Context, opts Options) (_ *Deployment, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Deployment{Opts: opts, work: work, log: opts.Logger, images: map[string]string{}}
+	d := &Deployment{Opts: opts, work: work, log: opts.Logger, images: map[string]string{}, Ingress: "traefik"}
 	defer func() {
 		if err != nil {
 			_ = d.Close()
@@ -121,7 +133,7 @@ func Start(ctx context.Context, opts Options) (_ *Deployment, err error) {
 		return nil, err
 	}
 	if err := phase("start the cluster", func() error {
-		d.Cluster, err = cluster.Up(ctx, cluster.Options{Bin: tools, Images: tars, PauseImage: d.images["pause"], Logger: d.log})
+		d.Cluster, err = cluster.Up(ctx, cluster.Options{Bin: tools, Images: tars, PauseImage: d.images["pause"], Logger: d.log, LogDir: opts.LogDir})
 		return err
 	}); err != nil {
 		return nil, err
@@ -191,6 +203,9 @@ func (d *Deployment) waitRoutes(ctx context.Context) error {
 
 // Close stops the cluster and removes the build folder.
 func (d *Deployment) Close() error {
+	if d.Attached() {
+		return nil
+	}
 	var errs []error
 	if d.Cluster != nil {
 		errs = append(errs, d.Cluster.Close())
@@ -280,7 +295,7 @@ func (d *Deployment) buildImages(ctx context.Context, tools []string) ([]string,
 		"inventory": image.Binary("ghcr.io/gatewarden/inventory:"+version, filepath.Join(bin, "inventory"), "/inventory"),
 		"devidp":    image.Binary("gatewarden.local/devidp:dev", filepath.Join(bin, "devidp"), "/devidp"),
 		"pause":     image.Binary("gatewarden.local/pause:dev", filepath.Join(bin, "pause"), "/pause"),
-		"probe":     image.Binary("gatewarden.local/probe:dev", filepath.Join(bin, "probe"), "/probe"),
+		"probe":     image.Binary(probeImage, filepath.Join(bin, "probe"), "/probe"),
 		"coredns":   image.Binary("gatewarden.local/coredns:v1.15.0", find("coredns"), "/coredns"),
 		"traefik":   image.Binary("gatewarden.local/traefik:v3.6.12", find("traefik"), "/traefik"),
 	}
@@ -428,4 +443,52 @@ func NewSigningKey() (string, error) {
 		return "", err
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), nil
+}
+
+// AttachOptions describe a gatewarden installation someone else made (hack/e2e-kind.sh on kind):
+// the chart released as Release in Namespace, the gateway at GatewayAddr for PublicURL and the
+// IdP at IdPAddr for Issuer (kind publishes port 80; the script port-forwards FusionAuth).
+type AttachOptions struct {
+	Repo       string
+	Kubeconfig string
+	// Ingress is the chart's ingress.mode there (traefik or gatewayAPI).
+	Ingress     string
+	GatewayAddr string // default 127.0.0.1:80
+	IdPAddr     string // default 127.0.0.1:9011
+}
+
+// Attach returns a Deployment for an installation on a cluster this package did not start. The
+// tests that need the cluster's insides (upgrades, the nodes' network) skip on it.
+func Attach(o AttachOptions) (*Deployment, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("deploy: attach: %w", err)
+	}
+	c, err := cluster.Attach(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if o.GatewayAddr == "" {
+		o.GatewayAddr = "127.0.0.1:80"
+	}
+	if o.IdPAddr == "" {
+		o.IdPAddr = "127.0.0.1:9011"
+	}
+	d := &Deployment{Cluster: c, Opts: Options{Repo: o.Repo, Mode: ModeDeployment}, Ingress: o.Ingress, log: slog.New(slog.DiscardHandler)}
+	d.Transport = c.Transport(map[string]string{"localhost:80": o.GatewayAddr, "fusionauth.localhost:9011": o.IdPAddr})
+	return d, nil
+}
+
+// ProbeImage writes the image of the probe program the NetworkPolicy tests run in pods
+// (gatewarden.local/probe:dev) to tarPath, for `kind load image-archive`.
+func ProbeImage(ctx context.Context, repo, tarPath string) error {
+	dir, err := os.MkdirTemp("", "gatewarden-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := goBuild(ctx, filepath.Join(repo, "hack/cluster"), dir, "./cmd/probe"); err != nil {
+		return err
+	}
+	return image.Build(image.Binary(probeImage, filepath.Join(dir, "probe"), "/probe"), tarPath)
 }

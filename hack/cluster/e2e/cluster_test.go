@@ -43,6 +43,17 @@ func TestThroughTraefik(t *testing.T) {
 // install derived it from the node's pod range (not kind's), which Traefik's pods live in.
 func TestTrustedProxiesDerived(t *testing.T) {
 	requireCluster(t)
+	requireOwnCluster(t)
+	if sidecar() {
+		cm, err := dep.Cluster.Client.CoreV1().ConfigMaps("traefik").Get(context.Background(), deploy.Release+"-authproxy-env", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := cm.Data["AUTHPROXY_TRUSTED_PROXIES"], "127.0.0.1/32,::1/128"; got != want {
+			t.Fatalf("sidecar AUTHPROXY_TRUSTED_PROXIES = %q, want loopback only %q", got, want)
+		}
+		return
+	}
 	d, err := dep.Cluster.Client.AppsV1().Deployments(deploy.Namespace).Get(context.Background(), deploy.Release+"-authproxy", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -140,30 +151,45 @@ func probe(t *testing.T, ns string, labels map[string]string, targets ...string)
 	return out
 }
 
-// ingressLabels are the labels of Traefik's pods, which the chart's policies admit.
-var ingressLabels = map[string]string{"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-traefik"}
+// ingressPods are the namespace and labels of the ingress controller's pods, which the chart's
+// policies admit: Traefik's (its chart's labels), or Envoy Gateway's proxies.
+func ingressPods() (string, map[string]string) {
+	if dep.Ingress == "gatewayAPI" {
+		return "envoy-gateway-system", map[string]string{"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy", "app.kubernetes.io/managed-by": "envoy-gateway"}
+	}
+	return "traefik", map[string]string{"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-traefik"}
+}
 
 // TestNetworkPolicies: a pod in another namespace, and a pod in Traefik's namespace without the
 // controller's labels, cannot open a connection to catalog, inventory, authproxy, Redis or
 // PostgreSQL; a pod with the controller's labels reaches catalog, inventory and authproxy (so the
-// refusals come from policy, not from dead services) but not Redis or PostgreSQL (catalog and
-// inventory do: the shared data checks read and write through them).
+// refusals come from policy, not from dead services) but not PostgreSQL (catalog and inventory
+// do: the shared data checks read and write through them), nor Redis unless authproxy runs in
+// the controller's pods.
 func TestNetworkPolicies(t *testing.T) {
 	requireCluster(t)
-	all := []string{"tcp:" + svc("catalog") + ":8080", "tcp:" + svc("inventory") + ":8080", "tcp:" + svc("authproxy") + ":4180", "tcp:" + svc("redis") + ":6379",
-		"tcp:" + svc("postgresql") + ":5432"}
+	ingressNS, ingressLabels := ingressPods()
+	all := []string{"tcp:" + svc("catalog") + ":8080", "tcp:" + svc("inventory") + ":8080", "tcp:" + svc("authproxy") + ":4180", "tcp:" + svc("redis") + ":6379"}
+	// The ingress controller's own pods reach Redis only when authproxy lives in them.
+	ingressReachesRedis := sidecar()
+	if sidecar() {
+		// authproxy has no Service in the release namespace: it answers in Traefik's pods,
+		// whose namespace the chart does not police.
+		all = []string{all[0], all[1], all[3]}
+	}
+	// PostgreSQL admits catalog and inventory only, in both modes.
+	all = append(all, "tcp:"+svc("postgresql")+":5432")
 	tests := []struct {
 		name      string
 		namespace string
 		labels    map[string]string
 		reach     map[string]bool // target -> must connect
 	}{
-		{name: "pod in another namespace", namespace: "intruder", labels: map[string]string{"app": "intruder"},
-			reach: map[string]bool{all[0]: false, all[1]: false, all[2]: false, all[3]: false, all[4]: false}},
-		{name: "pod in the ingress namespace without the controller's labels", namespace: "traefik", labels: map[string]string{"app": "impostor"},
-			reach: map[string]bool{all[0]: false, all[1]: false, all[2]: false, all[3]: false, all[4]: false}},
-		{name: "pod with the ingress controller's labels (control)", namespace: "traefik", labels: ingressLabels,
-			reach: map[string]bool{all[0]: true, all[1]: true, all[2]: true, all[3]: false, all[4]: false}},
+		{name: "pod in another namespace", namespace: "intruder", labels: map[string]string{"app": "intruder"}},
+		{name: "pod in the ingress namespace without the controller's labels", namespace: ingressNS, labels: map[string]string{"app": "impostor"}},
+		{name: "pod with the ingress controller's labels (control)", namespace: ingressNS, labels: ingressLabels,
+			reach: map[string]bool{"tcp:" + svc("catalog") + ":8080": true, "tcp:" + svc("inventory") + ":8080": true,
+				"tcp:" + svc("authproxy") + ":4180": true, "tcp:" + svc("redis") + ":6379": ingressReachesRedis}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,6 +216,7 @@ func TestNetworkPolicies(t *testing.T) {
 // policies are back on at the end, and the intruder is refused again.
 func TestControlRunWithoutPolicies(t *testing.T) {
 	requireCluster(t)
+	requireOwnCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	catalog := "http://" + svc("catalog") + ":8080/products"
@@ -271,6 +298,8 @@ func askReplica(t *testing.T, p corev1.Pod, cookie, path string) int {
 // cache entry would expire by itself.
 func TestLogoutSeenByOtherReplica(t *testing.T) {
 	requireCluster(t)
+	requireOwnCluster(t)
+	requireOwnPods(t)
 	pods := authproxyPods(t)
 	if len(pods) < 2 {
 		t.Fatalf("%d authproxy pods running, want 2", len(pods))

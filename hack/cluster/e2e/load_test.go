@@ -124,6 +124,8 @@ func authproxyValues(v map[string]any) map[string]any {
 // one while requests keep coming; not one of them fails.
 func TestRollingRestartUnderLoad(t *testing.T) {
 	requireCluster(t)
+	requireOwnCluster(t)
+	requireOwnPods(t)
 	l := startLoad(t, 10, 5*time.Minute)
 	time.Sleep(2 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -181,6 +183,8 @@ func publishedKids(t *testing.T) map[string][]string {
 // at the services.
 func TestKeyRotationUnderLoad(t *testing.T) {
 	requireCluster(t)
+	requireOwnCluster(t)
+	requireOwnPods(t)
 	newKey, err := deploy.NewSigningKey()
 	if err != nil {
 		t.Fatal(err)

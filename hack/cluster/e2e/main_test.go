@@ -44,6 +44,9 @@ func missing() []string {
 }
 
 func testMain(m *testing.M) int {
+	if kc := os.Getenv("GATEWARDEN_CLUSTER_KUBECONFIG"); kc != "" {
+		return attached(m, kc)
+	}
 	switch {
 	case runtime.GOOS != "linux":
 		skipReason = "the cluster needs Linux"
@@ -72,9 +75,26 @@ func testMain(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	start := time.Now()
-	dep, err = deploy.Start(ctx, deploy.Options{Repo: repo, Logger: logger})
+	mode := deploy.Mode(os.Getenv("GATEWARDEN_CLUSTER_MODE"))
+	switch mode {
+	case "":
+		mode = deploy.ModeDeployment
+	case deploy.ModeDeployment, deploy.ModeSidecar:
+	default:
+		fmt.Fprintf(os.Stderr, "cluster e2e: GATEWARDEN_CLUSTER_MODE=%q: want %s or %s\n", mode, deploy.ModeDeployment, deploy.ModeSidecar)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "cluster e2e: authproxy as a %s\n", mode)
+	logDir, err := filepath.Abs(filepath.Join(artifacts(), "cluster-logs-"+string(mode)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	_ = os.RemoveAll(logDir)
+	dep, err = deploy.Start(ctx, deploy.Options{Repo: repo, Logger: logger, Mode: mode, LogDir: logDir})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cluster e2e:", err)
+		fmt.Fprintln(os.Stderr, "cluster e2e: process and pod logs in", logDir)
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "cluster e2e: ready in %s\n", time.Since(start).Round(time.Second))
@@ -88,8 +108,8 @@ func testMain(m *testing.M) int {
 		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
 		fmt.Fprintln(os.Stderr, dep.Cluster.Diagnose(dctx))
 		dcancel()
-		keepLogs(dep)
 	}
+	fmt.Fprintln(os.Stderr, "cluster e2e: process and pod logs in", logDir)
 	stop := time.Now()
 	if err := dep.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster e2e: teardown:", err)
@@ -99,20 +119,56 @@ func testMain(m *testing.M) int {
 	return code
 }
 
-// keepLogs copies the cluster's process and pod logs to $E2E_ARTIFACTS_DIR/cluster (or
-// hack/cluster/artifacts) before teardown removes them.
-func keepLogs(d *deploy.Deployment) {
-	dst := os.Getenv("E2E_ARTIFACTS_DIR")
-	if dst == "" {
-		dst = "../artifacts"
+// attached runs the suite against an installation someone else made (hack/e2e-kind.sh on kind):
+// the tests that need this package's own cluster skip.
+func attached(m *testing.M, kubeconfig string) int {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	dst = filepath.Join(dst, "cluster-logs")
-	_ = os.RemoveAll(dst)
-	_ = os.MkdirAll(dst, 0o755)
-	for _, src := range []string{d.Cluster.LogDir(), d.Cluster.PodLogDir()} {
-		_ = exec.Command("cp", "-rL", src, dst).Run()
+	ingress := os.Getenv("GATEWARDEN_CLUSTER_INGRESS")
+	if ingress == "" {
+		ingress = "traefik"
 	}
-	fmt.Fprintln(os.Stderr, "cluster e2e: logs kept in", dst)
+	dep, err = deploy.Attach(deploy.AttachOptions{
+		Repo: filepath.Join(wd, "../../.."), Kubeconfig: kubeconfig, Ingress: ingress,
+		GatewayAddr: os.Getenv("GATEWARDEN_CLUSTER_GATEWAY_ADDR"), IdPAddr: os.Getenv("GATEWARDEN_CLUSTER_IDP_ADDR"),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster e2e:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "cluster e2e: attached to the cluster of %s (ingress %s)\n", kubeconfig, ingress)
+	return m.Run()
+}
+
+// requireOwnCluster skips a test that changes the installation or reaches into the node's
+// network, on an attached cluster.
+func requireOwnCluster(t *testing.T) {
+	t.Helper()
+	if dep != nil && dep.Attached() {
+		t.Skip("attached to a cluster this suite did not install (hack/e2e-kind.sh): this test upgrades the release or reaches the node's network, which only hack/cluster's own cluster allows")
+	}
+}
+
+// artifacts is $E2E_ARTIFACTS_DIR or hack/cluster/artifacts.
+func artifacts() string {
+	if d := os.Getenv("E2E_ARTIFACTS_DIR"); d != "" {
+		return d
+	}
+	return "../artifacts"
+}
+
+// sidecar reports whether authproxy runs in Traefik's pods in this run.
+func sidecar() bool { return dep != nil && dep.Opts.Mode == deploy.ModeSidecar }
+
+// requireOwnPods skips a test that is about authproxy's own Deployment in sidecar mode.
+func requireOwnPods(t *testing.T) {
+	t.Helper()
+	if sidecar() {
+		t.Skip("authproxy runs in Traefik's pod in this run: it has no replicas of its own to restart, roll or compare (GATEWARDEN_CLUSTER_MODE=deployment runs this test)")
+	}
 }
 
 // requireCluster skips the test when the cluster could not be set up here, and fails it when

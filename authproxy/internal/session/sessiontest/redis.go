@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -115,6 +116,25 @@ func (r *RedisServer) Stop() {
 	_ = r.cmd.Process.Kill()
 	<-r.exit
 	r.cmd = nil
+}
+
+// Pause stops the server with SIGSTOP: its port still accepts connections
+// (the kernel completes the handshakes) but nothing answers, as with a
+// Redis stuck in a long command or a frozen VM. Resume undoes it; Stop
+// works on a paused server too.
+func (r *RedisServer) Pause() { r.signal(syscall.SIGSTOP) }
+
+// Resume continues a server stopped by Pause.
+func (r *RedisServer) Resume() { r.signal(syscall.SIGCONT) }
+
+func (r *RedisServer) signal(sig syscall.Signal) {
+	r.t.Helper()
+	if r.cmd == nil {
+		r.t.Fatal("redis-server not running")
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatalf("redis-server: %v: %v", sig, err)
+	}
 }
 
 func pingRaw(addr string) error {

@@ -1,0 +1,153 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/gatewarden/gatewarden/hack/devidp"
+)
+
+// AcceptHTML is a browser's Accept header (authproxy redirects such clients to the login).
+const AcceptHTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+// Login signs u in through the gateway exactly as a browser does (/oauth2/start, the dev
+// IdP's form, the callback) and returns a client whose cookie jar holds the session. The
+// client does not follow redirects afterwards.
+func (s *Stack) Login(ctx context.Context, u User) (*http.Client, error) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, fmt.Errorf("stack: login: %w", err)
+	}
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	page, pageURL, err := fetch(ctx, c, http.MethodGet, s.GatewayURL+"/oauth2/start?rd=%2F", nil)
+	if err != nil {
+		return nil, fmt.Errorf("stack: login %s: start: %w", u.Email, err)
+	}
+	if err := submitLogin(ctx, c, page, pageURL, u); err != nil {
+		return nil, err
+	}
+	gw, err := url.Parse(s.GatewayURL)
+	if err != nil {
+		return nil, fmt.Errorf("stack: login: %w", err)
+	}
+	if len(jar.Cookies(gw)) == 0 {
+		return nil, fmt.Errorf("stack: login %s: no session cookie after the callback", u.Email)
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c, nil
+}
+
+// Logout ends the session held by c (a client from Login) with the gateway's logout POST.
+func (s *Stack) Logout(ctx context.Context, c *http.Client) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.GatewayURL+"/oauth2/logout", nil)
+	if err != nil {
+		return fmt.Errorf("stack: logout: %w", err)
+	}
+	req.Header.Set("Origin", s.GatewayURL)
+	req.Header.Set("Accept", AcceptHTML)
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("stack: logout: %w", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		return fmt.Errorf("stack: logout: status %d, want a redirect", resp.StatusCode)
+	}
+	return nil
+}
+
+// AccessToken signs u in at the dev IdP as an API client does (authorization code with PKCE,
+// the gateway's registered callback as redirect URI, the code taken from the redirect) and
+// returns the FusionAuth-style access token, for "Authorization: Bearer" requests.
+func (s *Stack) AccessToken(ctx context.Context, u User) (string, error) {
+	conf := &oauth2.Config{
+		ClientID: ClientID, ClientSecret: ClientSecret,
+		Endpoint:    oauth2.Endpoint{AuthURL: s.DevIDPURL + "/oauth2/authorize", TokenURL: s.DevIDPURL + "/oauth2/token"},
+		RedirectURL: s.GatewayURL + "/oauth2/callback",
+		Scopes:      []string{"openid", "offline_access"},
+	}
+	verifier := oauth2.GenerateVerifier()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return "", fmt.Errorf("stack: access token: %w", err)
+	}
+	var code string
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(r.URL.String(), conf.RedirectURL) {
+			code = r.URL.Query().Get("code")
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	page, pageURL, err := fetch(ctx, c, http.MethodGet, conf.AuthCodeURL("api-client", oauth2.S256ChallengeOption(verifier)), nil)
+	if err != nil {
+		return "", fmt.Errorf("stack: access token for %s: %w", u.Email, err)
+	}
+	if err := submitLogin(ctx, c, page, pageURL, u); err != nil {
+		return "", err
+	}
+	if code == "" {
+		return "", fmt.Errorf("stack: access token for %s: no code in the redirect", u.Email)
+	}
+	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: 10 * time.Second}), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return "", fmt.Errorf("stack: access token for %s: exchange: %w", u.Email, err)
+	}
+	return tok.AccessToken, nil
+}
+
+// fetch sends a request as a browser (Accept: text/html) and returns the body and final URL.
+func fetch(ctx context.Context, c *http.Client, method, rawURL string, form url.Values) ([]byte, *url.URL, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", AcceptHTML)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode/100 != 2 && resp.StatusCode/100 != 3 {
+		return nil, nil, fmt.Errorf("%s %s: status %d", method, resp.Request.URL.Redacted(), resp.StatusCode)
+	}
+	return b, resp.Request.URL, nil
+}
+
+// submitLogin fills the dev IdP's login form on page with u's credentials and posts it,
+// following the redirects c follows.
+func submitLogin(ctx context.Context, c *http.Client, page []byte, pageURL *url.URL, u User) error {
+	action, fields, err := devidp.LoginForm(page)
+	if err != nil {
+		return fmt.Errorf("stack: login %s: %w", u.Email, err)
+	}
+	target, err := pageURL.Parse(action)
+	if err != nil {
+		return fmt.Errorf("stack: login %s: %w", u.Email, err)
+	}
+	fields.Set("loginId", u.Email)
+	fields.Set("password", u.Password)
+	if _, _, err := fetch(ctx, c, http.MethodPost, target.String(), fields); err != nil {
+		return fmt.Errorf("stack: login %s: %w", u.Email, err)
+	}
+	return nil
+}
