@@ -545,9 +545,11 @@ func TestRenderCountsSidecar(t *testing.T) {
 	for _, o := range r.Objects {
 		got[o.Namespace()+" "+o.GVK.Kind]++
 	}
+	// In the release namespace: Redis and PostgreSQL (StatefulSet, Service and headless Service,
+	// ServiceAccount, NetworkPolicy, ConfigMap, Secret each) besides catalog and inventory.
 	want := map[string]int{
-		"gatewarden Deployment": 2, "gatewarden StatefulSet": 1, "gatewarden Service": 4, "gatewarden ServiceAccount": 3,
-		"gatewarden NetworkPolicy": 4, "gatewarden ConfigMap": 1, "gatewarden Secret": 1, "gatewarden IngressRoute": 1,
+		"gatewarden Deployment": 2, "gatewarden StatefulSet": 2, "gatewarden Service": 6, "gatewarden ServiceAccount": 4,
+		"gatewarden NetworkPolicy": 5, "gatewarden ConfigMap": 2, "gatewarden Secret": 2, "gatewarden IngressRoute": 1,
 		"gatewarden Middleware": 2,
 		"traefik Service":       1, "traefik ConfigMap": 2, "traefik Secret": 4, "traefik IngressRoute": 1,
 	}
