@@ -57,7 +57,7 @@ if [ "${SKIP_NESTED:-0}" != 1 ]; then
   echo "== hack/kubebin/build.sh all"
   start=$(date +%s)
   hack/kubebin/build.sh all
-  echo "third-party builds: $(( $(date +%s) - start ))s"
+  echo "third-party builds (Kubernetes, CoreDNS, kube-router, Traefik): $(( $(date +%s) - start ))s"
   CHARTTEST_KUBEBIN=$(hack/kubebin/build.sh kube)
   export CHARTTEST_KUBEBIN
   for mod in hack/*/go.mod; do
@@ -73,6 +73,10 @@ if [ "${SKIP_NESTED:-0}" != 1 ]; then
   echo "== go test ./e2e/ (hack/cluster, GATEWARDEN_CLUSTER_MODE=sidecar)"
   (cd hack/cluster && GATEWARDEN_CLUSTER_MODE=sidecar go test -count=1 -timeout 25m ./e2e/) || status=1
 fi
+
+for f in hack/cluster/artifacts/cluster-times-*.txt; do
+  [ -e "$f" ] && { echo "== $f"; cat "$f"; }
+done
 
 shots="${E2E_SCREENSHOT_DIR:-hack/stack/artifacts/screenshots}"
 if [ -d "$shots" ]; then
