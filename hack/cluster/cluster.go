@@ -220,7 +220,7 @@ func (c *Cluster) state(p string) string { return filepath.Join(c.opts.StateDir,
 func (c *Cluster) runp(p string) string  { return filepath.Join(c.opts.RunDir, p) }
 
 // LogDir is where every process of the cluster writes its log; pod logs are under
-// LogDir/../pod-logs.
+// LogDir/pods.
 func (c *Cluster) LogDir() string { return c.logDir() }
 
 // PodLogDir is where kubelet writes the containers' logs.
@@ -352,7 +352,7 @@ func (c *Cluster) startControlPlane(ctx, fwdCtx context.Context) error {
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
 		return err
 	}
-	kcm, err := c.startIn(ctx, "kube-controller-manager",
+	if _, err := c.startIn(ctx, "kube-controller-manager",
 		"--kubeconfig="+c.kubeconfigFor("system:kube-controller-manager"),
 		"--bind-address=127.0.0.1", "--leader-elect=false",
 		"--allocate-node-cidrs=true", "--cluster-cidr="+PodCIDR, "--node-cidr-mask-size=24",
@@ -361,18 +361,13 @@ func (c *Cluster) startControlPlane(ctx, fwdCtx context.Context) error {
 		"--root-ca-file="+p.path("ca.crt"),
 		"--use-service-account-credentials=true",
 		"--controllers=*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
-	)
-	if err != nil {
+	); err != nil {
 		return err
 	}
-	sched, err := c.startIn(ctx, "kube-scheduler",
+	_, err = c.startIn(ctx, "kube-scheduler",
 		"--kubeconfig="+c.kubeconfigFor("system:kube-scheduler"),
 		"--bind-address=127.0.0.1", "--leader-elect=false")
-	if err != nil {
-		return err
-	}
-	_, _ = kcm, sched
-	return nil
+	return err
 }
 
 func (c *Cluster) kubeconfigFor(user string) string {
@@ -423,21 +418,6 @@ func (c *Cluster) restoreSysctls() error {
 		errs.add(writeSysctl(k, v))
 	}
 	return errs.err()
-}
-
-// Process reports whether the named cluster process is running.
-func (c *Cluster) Running(name string) bool {
-	p, ok := c.byName[name]
-	return ok && !p.Exited()
-}
-
-// signalAll sends sig to every process in the list.
-func signalAll(ps []*process, sig syscall.Signal) {
-	for _, p := range ps {
-		if !p.Exited() {
-			_ = p.cmd.Process.Signal(sig)
-		}
-	}
 }
 
 // lockMachine takes the machine-wide cluster lock (a flock on RunDir.lock), waiting for a run

@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatewarden/gatewarden/hack/cluster/image"
 )
 
 // containerdConfig is containerd 1.6's configuration with every path of its own, cgroupfs,
@@ -101,12 +103,8 @@ func (c *Cluster) startContainerd(ctx context.Context) error {
 	}, p); err != nil {
 		return err
 	}
-	for _, img := range c.opts.Images {
-		if out, err := exec.CommandContext(ctx, "ctr", "--address", c.socket(), "-n", "k8s.io", "images", "import", "--no-unpack=false", img).CombinedOutput(); err != nil {
-			return fmt.Errorf("import %s: %w: %s", img, err, out)
-		}
-	}
-	return nil
+	// The CRI plugin's images live in containerd namespace k8s.io.
+	return image.Import(ctx, "ctr", c.socket(), "k8s.io", c.opts.Images...)
 }
 
 const kubeletConfig = `apiVersion: kubelet.config.k8s.io/v1beta1
