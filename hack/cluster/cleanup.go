@@ -122,7 +122,15 @@ func Cleanup(ctx context.Context, opts Options) error {
 	}
 	errs.add(killContainers(opts))
 	time.Sleep(200 * time.Millisecond)
-	errs.add(unmountUnder(opts.StateDir, opts.RunDir, "/run/containerd", "/var/lib/kubelet"))
+	// Mounts under the fixed host paths only when the run created those folders: a machine's
+	// own containerd (Docker's) keeps its mounts there.
+	under := []string{opts.StateDir, opts.RunDir}
+	for _, d := range []string{"/run/containerd", "/var/lib/kubelet"} {
+		if slices.Contains(st.HostDirs, d) {
+			under = append(under, d)
+		}
+	}
+	errs.add(unmountUnder(under...))
 	// Pod network namespaces containerd created (those that were not there before).
 	if m, _ := filepath.Glob("/run/netns/cni-*"); m != nil {
 		for _, p := range m {
