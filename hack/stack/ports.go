@@ -40,14 +40,15 @@ func (p *Ports) named() []namedPort {
 }
 
 // resolve checks that every fixed port is free and distinct and replaces every 0 with a free
-// port. Every problem is reported at once.
-func (p Ports) resolve() (Ports, error) {
+// port. Every problem is reported at once. On success it returns the listeners that hold the
+// ports: the caller closes them just before the parts start, so that nothing else the stack
+// sets up meanwhile (a fault proxy listening on port 0) is given one of them.
+func (p Ports) resolve() (_ Ports, held []net.Listener, err error) {
 	var errs []error
 	seen := map[int]string{}
-	var held []net.Listener
 	defer func() {
-		for _, l := range held {
-			_ = l.Close()
+		if err != nil {
+			closeAll(held)
 		}
 	}()
 	for _, np := range p.named() {
@@ -71,7 +72,7 @@ func (p Ports) resolve() (Ports, error) {
 		held = append(held, l)
 	}
 	if len(errs) > 0 {
-		return p, errors.Join(errs...)
+		return p, held, errors.Join(errs...)
 	}
 	for _, np := range p.named() {
 		if *np.port != 0 {
@@ -79,12 +80,18 @@ func (p Ports) resolve() (Ports, error) {
 		}
 		l, err := listen(0)
 		if err != nil {
-			return p, fmt.Errorf("stack: %s: find a free port: %w", np.name, err)
+			return p, held, fmt.Errorf("stack: %s: find a free port: %w", np.name, err)
 		}
 		held = append(held, l)
 		*np.port = l.Addr().(*net.TCPAddr).Port
 	}
-	return p, nil
+	return p, held, nil
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		_ = l.Close()
+	}
 }
 
 func listen(port int) (net.Listener, error) {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,10 +186,19 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if !fileExists(opts.RulesFile) {
 		return nil, fmt.Errorf("stack: rules file %s not found", opts.RulesFile)
 	}
-	ports, err := opts.Ports.resolve()
+	ports, reserved, err := opts.Ports.resolve()
 	if err != nil {
 		return nil, err
 	}
+	// The ports stay held until every part's address is chosen (replicas, fault proxies).
+	released := false
+	release := func() {
+		if !released {
+			closeAll(reserved)
+			released = true
+		}
+	}
+	defer release()
 
 	replicas := max(opts.AuthProxyReplicas, 1)
 	s := &Stack{
@@ -220,11 +230,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	s.AuthProxyURLs = []string{s.AuthProxyURL}
 	for range replicas - 1 {
-		port, err := freePort()
+		l, err := listen(0)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("stack: authproxy replica: find a free port: %w", err)
 		}
-		s.AuthProxyURLs = append(s.AuthProxyURLs, httpURL(port))
+		reserved = append(reserved, l)
+		s.AuthProxyURLs = append(s.AuthProxyURLs, httpURL(l.Addr().(*net.TCPAddr).Port))
 	}
 	intercept := func(l Link, target string) (string, error) {
 		if opts.Intercept == nil {
@@ -249,6 +260,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	release()
 
 	bins := opts.Binaries
 	if bins == (Binaries{}) {

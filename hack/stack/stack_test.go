@@ -42,7 +42,8 @@ func TestPortsResolve(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := tc.ports.resolve()
+			got, held, err := tc.ports.resolve()
+			closeAll(held)
 			if len(tc.wantErr) == 0 {
 				if err != nil {
 					t.Fatal(err)
