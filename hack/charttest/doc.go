@@ -21,6 +21,10 @@
 //     TestTraefikSidecarValues checks k8s/traefik/values-sidecar.yaml (the container Traefik's
 //     chart adds) against what the chart renders: mounts, keys, envFrom, files, port, security.
 //   - TestLint: helm lint --strict (SDK) with every ci/ values file.
+//   - TestValuesDocUpToDate, TestValuesDocMatchesHelm, TestValuesDocSchema (docs_test.go): the
+//     README's values table is what valuesdoc (`make chart-docs`) writes from values.yaml's
+//     helm-docs style "# --" comments; every value has a description; the documented keys,
+//     types and defaults are what Helm reads; types and keys agree with values.schema.json.
 //   - TestNetworkPolicies: evaluates the rendered NetworkPolicies with cyclonus' engine against a
 //     table of flows that must be open or closed, per ingress mode, for external Redis and for
 //     the sidecar (Traefik's pods reach Redis, the services reach them on 4180).
