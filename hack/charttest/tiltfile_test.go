@@ -481,10 +481,10 @@ func TestTiltfile(t *testing.T) {
 			// Every workload of the chart is a resource named after its component.
 			a := assemble(run)
 			for name, w := range a.workload {
-				if !strings.HasPrefix(w.Name, "gatewarden-") {
+				if objectLabel(w.Obj, "app.kubernetes.io/part-of") != "gatewarden" {
 					continue // not the chart's (FusionAuth's database)
 				}
-				if c := componentLabel(w.Obj); c != name {
+				if c := objectLabel(w.Obj, "app.kubernetes.io/component"); c != name {
 					t.Errorf("%s (component %q) is in resource %q, want a resource named after its component", w, c, name)
 				}
 			}
@@ -500,11 +500,11 @@ func TestTiltfile(t *testing.T) {
 	}
 }
 
-func componentLabel(obj map[string]any) string {
+func objectLabel(obj map[string]any, key string) string {
 	meta, _ := obj["metadata"].(map[string]any)
 	labels, _ := meta["labels"].(map[string]any)
-	c, _ := labels["app.kubernetes.io/component"].(string)
-	return c
+	v, _ := labels[key].(string)
+	return v
 }
 
 // TestTiltfileChecks breaks a small Tiltfile one way per case and expects the matching problem,
