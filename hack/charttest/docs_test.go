@@ -215,10 +215,7 @@ func jsonOf(t *testing.T, v any) string {
 func undocumented(vals map[string]any, prefix string, documented map[string]bool) []string {
 	var out []string
 	for _, k := range sortedKeys(vals) {
-		key := k
-		if prefix != "" {
-			key = prefix + "." + k
-		}
+		key := joinKey(prefix, k)
 		if documented[key] {
 			continue
 		}
@@ -229,6 +226,14 @@ func undocumented(vals map[string]any, prefix string, documented map[string]bool
 		out = append(out, key)
 	}
 	return out
+}
+
+// joinKey is the dotted path of key k under prefix ("" = the top).
+func joinKey(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -303,10 +308,7 @@ func schemaKeysUndocumented(root, node map[string]any, prefix string, documented
 	props, _ := resolve(root, node)["properties"].(map[string]any)
 	var out []string
 	for _, k := range sortedKeys(props) {
-		key := k
-		if prefix != "" {
-			key = prefix + "." + k
-		}
+		key := joinKey(prefix, k)
 		if documented[key] {
 			continue
 		}
