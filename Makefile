@@ -6,7 +6,7 @@ BIN := bin
 # Nested modules that keep heavy tool dependencies out of the main module.
 NESTED := $(sort $(dir $(wildcard hack/*/go.mod)))
 
-.PHONY: help build test test-unit test-nested lint run images bench fuzz clean kind-up kind-down e2e-kind helm-lint
+.PHONY: help build test test-unit test-nested lint run images bench fuzz clean kind-up kind-down e2e-kind helm-lint chart-docs
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ e2e-kind: ## full end-to-end run on kind: cluster, images, FusionAuth, Traefik, 
 
 helm-lint: ## helm lint and template the chart with every ci values file (needs the helm CLI)
 	@for f in charts/gatewarden/ci/*.yaml; do echo "== $$f"; helm lint --strict charts/gatewarden -f "$$f" >/dev/null && helm template t charts/gatewarden -n gw -f "$$f" >/dev/null; done
+
+chart-docs: ## regenerate the values table of charts/gatewarden/README.md from the `# --` comments in values.yaml
+	cd hack/charttest && $(GO) run ./cmd/valuesdoc -chart ../../charts/gatewarden
 
 clean: ## remove build output
 	rm -rf $(BIN)

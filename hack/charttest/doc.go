@@ -21,6 +21,20 @@
 //     TestTraefikSidecarValues checks k8s/traefik/values-sidecar.yaml (the container Traefik's
 //     chart adds) against what the chart renders: mounts, keys, envFrom, files, port, security.
 //   - TestLint: helm lint --strict (SDK) with every ci/ values file.
+//   - TestValuesDocUpToDate, TestValuesDocMatchesHelm, TestValuesDocSchema (docs_test.go): the
+//     README's values table is what valuesdoc (`make chart-docs`) writes from values.yaml's
+//     helm-docs style "# --" comments; every value has a description; the documented keys,
+//     types and defaults are what Helm reads; types and keys agree with values.schema.json.
+//   - TestTiltfile (tiltfile_test.go, tiltfake_test.go): runs the repository's Tiltfile under
+//     Starlark with stand-ins for Tilt's functions, for each --ingress, the chart rendered with
+//     Helm's SDK from the Tiltfile's own helm() arguments, and emulates Tilt's grouping: every
+//     object selector names exactly one object, no object is left uncategorized, every chart
+//     workload is a resource named after its component, dependencies name resources, port
+//     forwards target declared ports, built images are used, and every third-party chart is
+//     installed at the exact version k8s/charts.yaml pins (TestTiltfileChartPins) from a
+//     declared repository. TestTiltfileChecks breaks a small Tiltfile per case. What only Tilt
+//     proves (its real functions, the charts at those versions, images, live_update) is listed
+//     at the top of tiltfile_test.go.
 //   - TestNetworkPolicies: evaluates the rendered NetworkPolicies with cyclonus' engine against a
 //     table of flows that must be open or closed, per ingress mode, for external Redis and for
 //     the sidecar (Traefik's pods reach Redis, the services reach them on 4180).
