@@ -18,7 +18,8 @@ usage: hack/e2e-kind.sh [-h] [--ingress traefik|gatewayAPI] [--keep] [--skip-bui
   --skip-build     do not rebuild the images (reuse gatewarden/*:e2e)
   -h               this help
 
-Environment: FUSIONAUTH_CHART_VERSION (default: latest), ENVOY_GATEWAY_VERSION (default v1.9.1).
+Chart versions: the pins in k8s/charts.yaml (the Tiltfile installs the same). TRAEFIK_CHART_VERSION,
+FUSIONAUTH_CHART_VERSION and ENVOY_GATEWAY_VERSION override them.
 EOF
 }
 
@@ -48,8 +49,17 @@ FA_LOCAL=http://127.0.0.1:9011
 # From k8s/fusionauth/kickstart.json (development values).
 FA_API_KEY=gatewarden-dev-api-key-0b7f3c1e9d2a4f6b8c0d1e2f3a4b5c6d
 CLIENT_ID=e9fdb985-9173-4e01-9d73-ac2d60d1dc8e
-FUSIONAUTH_CHART_VERSION="${FUSIONAUTH_CHART_VERSION:-}"
-ENVOY_GATEWAY_VERSION="${ENVOY_GATEWAY_VERSION:-v1.9.1}"
+# pin NAME: the exact chart version k8s/charts.yaml gives the third-party chart NAME.
+pin() {
+  local v
+  v="$(awk -v key="$1:" '$0 == key { inside = 1; next } /^[^ #]/ { inside = 0 }
+    inside && $1 == "version:" { print $2; exit }' k8s/charts.yaml)"
+  [[ -n "$v" ]] || { echo "k8s/charts.yaml pins no version for $1" >&2; exit 1; }
+  printf '%s' "$v"
+}
+TRAEFIK_CHART_VERSION="${TRAEFIK_CHART_VERSION:-$(pin traefik)}"
+FUSIONAUTH_CHART_VERSION="${FUSIONAUTH_CHART_VERSION:-$(pin fusionauth)}"
+ENVOY_GATEWAY_VERSION="${ENVOY_GATEWAY_VERSION:-$(pin envoy-gateway)}"
 
 WORK="$(mktemp -d)"
 PF_PID=""
@@ -96,7 +106,7 @@ log "ingress controller ($INGRESS)"
 if [[ "$INGRESS" == traefik ]]; then
   helm repo add traefik https://traefik.github.io/charts --force-update >/dev/null
   helm --kube-context "$CTX" upgrade --install traefik traefik/traefik -n traefik --create-namespace \
-    -f k8s/traefik/values.yaml --wait --timeout 5m
+    --version "$TRAEFIK_CHART_VERSION" -f k8s/traefik/values.yaml --wait --timeout 5m
 else
   helm --kube-context "$CTX" upgrade --install eg oci://docker.io/envoyproxy/gateway-helm \
     --version "$ENVOY_GATEWAY_VERSION" -n envoy-gateway-system --create-namespace \
@@ -109,10 +119,8 @@ log "PostgreSQL and FusionAuth"
 k apply -f k8s/fusionauth/postgres.yaml
 k -n fusionauth rollout status statefulset/postgres --timeout=300s
 helm repo add fusionauth https://fusionauth.github.io/charts --force-update >/dev/null
-version_flag=()
-[[ -n "$FUSIONAUTH_CHART_VERSION" ]] && version_flag=(--version "$FUSIONAUTH_CHART_VERSION")
 helm --kube-context "$CTX" upgrade --install fusionauth fusionauth/fusionauth -n fusionauth \
-  "${version_flag[@]}" -f k8s/fusionauth/values.yaml \
+  --version "$FUSIONAUTH_CHART_VERSION" -f k8s/fusionauth/values.yaml \
   --set-file 'kickstart.data.kickstart\.json=k8s/fusionauth/kickstart.json' --wait --timeout 10m
 k -n fusionauth port-forward svc/fusionauth 9011:9011 >"$WORK/port-forward.log" 2>&1 &
 PF_PID=$!
