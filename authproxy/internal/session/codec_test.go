@@ -171,3 +171,39 @@ func BenchmarkDecodeSession(b *testing.B) {
 		}
 	})
 }
+
+// TestDecodeSessionCoversEveryField fills every field of Session with a
+// value that is not its zero value and requires the fast path to take the
+// record and agree with encoding/json: a field added to Session without
+// being taught to decodeCanonical fails here, instead of silently sending
+// every decision down the slow path.
+func TestDecodeSessionCoversEveryField(t *testing.T) {
+	t.Parallel()
+	var full Session
+	v := reflect.ValueOf(&full).Elem()
+	stamp := time.Date(2026, 11, 30, 12, 0, 0, 1, time.UTC)
+	for i := range v.NumField() {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		switch f.Interface().(type) {
+		case string:
+			f.SetString(name + "-value")
+		case []string:
+			f.Set(reflect.ValueOf([]string{name + "-1", name + "-2"}))
+		case time.Time:
+			f.Set(reflect.ValueOf(stamp.Add(time.Duration(i) * time.Minute)))
+		default:
+			t.Fatalf("Session.%s has type %s, which this test (and decodeCanonical) does not know", name, f.Type())
+		}
+	}
+	raw, err := encodeSession(&full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fast Session
+	if !decodeCanonical(raw, &fast) {
+		t.Fatalf("the canonical decoder refuses a record with every field set: teach decodeCanonical the new field\n%s", raw)
+	}
+	if !reflect.DeepEqual(fast, full) {
+		t.Fatalf("decodeCanonical = %#v\nwant            %#v", fast, full)
+	}
+}
