@@ -1,3 +1,7 @@
+// The token endpoint (/oauth2/token): the authorization_code and
+// refresh_token grants. Minting, signing and the other token endpoints
+// (JWKS, userinfo, introspect) are in tokens.go.
+
 package devidp
 
 import (
