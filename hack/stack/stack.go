@@ -35,7 +35,7 @@ const (
 // Proxies lists every front proxy Start can run.
 func Proxies() []Proxy { return []Proxy{ProxyCaddyEmbedded, ProxyNginx, ProxyCaddyBinary} }
 
-// Dev IdP application (the same values as the k8s FusionAuth kickstart; CONTRACTS.md).
+// Dev IdP application (the same values as the FusionAuth kickstart, k8s/fusionauth/kickstart.json).
 const (
 	ClientID     = "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e"
 	ClientSecret = "dev-client-secret"
