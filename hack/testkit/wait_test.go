@@ -77,7 +77,9 @@ func TestWaitFor(t *testing.T) {
 	})
 	t.Run("times out naming the condition", func(t *testing.T) {
 		t.Parallel()
-		r := run(t, func(tb testing.TB) { waitFor(tb, "the cache to warm up", 30*time.Millisecond, func() bool { return false }) })
+		r := run(t, func(tb testing.TB) {
+			waitFor(tb, "the cache to warm up", 30*time.Millisecond, func() bool { return false })
+		})
 		if !strings.Contains(r.fatal, "timed out after 30ms waiting for the cache to warm up") {
 			t.Fatalf("fatal message %q, want it to name the condition", r.fatal)
 		}
