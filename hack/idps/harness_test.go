@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 // bin is where TestMain builds every binary, in one go build.
@@ -51,14 +53,12 @@ func run(m *testing.M) int {
 	start := time.Now()
 	// One build for the four binaries: the providers, authproxy and the dev
 	// IdP. dex needs cgo (its SQLite storage is always linked in).
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+	if err := gobuild.Build(context.Background(), gobuild.Options{Dir: ".", Out: dir},
 		"./cmd/zitadel-op",
 		"github.com/dexidp/dex/cmd/dex",
 		"github.com/gatewarden/gatewarden/authproxy",
-		"github.com/gatewarden/gatewarden/hack/devidp/cmd/devidp")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "idps: build:", err)
+		"github.com/gatewarden/gatewarden/hack/devidp/cmd/devidp"); err != nil {
+		fmt.Fprintln(os.Stderr, "idps:", err)
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "idps: built providers, authproxy and devidp in %s\n", time.Since(start).Round(time.Second))

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 // Proxy names a front proxy.
@@ -176,7 +178,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("stack: %w", err)
 		}
-		if opts.RepoRoot, err = FindRepoRoot(wd); err != nil {
+		if opts.RepoRoot, err = gobuild.RepoRoot(wd); err != nil {
 			return nil, err
 		}
 	}
