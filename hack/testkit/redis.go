@@ -73,7 +73,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	}
 	r := &Redis{path: path, port: o.Port, dir: o.Dir}
 	if r.port == 0 {
-		if r.port, err = freePort(); err != nil {
+		if r.port, err = PickPort(); err != nil {
 			return nil, err
 		}
 	}

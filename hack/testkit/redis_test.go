@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -152,4 +153,14 @@ func TestNeedRedisWithoutRedis(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFreePort(t *testing.T) {
+	t.Parallel()
+	port := FreePort(t)
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("port %d from FreePort cannot be listened on: %v", port, err)
+	}
+	_ = ln.Close()
 }
