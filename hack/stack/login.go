@@ -12,11 +12,11 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit/devlogin"
 )
 
 // AcceptHTML is a browser's Accept header (authproxy redirects such clients to the login).
-const AcceptHTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+const AcceptHTML = devlogin.AcceptHTML
 
 // Login signs u in through the gateway exactly as a browser does (/oauth2/start, the dev
 // IdP's form, the callback) and returns a client whose cookie jar holds the session. The
@@ -133,21 +133,15 @@ func fetch(ctx context.Context, c *http.Client, method, rawURL string, form url.
 	return b, resp.Request.URL, nil
 }
 
-// submitLogin fills the dev IdP's login form on page with u's credentials and posts it,
-// following the redirects c follows.
+// submitLogin signs u in on the dev IdP's login page (page, from pageURL) with c, following the
+// redirects c follows.
 func submitLogin(ctx context.Context, c *http.Client, page []byte, pageURL *url.URL, u User) error {
-	action, fields, err := devidp.LoginForm(page)
+	resp, _, err := devlogin.Submit(ctx, c, page, pageURL, u.Email)
 	if err != nil {
 		return fmt.Errorf("stack: login %s: %w", u.Email, err)
 	}
-	target, err := pageURL.Parse(action)
-	if err != nil {
-		return fmt.Errorf("stack: login %s: %w", u.Email, err)
-	}
-	fields.Set("loginId", u.Email)
-	fields.Set("password", u.Password)
-	if _, _, err := fetch(ctx, c, http.MethodPost, target.String(), fields); err != nil {
-		return fmt.Errorf("stack: login %s: %w", u.Email, err)
+	if resp.StatusCode/100 != 2 && resp.StatusCode/100 != 3 {
+		return fmt.Errorf("stack: login %s: %s %s: status %d", u.Email, http.MethodPost, resp.Request.URL.Redacted(), resp.StatusCode)
 	}
 	return nil
 }
