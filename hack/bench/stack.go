@@ -216,7 +216,7 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 		}
 		c.url = publicURL
 		st.closers = append(st.closers, c.stop)
-		if err := testkit.Poll(ctx, publicURL+"/readyz", 15*time.Second, 10*time.Millisecond, func(ctx context.Context) error { return ready(ctx, publicURL+"/readyz") }); err != nil {
+		if err := testkit.Poll(ctx, publicURL+"/readyz", 15*time.Second, 10*time.Millisecond, func(ctx context.Context) error { return testkit.HTTPOK(ctx, nil, publicURL+"/readyz") }); err != nil {
 			return nil, fmt.Errorf("authproxy not ready: %w\n%s", err, c.output())
 		}
 		return c, nil
@@ -261,22 +261,6 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 	}
 	st.accessTok = tok
 	return st, nil
-}
-
-func ready(ctx context.Context, u string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return nil
 }
 
 // authzRequest is a Traefik-style forward-auth request for uri on app.example.

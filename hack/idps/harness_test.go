@@ -130,19 +130,7 @@ func waitHTTP(t *testing.T, p *process, u string) {
 			return testkit.Abort(fmt.Errorf("%s exited:\n%s", p.name, tail(p.logs.String(), 40)))
 		default:
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
+		return testkit.HTTPOK(ctx, nil, u)
 	})
 }
 

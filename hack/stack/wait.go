@@ -16,21 +16,7 @@ const pollInterval = 50 * time.Millisecond
 // waitHTTP polls url until it answers 200, the timeout passes, ctx ends or proc (if any) exits.
 func waitHTTP(ctx context.Context, url string, timeout time.Duration, proc *process) error {
 	client := &http.Client{Timeout: 2 * time.Second}
-	return poll(ctx, url, timeout, proc, func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
-		}
-		return nil
-	})
+	return poll(ctx, url, timeout, proc, func(ctx context.Context) error { return testkit.HTTPOK(ctx, client, url) })
 }
 
 // waitTCP polls until address accepts a connection.

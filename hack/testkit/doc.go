@@ -1,6 +1,6 @@
 // Package testkit is the one kit the repository's tests and harnesses share: a fake clock
 // (Clock), a log sink safe for concurrent writers (LogBuffer), polling until a condition holds
-// (Poll, WaitFor, WaitUntil), a free port (PickPort, FreePort) and a real redis-server child process
+// (Poll, WaitFor, WaitUntil; HTTPOK as a readiness probe), a free port (PickPort, FreePort) and a real redis-server child process
 // (Redis, StartRedis). Each exists here once, not once per package.
 //
 // Helpers that take a testing.TB are for tests: they fail (or skip) the test and clean up when

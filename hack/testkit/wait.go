@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -89,4 +90,25 @@ func WaitUntil(t testing.TB, what string, timeout time.Duration, check func(cont
 	if err := Poll(context.Background(), what, timeout, waitUntilInterval, check); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// HTTPOK is a readiness probe for Poll: nil once GET url with c (nil: http.DefaultClient)
+// answers 200.
+func HTTPOK(ctx context.Context, c *http.Client, url string) error {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	return nil
 }

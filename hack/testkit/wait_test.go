@@ -3,6 +3,8 @@ package testkit
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -114,4 +116,28 @@ func TestWaitUntil(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestHTTPOK(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		status  int
+		wantErr string
+	}{
+		{name: "200", status: http.StatusOK},
+		{name: "503", status: http.StatusServiceUnavailable, wantErr: "status 503"},
+		{name: "204 is not ready", status: http.StatusNoContent, wantErr: "status 204"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(tt.status) }))
+			t.Cleanup(ts.Close)
+			err := HTTPOK(t.Context(), nil, ts.URL+"/readyz")
+			if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("HTTPOK = %v, want error %q", err, tt.wantErr)
+			}
+		})
+	}
 }

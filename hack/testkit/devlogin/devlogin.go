@@ -22,11 +22,12 @@ const AcceptHTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=
 // maxBody bounds how much of a response is read.
 const maxBody = 1 << 20
 
-// Login opens authorizeURL (the dev IdP's /oauth2/authorize with a client's parameters) with c
-// and submits the login page it answers as Submit does. It fails when the IdP answers
-// anything but its login page (an SSO redirect, an error page).
-func Login(ctx context.Context, c *http.Client, authorizeURL, email string) (*http.Response, []byte, error) {
-	resp, page, err := do(ctx, c, http.MethodGet, authorizeURL, nil)
+// Login opens startURL with c and submits the login page it answers as Submit does. startURL
+// is the dev IdP's /oauth2/authorize with a client's parameters, or a URL that leads there when
+// c follows redirects (a gateway's /oauth2/start). It fails when the answer is anything but
+// the login page (an SSO redirect, an error page).
+func Login(ctx context.Context, c *http.Client, startURL, email string) (*http.Response, []byte, error) {
+	resp, page, err := do(ctx, c, http.MethodGet, startURL, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("devlogin: %s: login page: %w", email, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -23,20 +22,15 @@ func idp(t *testing.T) (authorizeURL, callbackURL string) {
 	t.Helper()
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("callback")) }))
 	t.Cleanup(cb.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := "http://" + ln.Addr().String()
+	var idp http.Handler // set before the first request
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { idp.ServeHTTP(w, r) }))
+	t.Cleanup(ts.Close)
+	issuer := ts.URL
 	srv, err := devidp.New(devidp.Config{Issuer: issuer, RedirectURIs: []string{cb.URL + "/cb"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewUnstartedServer(srv.Handler())
-	ts.Listener.Close()
-	ts.Listener = ln
-	ts.Start()
-	t.Cleanup(ts.Close)
+	idp = srv.Handler()
 	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{
 		"client_id": {devidp.DefaultClientID}, "redirect_uri": {cb.URL + "/cb"}, "response_type": {"code"},
