@@ -7,13 +7,15 @@ import (
 	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
-// RedisServer, StartRedis, Clock and NewClock are the test kit's; they stay here only for
-// authproxy/internal/server's tests, which use them under these names, until those import
-// hack/testkit themselves. New code uses testkit directly.
-type (
-	RedisServer = testkit.RedisServer
-	Clock       = testkit.Clock
-)
+// The names below are the test kit's; they stay here only for authproxy/internal/server's
+// tests, which use them under these names, until those import hack/testkit themselves. New
+// code uses testkit directly.
+
+// RedisServer is testkit.RedisServer.
+type RedisServer = testkit.RedisServer
+
+// Clock is testkit.Clock.
+type Clock = testkit.Clock
 
 // StartRedis is testkit.StartRedis.
 func StartRedis(t testing.TB) *RedisServer {
