@@ -8,51 +8,32 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
-// mainModule is the repository's module path; authproxy is built from it.
-const mainModule = "github.com/gatewarden/gatewarden"
-
-// buildAuthproxy compiles ./authproxy of the main module into dir.
+// buildAuthproxy compiles ./authproxy of the main module, found from the working directory
+// (go run ./hack/bench runs anywhere inside the repository), into dir.
 func buildAuthproxy(ctx context.Context, dir string) (string, error) {
-	root, err := moduleRoot(ctx)
+	wd, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(dir, "authproxy")
+	root, err := gobuild.RepoRoot(wd)
+	if err != nil {
+		return "", fmt.Errorf("%w: run from the repository (or pass -authproxy)", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./authproxy")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./authproxy in %s: %w\n%s", root, err, b)
-	}
-	return out, nil
-}
-
-// moduleRoot is the directory of the main module's go.mod, found from the
-// working directory (go run ./hack/bench runs anywhere inside the repo).
-func moduleRoot(ctx context.Context) (string, error) {
-	b, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(b))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside the gatewarden module: run from the repository (or pass -authproxy)")
-	}
-	mod, err := os.ReadFile(gomod)
-	if err != nil {
+	if err := gobuild.Build(ctx, gobuild.Options{Dir: root, Out: dir}, "./authproxy"); err != nil {
 		return "", err
 	}
-	if !bytes.HasPrefix(mod, []byte("module "+mainModule+"\n")) {
-		return "", fmt.Errorf("%s is not the %s module: run from the repository root (or pass -authproxy)", gomod, mainModule)
-	}
-	return filepath.Dir(gomod), nil
+	return filepath.Join(dir, "authproxy"), nil
 }
 
 // child is a server process. It gets SIGKILL if this program dies, so
@@ -118,4 +99,29 @@ func (h *headBuffer) String() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.buf.String()
+}
+
+// procCPU reads utime+stime of pid from /proc/<pid>/stat. Clock ticks are
+// taken as 100 per second (USER_HZ on Linux).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields after ")" are fixed.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// After ")": state(3) ... utime(14) stime(15) -> indexes 11 and 12.
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * (time.Second / 100)
 }

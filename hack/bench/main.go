@@ -174,7 +174,7 @@ func bench(o options) error {
 		}
 		fmt.Fprintf(o.stderr, "bench: %s: %s of load\n", sc.name, o.duration)
 		spec := loadSpec{url: sc.url, headers: sc.headers, threads: o.threads, conns: o.conns, duration: o.duration}
-		cpu0, rcpu0 := sc.cpu(), st.redis.cpuTime()
+		cpu0, rcpu0 := sc.cpu(), procCPU(st.redis.PID())
 		var res loadResult
 		if useWrk {
 			res, err = runWrk(ctx, o.wrk, spec)
@@ -187,7 +187,7 @@ func bench(o options) error {
 		r := row{sc: sc, res: res}
 		if res.requests > 0 {
 			r.serverCPU = (sc.cpu() - cpu0) / time.Duration(res.requests)
-			r.redisCPU = (st.redis.cpuTime() - rcpu0) / time.Duration(res.requests)
+			r.redisCPU = (procCPU(st.redis.PID()) - rcpu0) / time.Duration(res.requests)
 		}
 		rows = append(rows, r)
 		if ctx.Err() != nil {

@@ -19,6 +19,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit"
+	"github.com/gatewarden/gatewarden/hack/testkit/devlogin"
 )
 
 // benchRules: one public rule, one role rule per forward kind, one rule any
@@ -78,7 +80,7 @@ func (s *httpServer) close() {
 
 // stack is everything the scenarios hit.
 type stack struct {
-	redis      *redisProc
+	redis      *testkit.Redis
 	bare       *httpServer
 	bareRedis  *httpServer
 	idp        *httpServer
@@ -145,11 +147,13 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 		return nil, err
 	}
 
-	st.redis, err = startRedis(ctx, redisBin)
-	if err != nil {
+	if st.redis, err = testkit.NewRedis(testkit.RedisOptions{Bin: redisBin}); err != nil {
 		return nil, err
 	}
-	st.closers = append(st.closers, st.redis.stop)
+	st.closers = append(st.closers, func() { _ = st.redis.Close() })
+	if err := st.redis.Start(ctx); err != nil {
+		return nil, err
+	}
 
 	// Addresses first: every URL is known before anything starts.
 	bareLn, bareURL, err := listen()
@@ -164,11 +168,11 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 	if err != nil {
 		return nil, err
 	}
-	cachedPort, err := freePort()
+	cachedPort, err := testkit.PickPort()
 	if err != nil {
 		return nil, err
 	}
-	uncachedPort, err := freePort()
+	uncachedPort, err := testkit.PickPort()
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +205,7 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 			"--public-url", publicURL,
 			"--fusionauth-url", idpURL,
 			"--client-id", devidp.DefaultClientID,
-			"--redis-addrs", st.redis.addr,
+			"--redis-addrs", st.redis.Addr(),
 			"--cookie-name", cookieName,
 			"--dev-mode",
 			"--rules-file", rulesFile,
@@ -212,8 +216,8 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 		}
 		c.url = publicURL
 		st.closers = append(st.closers, c.stop)
-		if err := waitUntil(ctx, 15*time.Second, func() bool { return ready(ctx, publicURL+"/readyz") }); err != nil {
-			return nil, fmt.Errorf("authproxy on %s not ready: %w\n%s", publicURL, err, c.output())
+		if err := testkit.Poll(ctx, publicURL+"/readyz", 15*time.Second, 10*time.Millisecond, func(ctx context.Context) error { return testkit.HTTPOK(ctx, nil, publicURL+"/readyz") }); err != nil {
+			return nil, fmt.Errorf("authproxy not ready: %w\n%s", err, c.output())
 		}
 		return c, nil
 	}
@@ -226,7 +230,7 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 
 	// The bare GET uses authproxy's client options and a value about the
 	// size of a sealed session.
-	rdb := newRedisClient(st.redis.addr)
+	rdb := newRedisClient(st.redis.Addr())
 	st.closers = append(st.closers, func() { _ = rdb.Close() })
 	if err := rdb.Set(ctx, bareKey, strings.Repeat("x", 3000), 0).Err(); err != nil {
 		return nil, err
@@ -259,34 +263,6 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 	return st, nil
 }
 
-func ready(ctx context.Context, u string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-func waitUntil(ctx context.Context, d time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return errors.New("timed out")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
 // authzRequest is a Traefik-style forward-auth request for uri on app.example.
 func authzRequest(proxyURL, uri string) *http.Request {
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, proxyURL+"/authz", nil)
@@ -308,7 +284,6 @@ func forwardHeaders(uri string) map[string]string {
 
 // login runs the browser flow (authproxy /oauth2/start -> devidp login form
 // -> /oauth2/callback) with a cookie jar and returns the session cookie.
-// Dev users' passwords are "<local part>-pass".
 func login(ctx context.Context, proxyURL, cookieName, email string) (string, error) {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
@@ -333,29 +308,9 @@ func login(ctx context.Context, proxyURL, cookieName, email string) (string, err
 	if resp.StatusCode != http.StatusFound {
 		return "", fmt.Errorf("/oauth2/start: status %d", resp.StatusCode)
 	}
-	authURL, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
+	if resp, _, err = devlogin.Login(ctx, c, resp.Header.Get("Location"), email); err != nil {
 		return "", err
 	}
-	if resp, err = get(authURL.String()); err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("authorize page: status %d", resp.StatusCode)
-	}
-	form := authURL.Query()
-	form.Set("loginId", email)
-	form.Set("password", strings.Split(email, "@")[0]+"-pass")
-	authURL.RawQuery = ""
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, authURL.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if resp, err = c.Do(req); err != nil {
-		return "", err
-	}
-	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusFound {
 		return "", fmt.Errorf("login form: status %d", resp.StatusCode)
 	}

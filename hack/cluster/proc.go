@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // process is one long-running program of the cluster, its output in LogDir/NAME.log.
@@ -73,27 +75,21 @@ func (p *process) failure() error {
 	return fmt.Errorf("%s exited (%v); last lines of %s:\n%s", p.Name, p.err, p.Log, logTail(p.Log, 3000))
 }
 
-// waitFor polls check every interval until it succeeds, ctx ends, or one of the watched
-// processes exits.
+// waitFor polls check every interval (testkit.Poll) until it succeeds, ctx ends, or one of the
+// watched processes exits.
 func waitFor(ctx context.Context, what string, interval time.Duration, check func(context.Context) error, watch ...*process) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	var last error
-	for {
-		if last = check(ctx); last == nil {
+	return testkit.Poll(ctx, what, 0, interval, func(ctx context.Context) error {
+		err := check(ctx)
+		if err == nil {
 			return nil
 		}
 		for _, p := range watch {
 			if p.Exited() {
-				return fmt.Errorf("waiting for %s: %w", what, p.failure())
+				return testkit.Abort(p.failure())
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last: %w)", what, ctx.Err(), last)
-		case <-t.C:
-		}
-	}
+		return err
+	})
 }
 
 func logTail(path string, n int) string {

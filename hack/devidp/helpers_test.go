@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // One key for the whole test binary: generating RSA keys is slow on shared CPUs.
@@ -37,29 +39,11 @@ const (
 	testLogout   = "http://127.0.0.1:4180/"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	t     *testing.T
 	srv   *Server
 	ts    *httptest.Server
-	clock *clock
+	clock *testkit.Clock
 }
 
 // start runs a devidp on 127.0.0.1 with the test key and clock; mutate adjusts the config.
@@ -69,7 +53,7 @@ func start(t *testing.T, mutate func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Now().Truncate(time.Second)}
+	clk := testkit.NewClock(time.Now().Truncate(time.Second))
 	cfg := Config{
 		Issuer:       "http://" + ln.Addr().String(),
 		RedirectURIs: []string{testRedirect, "http://127.0.0.1:4180/other?x=1"},

@@ -89,6 +89,18 @@ func DefaultUsers() []User {
 	return users
 }
 
+// DefaultUser returns the embedded development user with the given email (in any case), with
+// the clear-text password its login takes: the one place tests and harnesses get a dev user's
+// credentials from.
+func DefaultUser(email string) (User, error) {
+	for _, u := range DefaultUsers() {
+		if strings.EqualFold(u.Email, email) {
+			return u, nil
+		}
+	}
+	return User{}, fmt.Errorf("devidp: no default user %q", email)
+}
+
 func validateUsers(users []User) error {
 	var errs []error
 	if len(users) == 0 {

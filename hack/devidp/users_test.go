@@ -31,6 +31,28 @@ func TestDefaultUsers(t *testing.T) {
 	}
 }
 
+func TestDefaultUser(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, email          string
+		wantID, wantPassword string
+		wantErr              bool
+	}{
+		{name: "admin", email: "admin@example.com", wantID: "2a7f6c43-5d0e-4b6a-9c31-0f1e2d3c4b5a", wantPassword: "admin-pass"},
+		{name: "any case", email: "Customer@Example.COM", wantID: "4e8d2a1f-3b6c-4d7e-8f90-a1b2c3d4e5f6", wantPassword: "customer-pass"},
+		{name: "unknown", email: "nobody@example.com", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u, err := DefaultUser(tt.email)
+			if (err != nil) != tt.wantErr || u.ID != tt.wantID || u.Password != tt.wantPassword {
+				t.Fatalf("DefaultUser(%q) = %s %q, %v; want %s %q, error %v", tt.email, u.ID, u.Password, err, tt.wantID, tt.wantPassword, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestParseUsersStrict(t *testing.T) {
 	t.Parallel()
 	const ok = `users:

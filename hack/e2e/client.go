@@ -22,11 +22,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit/devlogin"
 	"github.com/gatewarden/gatewarden/services/jwtauth"
 )
 
 const (
-	acceptHTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	acceptHTML = devlogin.AcceptHTML
 	acceptJSON = "application/json"
 )
 
@@ -113,13 +114,11 @@ func marker(t *testing.T) string {
 // User returns the dev IdP's user with the given email.
 func User(t *testing.T, email string) devidp.User {
 	t.Helper()
-	for _, u := range devidp.DefaultUsers() {
-		if u.Email == email {
-			return u
-		}
+	u, err := devidp.DefaultUser(email)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no dev user %s", email)
-	return devidp.User{}
+	return u
 }
 
 // login signs in through the gateway exactly as a browser does (start, the dev IdP's form,
@@ -128,24 +127,18 @@ func User(t *testing.T, email string) devidp.User {
 func (tg *Target) Login(t *testing.T, email string) *http.Client {
 	t.Helper()
 	s := tg
-	u := User(t, email)
 	c := tg.NewClient(t, true)
 	page := get(t, c, s.GatewayURL+"/oauth2/start?rd=%2F", hdr("Accept", acceptHTML))
 	if page.status != http.StatusOK || !strings.HasPrefix(page.url.String(), s.IdPURL+"/oauth2/authorize") {
 		t.Fatalf("login start: want the dev IdP's login form, got %v", page)
 	}
-	action, fields, err := devidp.LoginForm(page.body)
-	if err != nil {
-		t.Fatalf("login form: %v\n%s", err, page.body)
-	}
-	target, err := page.url.Parse(action)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, body, err := devlogin.Submit(ctx, c, page.body, page.url, email)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields.Set("loginId", u.Email)
-	fields.Set("password", u.Password)
-	done := do(t, c, http.MethodPost, target.String(), strings.NewReader(fields.Encode()),
-		hdr("Content-Type", "application/x-www-form-urlencoded", "Accept", acceptHTML))
+	done := response{status: resp.StatusCode, header: resp.Header, body: body, url: resp.Request.URL}
 	if done.status != http.StatusOK || done.url.String() != s.GatewayURL+"/" {
 		t.Fatalf("login as %s: want to land on the gateway page, got %v", email, done)
 	}

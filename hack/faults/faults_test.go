@@ -3,7 +3,6 @@ package faults_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/gatewarden/gatewarden/hack/faults"
 	"github.com/gatewarden/gatewarden/hack/stack"
+	"github.com/gatewarden/gatewarden/hack/testkit"
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 // TestShort is the harness's short mode, as CI runs it: every fault once under the mixed
@@ -20,17 +21,12 @@ func TestShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the fault harness starts the whole system")
 	}
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is required in CI")
-		}
-		t.Skip("redis-server not on PATH")
-	}
+	testkit.NeedRedis(t)
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := stack.FindRepoRoot(wd)
+	root, err := gobuild.RepoRoot(wd)
 	if err != nil {
 		t.Fatal(err)
 	}

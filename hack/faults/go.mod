@@ -9,6 +9,7 @@ replace (
 
 require (
 	github.com/Shopify/toxiproxy/v2 v2.5.0
+	github.com/gatewarden/gatewarden v0.0.0-00010101000000-000000000000
 	github.com/gatewarden/gatewarden/hack/stack v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.25.0
 	github.com/rs/zerolog v1.28.0
@@ -57,7 +58,6 @@ require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.4 // indirect
-	github.com/gatewarden/gatewarden v0.0.0-00010101000000-000000000000 // indirect
 	github.com/go-chi/chi/v5 v5.4.0 // indirect
 	github.com/go-jose/go-jose/v3 v3.0.5 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.6 // indirect

@@ -1,14 +1,11 @@
 package idps
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -17,11 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/net/html"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 // bin is where TestMain builds every binary, in one go build.
@@ -51,14 +50,12 @@ func run(m *testing.M) int {
 	start := time.Now()
 	// One build for the four binaries: the providers, authproxy and the dev
 	// IdP. dex needs cgo (its SQLite storage is always linked in).
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+	if err := gobuild.Build(context.Background(), gobuild.Options{Dir: ".", Out: dir},
 		"./cmd/zitadel-op",
 		"github.com/dexidp/dex/cmd/dex",
 		"github.com/gatewarden/gatewarden/authproxy",
-		"github.com/gatewarden/gatewarden/hack/devidp/cmd/devidp")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "idps: build:", err)
+		"github.com/gatewarden/gatewarden/hack/devidp/cmd/devidp"); err != nil {
+		fmt.Fprintln(os.Stderr, "idps:", err)
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "idps: built providers, authproxy and devidp in %s\n", time.Since(start).Round(time.Second))
@@ -71,54 +68,20 @@ func needBinaries(t *testing.T) {
 	if bin == "" {
 		t.Skip("binaries not built (-short)")
 	}
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed (apt-get install redis-server)")
-	}
-}
-
-// freePort returns a port free on 127.0.0.1 right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// logBuf collects a process's output for failure reports.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
+	testkit.NeedRedis(t)
 }
 
 // process is a child started for one test; stopped at cleanup.
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	logs *logBuf
+	logs *testkit.LogBuffer
 	done chan struct{}
 }
 
 func start(t *testing.T, name string, args []string, env ...string) *process {
 	t.Helper()
-	p := &process{name: name, logs: &logBuf{}, done: make(chan struct{})}
+	p := &process{name: name, logs: &testkit.LogBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(args[0], args[1:]...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
@@ -158,49 +121,17 @@ func tail(s string, lines int) string {
 	return strings.Join(all, "\n")
 }
 
-// waitHTTP polls u until it answers 200.
+// waitHTTP polls u until it answers 200, failing at once if p exits.
 func waitHTTP(t *testing.T, p *process, u string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.WaitUntil(t, p.name+" to answer 200 at "+u, 30*time.Second, func(ctx context.Context) error {
 		select {
 		case <-p.done:
-			t.Fatalf("%s exited:\n%s", p.name, tail(p.logs.String(), 40))
+			return testkit.Abort(fmt.Errorf("%s exited:\n%s", p.name, tail(p.logs.String(), 40)))
 		default:
 		}
-		resp, err := http.Get(u) //nolint:gosec // a test URL on 127.0.0.1
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: %s never answered 200:\n%s", p.name, u, tail(p.logs.String(), 40))
-}
-
-// startRedis runs a throwaway redis-server on 127.0.0.1 (no persistence).
-func startRedis(t *testing.T) string {
-	t.Helper()
-	port := freePort(t)
-	p := start(t, "redis-server", []string{"redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--save", "", "--appendonly", "no", "--protected-mode", "yes"})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			_, _ = c.Write([]byte("PING\r\n"))
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if strings.HasPrefix(line, "+PONG") {
-				return addr
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("redis-server did not start:\n%s", p.logs.String())
-	return ""
+		return testkit.HTTPOK(ctx, nil, u)
+	})
 }
 
 // gateway is one authproxy in front of a provider.
@@ -219,10 +150,10 @@ type gatewayOpts struct {
 
 func startGateway(t *testing.T, o gatewayOpts) *gateway {
 	t.Helper()
-	redisAddr := startRedis(t)
+	redisAddr := testkit.StartRedis(t).Addr()
 	port := o.port
 	if port == 0 {
-		port = freePort(t)
+		port = testkit.FreePort(t)
 	}
 	u := "http://127.0.0.1:" + strconv.Itoa(port)
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
@@ -438,16 +369,4 @@ func metric(t *testing.T, g *gateway, line string) float64 {
 		}
 	}
 	return 0
-}
-
-// eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
 }

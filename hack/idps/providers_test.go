@@ -1,6 +1,7 @@
 package idps
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // provider is one OpenID provider under test, started and configured the
@@ -134,13 +138,19 @@ func flows(t *testing.T, g *gateway, p provider) {
 	if p.revoke != nil {
 		p.revoke()
 	}
-	eventually(t, 30*time.Second, "the revoked session to end", func() bool {
+	err = testkit.Poll(t.Context(), "the revoked session to end", 30*time.Second, 250*time.Millisecond, func(context.Context) error {
 		resp := authz(t, g, "/account/me", cookieA, "", "text/html")
 		if resp.StatusCode == http.StatusServiceUnavailable {
-			t.Fatalf("revoked refresh token answered 503\n%s", tail(g.proc.logs.String(), 15))
+			return testkit.Abort(fmt.Errorf("revoked refresh token answered 503\n%s", tail(g.proc.logs.String(), 15)))
 		}
-		return resp.StatusCode == http.StatusFound && strings.Contains(resp.Header.Get("Location"), "/oauth2/start")
+		if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/oauth2/start") {
+			return fmt.Errorf("authz answered %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp := authz(t, g, "/account/me", cookieA, "", "application/json"); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("API client with the revoked session: %d, want 401", resp.StatusCode)
 	}
@@ -176,7 +186,7 @@ func jwtClaim(t *testing.T, raw, name string) string {
 // claims), refresh tokens rotated (FusionAuth's OneTimeUse).
 func TestDevIDP(t *testing.T) {
 	needBinaries(t)
-	gwPort, idpPort := freePort(t), freePort(t)
+	gwPort, idpPort := testkit.FreePort(t), testkit.FreePort(t)
 	gw := "http://127.0.0.1:" + strconv.Itoa(gwPort)
 	idpURL := "http://127.0.0.1:" + strconv.Itoa(idpPort)
 	args := []string{filepath.Join(bin, "devidp"), "--listen", "127.0.0.1:" + strconv.Itoa(idpPort),
@@ -184,12 +194,16 @@ func TestDevIDP(t *testing.T) {
 		"--access-token-ttl", "20s", "--rotate-refresh-tokens"}
 	idp := start(t, "devidp", args)
 	waitHTTP(t, idp, idpURL+"/.well-known/openid-configuration")
+	admin, err := devidp.DefaultUser("admin@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
 	g := startGateway(t, gatewayOpts{
-		providerURL: idpURL, clientID: "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e", clientSecret: "dev-client-secret", port: gwPort,
+		providerURL: idpURL, clientID: devidp.DefaultClientID, clientSecret: devidp.DefaultClientSecret, port: gwPort,
 		extra: []string{"--refresh-window", "18s"},
 	})
 	flows(t, g, provider{
-		url: idpURL, clientID: "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e", user: "admin@example.com", password: "admin-pass",
+		url: idpURL, clientID: devidp.DefaultClientID, user: admin.Email, password: admin.Password,
 		jwtAccess: true, endSession: true,
 		revoke: func() { // in-memory: a restart forgets every refresh token
 			idp.stop()
@@ -209,7 +223,7 @@ func TestZitadel(t *testing.T) {
 	needBinaries(t)
 	for _, format := range []string{"jwt", "opaque"} {
 		t.Run(format, func(t *testing.T) {
-			gwPort, opPort := freePort(t), freePort(t)
+			gwPort, opPort := testkit.FreePort(t), testkit.FreePort(t)
 			gw := "http://127.0.0.1:" + strconv.Itoa(gwPort)
 			issuer := "http://127.0.0.1:" + strconv.Itoa(opPort) + "/"
 			op := start(t, "zitadel-op", []string{filepath.Join(bin, "zitadel-op"), "-addr", "127.0.0.1:" + strconv.Itoa(opPort),
@@ -272,7 +286,7 @@ staticPasswords:
 // storage) revokes every grant.
 func TestDex(t *testing.T) {
 	needBinaries(t)
-	gwPort, dexPort := freePort(t), freePort(t)
+	gwPort, dexPort := testkit.FreePort(t), testkit.FreePort(t)
 	gw := "http://127.0.0.1:" + strconv.Itoa(gwPort)
 	issuer := "http://127.0.0.1:" + strconv.Itoa(dexPort) + "/dex"
 	cfg := filepath.Join(t.TempDir(), "dex.yaml")

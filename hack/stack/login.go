@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -12,11 +11,11 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit/devlogin"
 )
 
 // AcceptHTML is a browser's Accept header (authproxy redirects such clients to the login).
-const AcceptHTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+const AcceptHTML = devlogin.AcceptHTML
 
 // Login signs u in through the gateway exactly as a browser does (/oauth2/start, the dev
 // IdP's form, the callback) and returns a client whose cookie jar holds the session. The
@@ -27,11 +26,7 @@ func (s *Stack) Login(ctx context.Context, u User) (*http.Client, error) {
 		return nil, fmt.Errorf("stack: login: %w", err)
 	}
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	page, pageURL, err := fetch(ctx, c, http.MethodGet, s.GatewayURL+"/oauth2/start?rd=%2F", nil)
-	if err != nil {
-		return nil, fmt.Errorf("stack: login %s: start: %w", u.Email, err)
-	}
-	if err := submitLogin(ctx, c, page, pageURL, u); err != nil {
+	if err := signIn(ctx, c, s.GatewayURL+"/oauth2/start?rd=%2F", u); err != nil {
 		return nil, err
 	}
 	gw, err := url.Parse(s.GatewayURL)
@@ -87,11 +82,7 @@ func (s *Stack) AccessToken(ctx context.Context, u User) (string, error) {
 		}
 		return nil
 	}}
-	page, pageURL, err := fetch(ctx, c, http.MethodGet, conf.AuthCodeURL("api-client", oauth2.S256ChallengeOption(verifier)), nil)
-	if err != nil {
-		return "", fmt.Errorf("stack: access token for %s: %w", u.Email, err)
-	}
-	if err := submitLogin(ctx, c, page, pageURL, u); err != nil {
+	if err := signIn(ctx, c, conf.AuthCodeURL("api-client", oauth2.S256ChallengeOption(verifier)), u); err != nil {
 		return "", err
 	}
 	if code == "" {
@@ -104,50 +95,15 @@ func (s *Stack) AccessToken(ctx context.Context, u User) (string, error) {
 	return tok.AccessToken, nil
 }
 
-// fetch sends a request as a browser (Accept: text/html) and returns the body and final URL.
-func fetch(ctx context.Context, c *http.Client, method, rawURL string, form url.Values) ([]byte, *url.URL, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+// signIn opens startURL with c, which leads to the dev IdP's login page, and submits the form
+// as u (testkit/devlogin), following the redirects c follows.
+func signIn(ctx context.Context, c *http.Client, startURL string, u User) error {
+	resp, _, err := devlogin.Login(ctx, c, startURL, u.Email)
 	if err != nil {
-		return nil, nil, err
-	}
-	req.Header.Set("Accept", AcceptHTML)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, nil, err
+		return fmt.Errorf("stack: login %s: %w", u.Email, err)
 	}
 	if resp.StatusCode/100 != 2 && resp.StatusCode/100 != 3 {
-		return nil, nil, fmt.Errorf("%s %s: status %d", method, resp.Request.URL.Redacted(), resp.StatusCode)
-	}
-	return b, resp.Request.URL, nil
-}
-
-// submitLogin fills the dev IdP's login form on page with u's credentials and posts it,
-// following the redirects c follows.
-func submitLogin(ctx context.Context, c *http.Client, page []byte, pageURL *url.URL, u User) error {
-	action, fields, err := devidp.LoginForm(page)
-	if err != nil {
-		return fmt.Errorf("stack: login %s: %w", u.Email, err)
-	}
-	target, err := pageURL.Parse(action)
-	if err != nil {
-		return fmt.Errorf("stack: login %s: %w", u.Email, err)
-	}
-	fields.Set("loginId", u.Email)
-	fields.Set("password", u.Password)
-	if _, _, err := fetch(ctx, c, http.MethodPost, target.String(), fields); err != nil {
-		return fmt.Errorf("stack: login %s: %w", u.Email, err)
+		return fmt.Errorf("stack: login %s: %s: status %d", u.Email, resp.Request.URL.Redacted(), resp.StatusCode)
 	}
 	return nil
 }

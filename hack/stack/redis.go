@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"strconv"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // RedisMode chooses the Redis the stack runs.
@@ -44,12 +45,10 @@ func (r *redisInstance) add(name string, p *process, address string) {
 	r.addrs[name] = address
 }
 
+// redisArgs are the kit's throwaway-server arguments, logging warnings only (the stack's output
+// is a developer's terminal) and serving a replica's full sync at once.
 func redisArgs(port int, dir string) []string {
-	return []string{
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
-		"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
-		"--repl-diskless-sync-delay", "0",
-	}
+	return append(testkit.RedisArgs(port, dir), "--loglevel", "warning", "--repl-diskless-sync-delay", "0")
 }
 
 func startRedis(mode RedisMode, port int, dir string, out io.Writer) (*redisInstance, error) {

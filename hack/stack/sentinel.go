@@ -56,7 +56,7 @@ func startSentinel(ctx context.Context, r *redisInstance, path, masterAddr, dir 
 	}
 	// The sentinel learns replicas from the master's INFO, which it reads at once and then
 	// every 10s: start it only once the replica is attached.
-	if err := poll(ctx, timeout, replica, func(ctx context.Context) error {
+	if err := poll(ctx, "the replica to be online", timeout, replica, func(ctx context.Context) error {
 		return replicaOnline(ctx, masterAddr, replicaPort)
 	}); err != nil {
 		return fmt.Errorf("stack: redis replica: %w", err)
@@ -77,7 +77,7 @@ func startSentinel(ctx context.Context, r *redisInstance, path, masterAddr, dir 
 	if err := waitTCP(ctx, r.sentinelAddr, timeout, sentinel); err != nil {
 		return fmt.Errorf("stack: redis sentinel: %w", err)
 	}
-	return poll(ctx, timeout, sentinel, func(ctx context.Context) error {
+	return poll(ctx, "the sentinel to see the replica in sync", timeout, sentinel, func(ctx context.Context) error {
 		return r.replicaInSync(ctx, addr(replicaPort))
 	})
 }

@@ -18,6 +18,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 // Proxy names a front proxy.
@@ -48,14 +51,17 @@ type User struct {
 	Branches              []string
 }
 
-// DevUsers are the dev IdP's default accounts.
+// DevUsers are the dev IdP's default accounts (devidp.DefaultUsers).
 func DevUsers() []User {
-	return []User{
-		{Email: "admin@example.com", Password: "admin-pass", Name: "Ada Admin", Roles: []string{"admin"}},
-		{Email: "manager@example.com", Password: "manager-pass", Name: "Max Manager", Roles: []string{"branch-manager"}, Branches: []string{"1"}},
-		{Email: "customer@example.com", Password: "customer-pass", Name: "Cleo Customer", Roles: []string{"user"}},
-		{Email: "outsider@example.com", Password: "outsider-pass", Name: "Otto Outsider"},
+	var users []User
+	for _, u := range devidp.DefaultUsers() {
+		su := User{Email: u.Email, Password: u.Password, Name: u.Name}
+		if u.Registration != nil {
+			su.Roles, su.Branches = u.Registration.Roles, u.Registration.Data.Branches
+		}
+		users = append(users, su)
 	}
+	return users
 }
 
 // Options configure Start. The zero value runs the embedded Caddy on free ports, building the
@@ -176,7 +182,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("stack: %w", err)
 		}
-		if opts.RepoRoot, err = FindRepoRoot(wd); err != nil {
+		if opts.RepoRoot, err = gobuild.RepoRoot(wd); err != nil {
 			return nil, err
 		}
 	}

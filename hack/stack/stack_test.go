@@ -213,17 +213,3 @@ func TestLineWriter(t *testing.T) {
 		t.Errorf("tail keeps %d lines, want %d", got, tailLines)
 	}
 }
-
-func TestFindRepoRoot(t *testing.T) {
-	t.Parallel()
-	root, err := FindRepoRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !fileExists(filepath.Join(root, "authproxy", "rules.example.yaml")) {
-		t.Errorf("root %s has no authproxy/rules.example.yaml", root)
-	}
-	if _, err := FindRepoRoot(t.TempDir()); err == nil {
-		t.Error("found a repository root above a temporary directory")
-	}
-}

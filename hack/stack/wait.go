@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // pollInterval is the pause between readiness probes.
@@ -14,26 +16,12 @@ const pollInterval = 50 * time.Millisecond
 // waitHTTP polls url until it answers 200, the timeout passes, ctx ends or proc (if any) exits.
 func waitHTTP(ctx context.Context, url string, timeout time.Duration, proc *process) error {
 	client := &http.Client{Timeout: 2 * time.Second}
-	return poll(ctx, timeout, proc, func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
-		}
-		return nil
-	})
+	return poll(ctx, url, timeout, proc, func(ctx context.Context) error { return testkit.HTTPOK(ctx, client, url) })
 }
 
 // waitTCP polls until address accepts a connection.
 func waitTCP(ctx context.Context, address string, timeout time.Duration, proc *process) error {
-	return poll(ctx, timeout, proc, func(ctx context.Context) error {
+	return poll(ctx, address, timeout, proc, func(ctx context.Context) error {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", address)
 		if err != nil {
@@ -43,28 +31,22 @@ func waitTCP(ctx context.Context, address string, timeout time.Duration, proc *p
 	})
 }
 
-func poll(ctx context.Context, timeout time.Duration, proc *process, probe func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
-	var last error
-	for {
+// poll is testkit.Poll that also gives up when proc (if any) exits, and adds proc's last
+// output to a timeout.
+func poll(ctx context.Context, what string, timeout time.Duration, proc *process, probe func(context.Context) error) error {
+	err := testkit.Poll(ctx, what, timeout, pollInterval, func(ctx context.Context) error {
 		if proc != nil {
 			if done, err := proc.exited(); done {
-				return err
+				return testkit.Abort(err)
 			}
 		}
-		if last = probe(ctx); last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if proc != nil {
-				return fmt.Errorf("not ready after %v: %v; last output:\n%s", timeout, last, proc.out.tail())
-			}
-			return fmt.Errorf("not ready after %v: %v", timeout, last)
-		case <-t.C:
-		}
+		return probe(ctx)
+	})
+	if err == nil || proc == nil {
+		return err
 	}
+	if done, _ := proc.exited(); done {
+		return err
+	}
+	return fmt.Errorf("%w; last output:\n%s", err, proc.out.tail())
 }

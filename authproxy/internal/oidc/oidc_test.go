@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit"
+	"github.com/gatewarden/gatewarden/hack/testkit/devlogin"
 )
 
 const (
@@ -71,13 +73,7 @@ func discoveredProvider(t *testing.T, base string) *Provider {
 
 func waitReady(t *testing.T, p *Provider) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for p.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("provider not ready: %v", p.Ready())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, "the provider to be ready", testkit.WaitTimeout, func(context.Context) error { return p.Ready() })
 }
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -86,21 +82,12 @@ var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request
 // code and state from the redirect back to the client.
 func login(t *testing.T, authURL, email string) (code, state string) {
 	t.Helper()
-	u, err := url.Parse(authURL)
+	resp, body, err := devlogin.Login(t.Context(), noRedirect, authURL, email)
 	if err != nil {
 		t.Fatal(err)
 	}
-	form := u.Query()
-	form.Set("loginId", email)
-	form.Set("password", strings.Split(email, "@")[0]+"-pass")
-	u.RawQuery = ""
-	resp, err := noRedirect.PostForm(u.String(), form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("login: status %d", resp.StatusCode)
+		t.Fatalf("login: status %d\n%s", resp.StatusCode, body)
 	}
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 func benchSession() *session.Session {
@@ -22,7 +23,7 @@ func benchSession() *session.Session {
 // benchStore starts a real redis-server and stores one session, in the
 // plain store or behind the cache.
 func benchStore(b *testing.B, cached bool) (session.Store, string) {
-	srv := sessiontest.StartRedis(b)
+	srv := testkit.StartRedis(b)
 	c := newClient(b, srv.Addr())
 	var st session.Store = newStore(b, c, sessiontest.Options{Prefix: "bench"})
 	if cached {

@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // wireCounter counts the commands that get past the breaker to Redis
@@ -39,15 +39,15 @@ func TestBreaker(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		fail, heal func(*sessiontest.RedisServer)
+		fail, heal func(*testkit.RedisServer)
 	}{
-		{name: "killed and restarted", fail: (*sessiontest.RedisServer).Stop, heal: (*sessiontest.RedisServer).Start},
-		{name: "paused and resumed", fail: (*sessiontest.RedisServer).Pause, heal: (*sessiontest.RedisServer).Resume},
+		{name: "killed and restarted", fail: (*testkit.RedisServer).Stop, heal: (*testkit.RedisServer).Start},
+		{name: "paused and resumed", fail: (*testkit.RedisServer).Pause, heal: (*testkit.RedisServer).Resume},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rs := sessiontest.StartRedis(t)
+			rs := testkit.StartRedis(t)
 			c := newClient(t, rs.Addr())
 			b, err := session.NewBreaker(c, session.BreakerConfig{})
 			if err != nil {
@@ -83,7 +83,7 @@ func TestBreaker(t *testing.T) {
 				t.Fatalf("%d commands reached Redis while the breaker was open", n)
 			}
 			tt.heal(rs)
-			waitFor(t, "breaker to close", func() bool { return !b.Open() })
+			testkit.WaitFor(t, "breaker to close", func() bool { return !b.Open() })
 			if err := get(); !errors.Is(err, redis.Nil) {
 				t.Fatalf("after recovery: %v", err)
 			}
@@ -95,7 +95,7 @@ func TestBreaker(t *testing.T) {
 // not outages; the breaker stays closed.
 func TestBreakerIgnoresReplies(t *testing.T) {
 	t.Parallel()
-	rs := sessiontest.StartRedis(t)
+	rs := testkit.StartRedis(t)
 	c := newClient(t, rs.Addr())
 	b, err := session.NewBreaker(c, session.BreakerConfig{Threshold: 1})
 	if err != nil {

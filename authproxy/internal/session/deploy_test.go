@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 func sentinelClient(t testing.TB, d *sessiontest.Sentinel) redis.UniversalClient {
@@ -255,7 +256,7 @@ func testClusterInvalidationFromEveryNode(t *testing.T, cl *sessiontest.Cluster)
 		if err != nil {
 			t.Fatalf("publish on %s: %v", addr, err)
 		}
-		waitFor(t, "invalidation from "+addr, func() bool {
+		testkit.WaitFor(t, "invalidation from "+addr, func() bool {
 			s, err := cached.Load(ctx, cookie)
 			return err == nil && s.AccessToken == want
 		})
@@ -290,11 +291,11 @@ func TestSentinelFailover(t *testing.T) {
 	t.Cleanup(func() { _ = newMaster.Close() })
 	// The client switches on the sentinel's +switch-master; until then a
 	// write may still reach the old master.
-	waitFor(t, "writes to reach the new master", func() bool {
+	testkit.WaitFor(t, "writes to reach the new master", func() bool {
 		c, err := st.Create(ctx, &session.Session{UserID: "u2"})
 		return err == nil && newMaster.Exists(ctx, "fo:{"+session.KeyTag(c)+"}:s").Val() == 1
 	})
-	waitFor(t, "both caches to resubscribe on the new master", func() bool {
+	testkit.WaitFor(t, "both caches to resubscribe on the new master", func() bool {
 		return newMaster.PubSubNumSub(ctx, session.DefaultChannel).Val()[session.DefaultChannel] == 2 &&
 			a.Ready() && b.Ready()
 	})
@@ -317,7 +318,7 @@ func TestSentinelFailover(t *testing.T) {
 	if err := a.Save(ctx, before, s); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "invalidation after the failover", func() bool {
+	testkit.WaitFor(t, "invalidation after the failover", func() bool {
 		s, err := b.Load(ctx, before)
 		return err == nil && s.AccessToken == "v2"
 	})
@@ -329,7 +330,7 @@ func TestSentinelFailover(t *testing.T) {
 	if err := a.DeleteUser(ctx, "u1"); err != nil {
 		t.Fatalf("DeleteUser after the failover: %v", err)
 	}
-	waitFor(t, "revocation to reach the other replica", func() bool {
+	testkit.WaitFor(t, "revocation to reach the other replica", func() bool {
 		_, err := b.Load(ctx, before)
 		return errors.Is(err, session.ErrNotFound)
 	})

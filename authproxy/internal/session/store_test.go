@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 func newClient(t testing.TB, addr string) redis.UniversalClient {
@@ -41,20 +42,8 @@ func newCached(t testing.TB, s session.Store, c redis.UniversalClient, cfg sessi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cached.Close() })
-	waitFor(t, "cache subscription", cached.Ready)
+	testkit.WaitFor(t, "cache subscription", cached.Ready)
 	return cached
-}
-
-// waitFor polls cond (an asynchronous event with no channel to wait on).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func factory(client func(t *testing.T) (redis.UniversalClient, func(time.Duration)), cached bool) sessiontest.Factory {
@@ -84,7 +73,7 @@ func TestCachedMiniredis(t *testing.T) {
 }
 
 func realClient(t *testing.T) func(t *testing.T) (redis.UniversalClient, func(time.Duration)) {
-	srv := sessiontest.StartRedis(t)
+	srv := testkit.StartRedis(t)
 	return func(t *testing.T) (redis.UniversalClient, func(time.Duration)) {
 		return newClient(t, srv.Addr()), nil
 	}
@@ -147,14 +136,14 @@ func TestNewRedisClientKind(t *testing.T) {
 // other at once, although the cache TTL is an hour.
 func TestCachedInvalidationAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	srv := sessiontest.StartRedis(t)
+	srv := testkit.StartRedis(t)
 	testInvalidationAcrossReplicas(t, func(t testing.TB) redis.UniversalClient { return newClient(t, srv.Addr()) })
 }
 
 // testInvalidationAcrossReplicas runs two Cached, each with its own client
 // from newClient, on one deployment.
 func testInvalidationAcrossReplicas(t *testing.T, newClient func(t testing.TB) redis.UniversalClient) {
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	o := sessiontest.Options{Lifetime: 12 * time.Hour, IdleTimeout: time.Hour, Now: clock.Now, Prefix: "inv"}
 	cfg := session.CacheConfig{TTL: time.Hour, Now: clock.Now}
 	ca, cb := newClient(t), newClient(t)
@@ -196,7 +185,7 @@ func testInvalidationAcrossReplicas(t *testing.T, newClient func(t testing.TB) r
 	if err := a.Save(ctx, cookie, s); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "save invalidation", func() bool { v, _ := load(b, cookie); return v == "v2" })
+	testkit.WaitFor(t, "save invalidation", func() bool { v, _ := load(b, cookie); return v == "v2" })
 
 	if _, err := load(b, other); err != nil {
 		t.Fatal(err)
@@ -204,12 +193,12 @@ func testInvalidationAcrossReplicas(t *testing.T, newClient func(t testing.TB) r
 	if err := a.Delete(ctx, cookie); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delete invalidation", func() bool { _, err := load(b, cookie); return errors.Is(err, session.ErrNotFound) })
+	testkit.WaitFor(t, "delete invalidation", func() bool { _, err := load(b, cookie); return errors.Is(err, session.ErrNotFound) })
 
 	if err := a.DeleteUser(ctx, "u1"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "user invalidation", func() bool { _, err := load(b, other); return errors.Is(err, session.ErrNotFound) })
+	testkit.WaitFor(t, "user invalidation", func() bool { _, err := load(b, other); return errors.Is(err, session.ErrNotFound) })
 }
 
 // Expiry is enforced on cache hits, whatever the cache TTL.
@@ -217,7 +206,7 @@ func TestCachedEnforcesExpiryOnHits(t *testing.T) {
 	t.Parallel()
 	m := miniredis.RunT(t)
 	c := newClient(t, m.Addr())
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	o := sessiontest.Options{Lifetime: 2 * time.Hour, IdleTimeout: time.Hour, Now: clock.Now, Prefix: "exp"}
 	st := newStore(t, c, o)
 	cached := newCached(t, st, c, session.CacheConfig{TTL: 24 * time.Hour, Now: clock.Now})
@@ -251,8 +240,8 @@ func TestCachedEnforcesExpiryOnHits(t *testing.T) {
 // it cannot hear invalidations is seen at once.
 func TestCachedBypassedWhileSubscriptionDown(t *testing.T) {
 	t.Parallel()
-	srv := sessiontest.StartRedis(t)
-	clock := sessiontest.NewClock(time.Now())
+	srv := testkit.StartRedis(t)
+	clock := testkit.NewClock(time.Now())
 	o := sessiontest.Options{Lifetime: 12 * time.Hour, IdleTimeout: time.Hour, Now: clock.Now, Prefix: "down"}
 	c := newClient(t, srv.Addr())
 	st := newStore(t, c, o)
@@ -266,12 +255,12 @@ func TestCachedBypassedWhileSubscriptionDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop()
-	waitFor(t, "cache to notice the outage", func() bool { return !cached.Ready() })
+	testkit.WaitFor(t, "cache to notice the outage", func() bool { return !cached.Ready() })
 	if _, err := cached.Load(ctx, cookie); !errors.Is(err, session.ErrUnavailable) {
 		t.Fatalf("Load with Redis down = %v; want ErrUnavailable (no stale cache hit)", err)
 	}
 	srv.Start()
-	waitFor(t, "cache subscription to return", cached.Ready)
+	testkit.WaitFor(t, "cache subscription to return", cached.Ready)
 	// The restarted Redis is empty (no persistence): the session is gone,
 	// and the cache must not pretend otherwise.
 	if _, err := cached.Load(ctx, cookie); !errors.Is(err, session.ErrNotFound) {
@@ -283,7 +272,7 @@ func TestCachedBypassedWhileSubscriptionDown(t *testing.T) {
 // ErrNotFound); restarted: the same client works again.
 func TestUnavailableAndRecovery(t *testing.T) {
 	t.Parallel()
-	srv := sessiontest.StartRedis(t)
+	srv := testkit.StartRedis(t)
 	c := session.NewRedisClient(session.Options{Addrs: []string{srv.Addr()}})
 	t.Cleanup(func() { _ = c.Close() })
 	st, err := session.NewRedisStore(session.Config{Client: c})
@@ -323,7 +312,7 @@ func TestUnavailableAndRecovery(t *testing.T) {
 	}
 
 	srv.Start()
-	waitFor(t, "client to reconnect", func() bool { return st.Ping(ctx) == nil })
+	testkit.WaitFor(t, "client to reconnect", func() bool { return st.Ping(ctx) == nil })
 	cookie, err = st.Create(ctx, &session.Session{UserID: "u1"})
 	if err != nil {
 		t.Fatalf("Create after restart: %v", err)
@@ -358,7 +347,7 @@ func TestCachedLoadRacingSave(t *testing.T) {
 	t.Parallel()
 	m := miniredis.RunT(t)
 	c := newClient(t, m.Addr())
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	o := sessiontest.Options{Lifetime: 12 * time.Hour, IdleTimeout: time.Hour, Now: clock.Now, Prefix: "race"}
 	st := newStore(t, c, o)
 	g := &gatedStore{Store: st, armed: make(chan struct{}, 1), read: make(chan struct{}), gate: make(chan struct{})}

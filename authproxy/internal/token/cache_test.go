@@ -4,23 +4,15 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
-// clock is a test clock safe for concurrent reads.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
-func (c *clock) Now() time.Time   { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) Add(d time.Duration) {
-	c.ns.Add(int64(d))
-}
-
-func cachedSigner(t testing.TB) (*Signer, *clock) {
+func cachedSigner(t testing.TB) (*Signer, *testkit.Clock) {
 	t.Helper()
-	clk := newClock(testNow)
+	clk := testkit.NewClock(testNow)
 	cfg := configFor(t, ES256)
 	cfg.Now = clk.Now
 	s, err := NewSigner(cfg)
@@ -39,12 +31,12 @@ func TestCacheRemintsBeforeExpiry(t *testing.T) {
 	if err != nil || hit {
 		t.Fatalf("first mint: hit=%v err=%v", hit, err)
 	}
-	clk.Add(44 * time.Second) // 16s of 60s left: more than a quarter
+	clk.Advance(44 * time.Second) // 16s of 60s left: more than a quarter
 	tok2, exp2, hit, _ := s.MintCached(c, cl)
 	if !hit || tok2 != tok1 || !exp2.Equal(exp1) {
 		t.Fatalf("at 44s: hit=%v same=%v", hit, tok2 == tok1)
 	}
-	clk.Add(1 * time.Second) // exactly a quarter left: re-mint
+	clk.Advance(1 * time.Second) // exactly a quarter left: re-mint
 	tok3, exp3, hit, _ := s.MintCached(c, cl)
 	if hit || tok3 == tok1 || !exp3.After(exp1) {
 		t.Fatalf("at 45s: hit=%v same=%v exp=%v", hit, tok3 == tok1, exp3)
@@ -160,7 +152,7 @@ func TestCacheConcurrent(t *testing.T) {
 					return
 				}
 				if i%10 == 0 {
-					clk.Add(5 * time.Second)
+					clk.Advance(5 * time.Second)
 				}
 			}
 		})

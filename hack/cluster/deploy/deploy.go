@@ -30,6 +30,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/hack/cluster"
 	"github.com/gatewarden/gatewarden/hack/cluster/image"
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 // The deployment's fixed names, as in the kind development setup (k8s/gatewarden/values-kind.yaml).
@@ -271,10 +272,10 @@ func appVersion(repo string) (string, error) {
 func (d *Deployment) buildImages(ctx context.Context, tools []string) ([]string, error) {
 	repo := d.Opts.Repo
 	bin := filepath.Join(d.work, "bin")
-	if err := goBuild(ctx, repo, bin, "./authproxy", "./services/catalog", "./services/inventory", "./hack/devidp/cmd/devidp"); err != nil {
+	if err := gobuild.Build(ctx, gobuild.Options{Dir: repo, Out: bin, Static: true}, "./authproxy", "./services/catalog", "./services/inventory", "./hack/devidp/cmd/devidp"); err != nil {
 		return nil, err
 	}
-	if err := goBuild(ctx, filepath.Join(repo, "hack/cluster"), bin, "./cmd/pause", "./cmd/probe"); err != nil {
+	if err := gobuild.Build(ctx, gobuild.Options{Dir: filepath.Join(repo, "hack/cluster"), Out: bin, Static: true}, "./cmd/pause", "./cmd/probe"); err != nil {
 		return nil, err
 	}
 	version, err := appVersion(repo)
@@ -415,17 +416,6 @@ func postgresImage(ctx context.Context, work string) (image.Spec, error) {
 	})
 }
 
-// goBuild builds static binaries of pkgs (relative to dir) into out.
-func goBuild(ctx context.Context, dir, out string, pkgs ...string) error {
-	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-trimpath", "-o", out + string(filepath.Separator)}, pkgs...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %v in %s: %w\n%s", pkgs, dir, err, b)
-	}
-	return nil
-}
-
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
@@ -487,7 +477,7 @@ func ProbeImage(ctx context.Context, repo, tarPath string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := goBuild(ctx, filepath.Join(repo, "hack/cluster"), dir, "./cmd/probe"); err != nil {
+	if err := gobuild.Build(ctx, gobuild.Options{Dir: filepath.Join(repo, "hack/cluster"), Out: dir, Static: true}, "./cmd/probe"); err != nil {
 		return err
 	}
 	return image.Build(image.Binary(probeImage, filepath.Join(dir, "probe"), "/probe"), tarPath)

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 func TestParseList(t *testing.T) {
@@ -59,12 +61,10 @@ func TestParseList(t *testing.T) {
 func TestWithSharedLibsAddsNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	static := filepath.Join(dir, "pause")
-	build := exec.Command("go", "build", "-trimpath", "-o", static, "../cmd/pause")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ../cmd/pause: %v\n%s", err, out)
+	if err := gobuild.Build(t.Context(), gobuild.Options{Dir: "..", Out: dir, Static: true}, "./cmd/pause"); err != nil {
+		t.Fatal(err)
 	}
+	static := filepath.Join(dir, "pause")
 	script := writeFile(t, dir, "run.sh", "#!/bin/sh\n", 0o755)
 
 	tests := []struct {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/hack/stack"
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 // binaries are built once by TestMain and shared by every stack (read-only after TestMain).
@@ -35,7 +36,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	root, err := stack.FindRepoRoot(wd)
+	root, err := gobuild.RepoRoot(wd)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 const clusterSlots = 16384
@@ -18,7 +20,7 @@ const clusterSlots = 16384
 // dir, the slots split evenly between them. Clients connect with
 // session.Options{Addrs: c.Addrs()}.
 type Cluster struct {
-	Nodes []*RedisServer
+	Nodes []*testkit.RedisServer
 }
 
 // StartCluster starts n masters, joins them (CLUSTER MEET), assigns the
@@ -32,36 +34,36 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	if n < 1 || n > clusterSlots {
 		t.Fatalf("cluster of %d nodes", n)
 	}
-	c := &Cluster{Nodes: make([]*RedisServer, n)}
+	c := &Cluster{Nodes: make([]*testkit.RedisServer, n)}
 	busPorts := make([]int, n)
 	for i := range n {
 		// The bus port is chosen too: port+10000 may be taken or beyond 65535.
-		busPorts[i] = freePort(t)
-		c.Nodes[i] = startServer(t, []string{
+		busPorts[i] = testkit.FreePort(t)
+		c.Nodes[i] = testkit.StartRedisWith(t, testkit.RedisOptions{Extra: []string{
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf", // inside the node's --dir
 			"--cluster-node-timeout", "2000",
 			"--cluster-port", strconv.Itoa(busPorts[i]),
-		})
+		}})
 	}
 	ctx := t.Context()
 	for i, node := range c.Nodes {
 		first, last := i*clusterSlots/n, (i+1)*clusterSlots/n-1
-		if err := node.do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", i+1); err != nil {
+		if err := do(ctx, node.Addr(), "CLUSTER", "SET-CONFIG-EPOCH", i+1); err != nil {
 			t.Fatalf("node %d: set-config-epoch: %v", i, err)
 		}
-		if err := node.do(ctx, "CLUSTER", "ADDSLOTSRANGE", first, last); err != nil {
+		if err := do(ctx, node.Addr(), "CLUSTER", "ADDSLOTSRANGE", first, last); err != nil {
 			t.Fatalf("node %d: addslotsrange %d %d: %v", i, first, last, err)
 		}
 		if i > 0 {
-			if err := c.Nodes[0].do(ctx, "CLUSTER", "MEET", "127.0.0.1", node.port, busPorts[i]); err != nil {
+			if err := do(ctx, c.Nodes[0].Addr(), "CLUSTER", "MEET", "127.0.0.1", node.Port(), busPorts[i]); err != nil {
 				t.Fatalf("meet node %d: %v", i, err)
 			}
 		}
 	}
-	waitUntil(t, "cluster_state:ok on every node", func(ctx context.Context) error {
+	testkit.WaitUntil(t, "cluster_state:ok on every node", deployTimeout, func(ctx context.Context) error {
 		for i, node := range c.Nodes {
-			info, err := node.clusterInfo(ctx)
+			info, err := clusterInfo(ctx, node.Addr())
 			if err != nil {
 				return fmt.Errorf("node %d: %w", i, err)
 			}
@@ -90,14 +92,15 @@ func direct(addr string) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 }
 
-func (r *RedisServer) do(ctx context.Context, args ...any) error {
-	c := direct(r.Addr())
+// do sends one command to addr.
+func do(ctx context.Context, addr string, args ...any) error {
+	c := direct(addr)
 	defer func() { _ = c.Close() }()
 	return c.Do(ctx, args...).Err()
 }
 
-func (r *RedisServer) clusterInfo(ctx context.Context) (string, error) {
-	c := direct(r.Addr())
+func clusterInfo(ctx context.Context, addr string) (string, error) {
+	c := direct(addr)
 	defer func() { _ = c.Close() }()
 	return c.ClusterInfo(ctx).Result()
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // SentinelMaster is the master name the Sentinel deployment monitors.
@@ -22,7 +24,7 @@ const SentinelMaster = "gwmaster"
 // 127.0.0.1 port with its own temp dir. Clients connect with
 // session.Options{Addrs: []string{s.Addr()}, MasterName: SentinelMaster}.
 type Sentinel struct {
-	Master, Replica, Sentinel *RedisServer
+	Master, Replica, Sentinel *testkit.RedisServer
 	// Password is the sentinel's requirepass ("" = none); clients pass it
 	// as session.Options.SentinelPassword.
 	Password string
@@ -44,45 +46,42 @@ func StartSentinelAuth(t testing.TB, password string) *Sentinel {
 	// No 5s wait for more replicas before a full sync (the replica serves
 	// one after a failover).
 	noDelay := []string{"--repl-diskless-sync-delay", "0"}
-	master := startServer(t, noDelay)
-	replica := startServer(t, append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}, noDelay...))
+	master := testkit.StartRedisWith(t, testkit.RedisOptions{Extra: noDelay})
+	replica := testkit.StartRedisWith(t, testkit.RedisOptions{Extra: append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(master.Port())}, noDelay...)})
 	// The sentinel learns replicas from the master's INFO, which it reads at
 	// once and then every 10s: start it only when the replica is there.
-	waitUntil(t, "replica online", func(ctx context.Context) error {
+	testkit.WaitUntil(t, "replica online", deployTimeout, func(ctx context.Context) error {
 		c := direct(master.Addr())
 		defer func() { _ = c.Close() }()
 		info, err := c.Info(ctx, "replication").Result()
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(info, "port="+strconv.Itoa(replica.port)+",state=online") {
+		if !strings.Contains(info, "port="+strconv.Itoa(replica.Port())+",state=online") {
 			return fmt.Errorf("master replication info:\n%s", info)
 		}
 		return nil
 	})
 
-	s := newServer(t)
-	conf := filepath.Join(s.dir, "sentinel.conf") // rewritten by the sentinel
+	port, dir := testkit.FreePort(t), t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf") // rewritten by the sentinel
 	body := fmt.Sprintf(`port %d
 bind 127.0.0.1
 dir %s
-logfile %s
 sentinel monitor %s 127.0.0.1 %d 1
-sentinel down-after-milliseconds %[4]s 1000
-sentinel failover-timeout %[4]s 10000
-`, s.port, s.dir, filepath.Join(s.dir, "redis.log"), SentinelMaster, master.port)
+sentinel down-after-milliseconds %[3]s 1000
+sentinel failover-timeout %[3]s 10000
+`, port, dir, SentinelMaster, master.Port())
 	if password != "" {
 		body += "requirepass " + password + "\n"
 	}
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatalf("write sentinel.conf: %v", err)
 	}
-	s.args = []string{conf, "--sentinel"}
-	s.Start()
-	t.Cleanup(s.Stop)
+	s := testkit.StartRedisWith(t, testkit.RedisOptions{Port: port, Dir: dir, Args: []string{conf, "--sentinel"}})
 
 	d := &Sentinel{Master: master, Replica: replica, Sentinel: s, Password: password}
-	waitUntil(t, "sentinel to see the replica in sync", func(ctx context.Context) error {
+	testkit.WaitUntil(t, "sentinel to see the replica in sync", deployTimeout, func(ctx context.Context) error {
 		return d.replicaInSync(ctx, replica.Addr())
 	})
 	return d
@@ -130,7 +129,7 @@ func (d *Sentinel) Failover(t testing.TB) {
 	if err := c.Failover(ctx, SentinelMaster).Err(); err != nil {
 		t.Fatalf("SENTINEL FAILOVER: %v", err)
 	}
-	waitUntil(t, "failover to the replica", func(ctx context.Context) error {
+	testkit.WaitUntil(t, "failover to the replica", deployTimeout, func(ctx context.Context) error {
 		got, err := d.MasterAddr(ctx)
 		if err != nil {
 			return err
@@ -176,22 +175,6 @@ func role(ctx context.Context, addr, want string) error {
 	return nil
 }
 
-// waitUntil polls check (deployment state changes asynchronously, with no
-// event to wait on) until it returns nil, failing the test after 20s with
-// the last error.
-func waitUntil(t testing.TB, what string, check func(ctx context.Context) error) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		err := check(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling; see above
-	}
-}
+// deployTimeout bounds each wait for a deployment's state to change (replication, a
+// failover, the cluster forming): asynchronous, with no event to wait on.
+const deployTimeout = 20 * time.Second

@@ -1,6 +1,6 @@
 // Package sessiontest is the one conformance suite every session.Store must
-// pass (in the manner of oauth2-proxy's pkg/sessions/tests), plus a helper
-// that runs a real redis-server for tests in other packages.
+// pass (in the manner of oauth2-proxy's pkg/sessions/tests), plus real Redis
+// deployments (Sentinel, Cluster) made of the test kit's redis-servers.
 package sessiontest
 
 import (
@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // Options are what a case asks the factory for.
@@ -40,29 +40,6 @@ type Env struct {
 // Factory builds a fresh store for one case; it registers its own cleanup.
 type Factory func(t *testing.T, o Options) Env
 
-// Clock is a settable clock.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock starts at start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
-
-// Now returns the current fake time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 const (
 	lifetime = 2 * time.Hour
 	idle     = time.Hour // the default touch interval is then 1m
@@ -72,13 +49,13 @@ type fixture struct {
 	t     *testing.T
 	ctx   context.Context
 	env   Env
-	clock *Clock
+	clock *testkit.Clock
 	pfx   string
 }
 
 func newFixture(t *testing.T, newEnv Factory) *fixture {
 	t.Helper()
-	clock := NewClock(time.Now().Truncate(time.Millisecond))
+	clock := testkit.NewClock(time.Now().Truncate(time.Millisecond))
 	pfx := "t" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
 	env := newEnv(t, Options{Lifetime: lifetime, IdleTimeout: idle, Now: clock.Now, Prefix: pfx})
 	return &fixture{t: t, ctx: t.Context(), env: env, clock: clock, pfx: pfx}
@@ -593,21 +570,20 @@ func testLockContext(f *fixture) {
 	}
 	defer release()
 	cancel() // the work is over without release: renewal stops, the lock expires
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.WaitUntil(f.t, "the lock to expire after its context ended", 5*time.Second, func(ctx context.Context) error {
 		if f.env.FastForward != nil {
 			f.env.FastForward(50 * time.Millisecond)
 		}
-		r, err := f.env.Store.Lock(f.ctx, cookie, ttl)
+		r, err := f.env.Store.Lock(ctx, cookie, ttl)
 		if err == nil {
 			r()
-			return
+			return nil
 		}
-		if !errors.Is(err, session.ErrLocked) || time.Now().After(deadline) {
-			f.t.Fatalf("lock never expired after its context ended: %v", err)
+		if !errors.Is(err, session.ErrLocked) {
+			return testkit.Abort(err)
 		}
-		time.Sleep(20 * time.Millisecond) // waiting for a TTL to pass
-	}
+		return err
+	})
 }
 
 func testWaitLock(f *fixture) {

@@ -1,22 +1,22 @@
 package main
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 func TestPauseExitsZeroOnSignal(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "pause")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	dir := t.TempDir()
+	if err := gobuild.Build(t.Context(), gobuild.Options{Dir: ".", Out: dir, Static: true}, "."); err != nil {
+		t.Fatal(err)
 	}
+	bin := filepath.Join(dir, "pause")
 	tests := []struct {
 		name   string
 		signal syscall.Signal

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/hack/stack"
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 func main() {
@@ -90,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		root, err := stack.FindRepoRoot(wd)
+		root, err := gobuild.RepoRoot(wd)
 		if err != nil {
 			return err
 		}
