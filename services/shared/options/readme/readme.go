@@ -1,0 +1,56 @@
+// Package readme keeps the option tables in a Markdown file in step with
+// the code: the text between "<!-- options:NAME -->" and the next
+// "<!-- /options -->" must be the table options.Set.Markdown renders.
+// Tests call Sync to compare (a drift fails with a diff) and `make docs`
+// calls it, through the same tests, to rewrite. Only tests import it.
+package readme
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// Markers around a generated table.
+const (
+	beginMarker = "<!-- options:%s -->\n"
+	endMarker   = "<!-- /options -->"
+)
+
+// Sync compares the block named name in the Markdown file at path with
+// table. With write set it replaces the block instead; otherwise a
+// difference is an error showing the diff and how to regenerate.
+func Sync(path, name, table string, write bool) error {
+	doc, err := os.ReadFile(path) //nolint:gosec // G304: a path the test names
+	if err != nil {
+		return err
+	}
+	begin := []byte(fmt.Sprintf(beginMarker, name))
+	i := bytes.Index(doc, begin)
+	if i < 0 {
+		return fmt.Errorf("readme: %s has no %q marker; add it and the %q end marker where the table belongs, then run `make docs`", path, bytes.TrimSpace(begin), endMarker)
+	}
+	start := i + len(begin)
+	n := bytes.Index(doc[start:], []byte(endMarker))
+	if n < 0 {
+		return fmt.Errorf("readme: %s: no %q after %q", path, endMarker, bytes.TrimSpace(begin))
+	}
+	got := string(doc[start : start+n])
+	if got == table {
+		return nil
+	}
+	if !write {
+		return fmt.Errorf("readme: the %s option table in %s is not what the code says; run `make docs` (-want from code +got in file):\n%s",
+			name, path, cmp.Diff(splitLines(table), splitLines(got)))
+	}
+	var out bytes.Buffer
+	out.Write(doc[:start])
+	out.WriteString(table)
+	out.Write(doc[start+n:])
+	return os.WriteFile(path, out.Bytes(), 0o644) //nolint:gosec // G306: a tracked documentation file
+}
+
+func splitLines(s string) []string { return strings.Split(s, "\n") }
