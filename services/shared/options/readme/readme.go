@@ -1,6 +1,7 @@
 // Package readme keeps the option tables in a Markdown file in step with
 // the code: the text between "<!-- options:NAME -->" and the next
-// "<!-- /options -->" must be the table options.Set.Markdown renders.
+// "<!-- /options -->" must be the table options.Set.Markdown renders, with
+// a blank line before and after.
 // Tests call Sync to compare (a drift fails with a diff) and `make docs`
 // calls it, through the same tests, to rewrite. Only tests import it.
 package readme
@@ -38,6 +39,8 @@ func Sync(path, name, table string, write bool) error {
 	if n < 0 {
 		return fmt.Errorf("readme: %s: no %q after %q", path, endMarker, bytes.TrimSpace(begin))
 	}
+	// Blank lines around the table keep the markers out of it.
+	table = "\n" + table + "\n"
 	got := string(doc[start : start+n])
 	if got == table {
 		return nil

@@ -19,15 +19,15 @@ func TestSync(t *testing.T) {
 		wantErr string
 		wantDoc string // after Sync; "" = unchanged
 	}{
-		{name: "in step", doc: "# T\n<!-- options:t -->\n" + table + "<!-- /options -->\nafter\n"},
+		{name: "in step", doc: "# T\n<!-- options:t -->\n\n" + table + "\n<!-- /options -->\nafter\n"},
 		{name: "drift", doc: "<!-- options:t -->\n| a | b |\n| --- | --- |\n| x | old |\n<!-- /options -->\n", wantErr: "\"| x | old |\""},
 		{name: "no marker", doc: "# T\n", wantErr: `has no "<!-- options:t -->" marker`},
-		{name: "other name only", doc: "<!-- options:u -->\n" + table + "<!-- /options -->\n", wantErr: "has no"},
+		{name: "other name only", doc: "<!-- options:u -->\n\n" + table + "\n<!-- /options -->\n", wantErr: "has no"},
 		{name: "no end", doc: "<!-- options:t -->\n" + table, wantErr: `no "<!-- /options -->"`},
 		{
 			name: "write", write: true,
 			doc:     "# T\n<!-- options:u -->\nkeep\n<!-- /options -->\n<!-- options:t -->\nstale\n<!-- /options -->\nafter\n",
-			wantDoc: "# T\n<!-- options:u -->\nkeep\n<!-- /options -->\n<!-- options:t -->\n" + table + "<!-- /options -->\nafter\n",
+			wantDoc: "# T\n<!-- options:u -->\nkeep\n<!-- /options -->\n<!-- options:t -->\n\n" + table + "\n<!-- /options -->\nafter\n",
 		},
 	}
 	for _, tt := range tests {
