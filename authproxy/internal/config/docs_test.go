@@ -1,7 +1,6 @@
 package config
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,15 +9,11 @@ import (
 	"github.com/gatewarden/gatewarden/services/shared/options/readme"
 )
 
-var updateDocs = flag.Bool("update-docs", false, "rewrite the option table in README.md from the code (make docs)")
-
 // TestREADMETable: the README's authproxy table is the option table's
 // Markdown; `make docs` rewrites it.
 func TestREADMETable(t *testing.T) {
 	t.Parallel()
-	if err := readme.Sync("../../../README.md", "authproxy", (&Config{}).options().Markdown(), *updateDocs); err != nil {
-		t.Fatal(err)
-	}
+	readme.Test(t, "../../../README.md", "authproxy", (&Config{}).options().Markdown())
 }
 
 // TestChartVariables: every AUTHPROXY_ variable the chart sets or names in

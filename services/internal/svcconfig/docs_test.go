@@ -1,7 +1,6 @@
 package svcconfig
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,16 +9,12 @@ import (
 	"github.com/gatewarden/gatewarden/services/shared/options/readme"
 )
 
-var updateDocs = flag.Bool("update-docs", false, "rewrite the option table in README.md from the code (make docs)")
-
 // TestREADMETable: the README's catalog and inventory table is the option
 // table's Markdown (the same for both: the audience's default is
 // documented, not rendered); `make docs` rewrites it.
 func TestREADMETable(t *testing.T) {
 	t.Parallel()
-	if err := readme.Sync("../../../README.md", "services", new(Config).options("catalog", "catalog").Markdown(), *updateDocs); err != nil {
-		t.Fatal(err)
-	}
+	readme.Test(t, "../../../README.md", "services", new(Config).options("catalog", "catalog").Markdown())
 }
 
 // TestChartVariables: every JWT_ variable the chart sets is one the

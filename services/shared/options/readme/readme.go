@@ -2,18 +2,34 @@
 // the code: the text between "<!-- options:NAME -->" and the next
 // "<!-- /options -->" must be the table options.Set.Markdown renders, with
 // a blank line before and after.
-// Tests call Sync to compare (a drift fails with a diff) and `make docs`
-// calls it, through the same tests, to rewrite. Only tests import it.
+// A binary's test calls Test to compare (a drift fails with a diff);
+// `make docs` runs the same tests with -update-docs to rewrite. Only tests
+// import it.
 package readme
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
+	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
+
+// update is the test binary's -update-docs flag, as golden-file packages
+// define theirs.
+var update = flag.Bool("update-docs", false, "rewrite the option tables in README.md from the code (make docs)")
+
+// Test fails t when the block named name in the Markdown file at path is
+// not table, or rewrites the block when the test runs with -update-docs.
+func Test(t testing.TB, path, name, table string) {
+	t.Helper()
+	if err := Sync(path, name, table, *update); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // Markers around a generated table.
 const (
