@@ -1,9 +1,6 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
-	"regexp"
 	"testing"
 
 	"github.com/gatewarden/gatewarden/services/shared/options/readme"
@@ -21,31 +18,6 @@ func TestREADMETable(t *testing.T) {
 // chart setting a variable nobody reads.
 func TestChartVariables(t *testing.T) {
 	t.Parallel()
-	set := (&Config{}).options()
-	known := map[string]bool{EnvPrefix + "CONFIG": true}
-	for _, o := range set.Options {
-		known[set.EnvVar(o)] = true
-	}
-	files, err := filepath.Glob("../../../charts/gatewarden/templates/*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files = append(files, "../../../charts/gatewarden/values.yaml", "../../../charts/gatewarden/README.md")
-	name := regexp.MustCompile(EnvPrefix + `[A-Z0-9_]+`)
-	seen := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range name.FindAllString(string(b), -1) {
-			seen++
-			if !known[v] {
-				t.Errorf("%s names %s, which authproxy does not read", f, v)
-			}
-		}
-	}
-	if seen == 0 {
-		t.Fatal("no AUTHPROXY_ variable found in the chart: did it move?")
-	}
+	readme.TestVariables(t, (&Config{}).options(), EnvPrefix+`[A-Z0-9_]+`,
+		"../../../charts/gatewarden/templates/*", "../../../charts/gatewarden/values.yaml", "../../../charts/gatewarden/README.md")
 }

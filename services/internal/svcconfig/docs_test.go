@@ -1,9 +1,6 @@
 package svcconfig
 
 import (
-	"os"
-	"path/filepath"
-	"regexp"
 	"testing"
 
 	"github.com/gatewarden/gatewarden/services/shared/options/readme"
@@ -21,30 +18,6 @@ func TestREADMETable(t *testing.T) {
 // services read.
 func TestChartVariables(t *testing.T) {
 	t.Parallel()
-	set := new(Config).options("catalog", "catalog")
-	known := map[string]bool{}
-	for _, o := range set.Options {
-		known[set.EnvVar(o)] = true
-	}
-	files, err := filepath.Glob("../../../charts/gatewarden/templates/*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := regexp.MustCompile(`\bJWT_[A-Z0-9_]+`)
-	seen := 0
-	for _, f := range append(files, "../../../charts/gatewarden/README.md") {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range name.FindAllString(string(b), -1) {
-			seen++
-			if !known[v] {
-				t.Errorf("%s names %s, which the services do not read", f, v)
-			}
-		}
-	}
-	if seen == 0 {
-		t.Fatal("no JWT_ variable found in the chart: did it move?")
-	}
+	readme.TestVariables(t, new(Config).options("catalog", "catalog"), `\bJWT_[A-Z0-9_]+`,
+		"../../../charts/gatewarden/templates/*", "../../../charts/gatewarden/README.md")
 }

@@ -12,10 +12,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatewarden/gatewarden/services/shared/options"
 )
 
 // update is the test binary's -update-docs flag, as golden-file packages
@@ -73,3 +77,42 @@ func Sync(path, name, table string, write bool) error {
 }
 
 func splitLines(s string) []string { return strings.Split(s, "\n") }
+
+// TestVariables fails t for every match of pattern (a variable name
+// pattern such as `AUTHPROXY_[A-Z0-9_]+`) in the files the globs name that
+// is not an environment variable of set (nor its --config variable), so a
+// chart or doc cannot go on setting a variable nobody reads. It fails too
+// when nothing matches: the files have moved.
+func TestVariables(t testing.TB, set options.Set, pattern string, globs ...string) {
+	t.Helper()
+	known := map[string]bool{}
+	if set.ConfigFile {
+		known[set.EnvPrefix+"CONFIG"] = true
+	}
+	for _, o := range set.Options {
+		known[set.EnvVar(o)] = true
+	}
+	re := regexp.MustCompile(pattern)
+	seen := 0
+	for _, g := range globs {
+		files, err := filepath.Glob(g)
+		if err != nil || len(files) == 0 {
+			t.Fatalf("readme: %s names no file (%v)", g, err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f) //nolint:gosec // G304: a path the test names
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range re.FindAllString(string(b), -1) {
+				seen++
+				if !known[v] {
+					t.Errorf("%s names %s, which %s does not read", f, v, set.Program)
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatalf("readme: no %s in %v: did the files move?", pattern, globs)
+	}
+}

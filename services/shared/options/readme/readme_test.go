@@ -1,11 +1,14 @@
 package readme_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/gatewarden/gatewarden/services/shared/options"
 	"github.com/gatewarden/gatewarden/services/shared/options/readme"
 )
 
@@ -48,6 +51,66 @@ func TestSync(t *testing.T) {
 			}
 			if string(got) != want {
 				t.Errorf("file after Sync:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// fakeT records what TestVariables reports; Fatal ends its goroutine as
+// testing.T's does.
+type fakeT struct {
+	testing.TB
+	msgs []string
+}
+
+func (f *fakeT) Helper() {}
+func (f *fakeT) Errorf(format string, args ...any) {
+	f.msgs = append(f.msgs, fmt.Sprintf(format, args...))
+}
+func (f *fakeT) Fatalf(format string, args ...any) { f.Errorf(format, args...); runtime.Goexit() }
+func (f *fakeT) Fatal(args ...any)                 { f.msgs = append(f.msgs, fmt.Sprint(args...)); runtime.Goexit() }
+
+func TestVariables(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"known.yaml":   "- name: T_LISTEN\n- name: T_CONFIG\n",
+		"unknown.yaml": "- name: T_LISTEN\n- name: T_LISTEN_ADDR\n",
+		"none.yaml":    "nothing here\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var listen string
+	set := options.Set{Program: "t", EnvPrefix: "T_", ConfigFile: true, Options: []options.Option{{Name: "listen", Value: options.String(&listen)}}}
+	tests := []struct {
+		name  string
+		globs []string
+		want  []string
+	}{
+		{name: "known", globs: []string{filepath.Join(dir, "known.yaml")}},
+		{name: "unknown", globs: []string{filepath.Join(dir, "*.yaml")}, want: []string{filepath.Join(dir, "unknown.yaml") + " names T_LISTEN_ADDR, which t does not read"}},
+		{name: "nothing matches", globs: []string{filepath.Join(dir, "none.yaml")}, want: []string{"readme: no T_[A-Z_]+ in"}},
+		{name: "no file", globs: []string{filepath.Join(dir, "gone.yaml")}, want: []string{"gone.yaml names no file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fakeT{}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				readme.TestVariables(f, set, `T_[A-Z_]+`, tt.globs...)
+			}()
+			<-done
+			if len(f.msgs) != len(tt.want) {
+				t.Fatalf("reported %q, want %q", f.msgs, tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(f.msgs[i], w) {
+					t.Errorf("report %q lacks %q", f.msgs[i], w)
+				}
 			}
 		})
 	}
