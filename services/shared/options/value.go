@@ -25,14 +25,7 @@ type Value struct {
 // shows the value in summaries and logs (it must not reveal secrets).
 func Scalar[T any](p *T, parse func(string) (T, error), format func(T) string) Value {
 	return Value{
-		set: func(s string) error {
-			v, err := parse(s)
-			if err != nil {
-				return err
-			}
-			*p = v
-			return nil
-		},
+		set:  parseInto(parse, func(v T) { *p = v }),
 		show: func() []string { return []string{format(*p)} },
 		log:  func() slog.Value { return slog.StringValue(format(*p)) },
 	}
@@ -48,17 +41,22 @@ func List[T any](p *[]T, parse func(string) (T, error), format func(T) string) V
 		return out
 	}
 	return Value{
-		set: func(s string) error {
-			v, err := parse(s)
-			if err != nil {
-				return err
-			}
-			*p = append(*p, v)
-			return nil
-		},
+		set:  parseInto(parse, func(v T) { *p = append(*p, v) }),
 		show: shown,
 		log:  func() slog.Value { return slog.AnyValue(shown()) },
 		list: true,
+	}
+}
+
+// parseInto parses a text and hands the value to store.
+func parseInto[T any](parse func(string) (T, error), store func(T)) func(string) error {
+	return func(s string) error {
+		v, err := parse(s)
+		if err != nil {
+			return err
+		}
+		store(v)
+		return nil
 	}
 }
 
