@@ -92,7 +92,7 @@ func Hidden(v Value) Value {
 
 // Bool binds a boolean; a flag without a value means true.
 func Bool(p *bool) Value {
-	v := Scalar(p, ParseBool, strconv.FormatBool)
+	v := Scalar(p, parseBool, strconv.FormatBool)
 	v.log = func() slog.Value { return slog.BoolValue(*p) }
 	v.isBool = true
 	return v
@@ -100,19 +100,19 @@ func Bool(p *bool) Value {
 
 // Int binds an integer.
 func Int(p *int) Value {
-	v := Scalar(p, ParseInt, strconv.Itoa)
+	v := Scalar(p, parseInt, strconv.Itoa)
 	v.log = func() slog.Value { return slog.IntValue(*p) }
 	return v
 }
 
 // Duration binds a time.Duration (90s, 2m, 12h).
-func Duration(p *time.Duration) Value { return Scalar(p, ParseDuration, time.Duration.String) }
+func Duration(p *time.Duration) Value { return Scalar(p, parseDuration, time.Duration.String) }
 
 // Level binds a log level (ParseLevel).
 func Level(p *slog.Level) Value { return Scalar(p, ParseLevel, FormatLevel) }
 
-// ParseBool reads true/false (and 1/0, t/f as strconv does).
-func ParseBool(s string) (bool, error) {
+// parseBool reads true/false (and 1/0, t/f as strconv does).
+func parseBool(s string) (bool, error) {
 	b, err := strconv.ParseBool(strings.TrimSpace(s))
 	if err != nil {
 		return false, fmt.Errorf("invalid value %q: want true or false", s)
@@ -120,8 +120,8 @@ func ParseBool(s string) (bool, error) {
 	return b, nil
 }
 
-// ParseInt reads a decimal integer.
-func ParseInt(s string) (int, error) {
+// parseInt reads a decimal integer.
+func parseInt(s string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil {
 		return 0, fmt.Errorf("invalid value %q: want an integer", s)
@@ -129,8 +129,8 @@ func ParseInt(s string) (int, error) {
 	return n, nil
 }
 
-// ParseDuration reads a Go duration.
-func ParseDuration(s string) (time.Duration, error) {
+// parseDuration reads a Go duration.
+func parseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
 		return 0, fmt.Errorf("invalid value %q: want a duration such as 90s, 2m or 12h", s)
