@@ -6,7 +6,7 @@ BIN := bin
 # Nested modules that keep heavy tool dependencies out of the main module.
 NESTED := $(sort $(dir $(wildcard hack/*/go.mod)))
 
-.PHONY: help build test test-unit test-nested lint run images bench fuzz clean kind-up kind-down e2e-kind helm-lint chart-docs
+.PHONY: help build test test-unit test-nested lint docs run images bench fuzz clean kind-up kind-down e2e-kind helm-lint chart-docs
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -27,6 +27,12 @@ lint: ## gofmt, go vet, and golangci-lint when installed
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	@if command -v golangci-lint >/dev/null; then golangci-lint run ./...; else echo "golangci-lint not installed; skipped"; fi
+
+# The packages whose tests check README.md's option tables (TestREADMETable).
+DOCS_PKGS := ./authproxy/internal/config ./services/internal/svcconfig ./hack/devidp/cmd/devidp
+
+docs: ## rewrite README.md's option tables from the code (the tests fail when they drift)
+	$(GO) test -p 1 -count=1 -run '^TestREADMETable$$' $(DOCS_PKGS) -args -update-docs
 
 run: ## run the whole system locally (dev IdP, Redis, authproxy, catalog, inventory, Caddy)
 	cd hack/stack && $(GO) run ./cmd/gatewarden-local

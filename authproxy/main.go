@@ -3,14 +3,13 @@
 // user's FusionAuth login (a session in Redis, or a bearer access token)
 // against the route rules and answers with the token the ingress forwards.
 //
-// Configuration: flags > AUTHPROXY_* environment > --config YAML file; run
-// with -h for the list, --check-config to validate and exit.
+// Configuration: flags > AUTHPROXY_* environment > --config YAML file >
+// defaults (the table in internal/config); run with -h for the list,
+// --check-config to validate, print the effective configuration and exit.
 package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/server"
 	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/options"
 )
 
 func main() {
@@ -30,16 +30,8 @@ func main() {
 // run returns the exit code: 0 ok, 1 runtime failure, 2 bad configuration.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(args, getenv, stderr)
-	if errors.Is(err, config.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "authproxy: invalid configuration:\n%v\n", err)
-		return 2
-	}
-	if cfg.CheckConfig {
-		fmt.Fprintln(stdout, "ok")
-		return 0
+	if code, stop := options.Report("authproxy", cfg, err, stdout, stderr); stop {
+		return code
 	}
 	logger := httpkit.NewLogger(stderr, cfg.LogLevel)
 	logger.Info("starting authproxy", "config", cfg)

@@ -4,13 +4,10 @@
 // open. Products live in PostgreSQL (--database postgres://...) or the
 // embedded SQLite default; migrations run at start.
 //
-// Configuration comes from flags and environment variables (a flag wins):
-// --listen (LISTEN_ADDR), --audience (JWT_AUDIENCE, default "catalog"),
-// --issuer (JWT_ISSUERS, ";"-separated), --leeway (JWT_LEEWAY),
-// --database (DATABASE_URL), --log-level (LOG_LEVEL),
-// --shutdown-timeout (SHUTDOWN_TIMEOUT) and
-// --check-config. Run with -h for details. Exit codes: 0 ok, 1 runtime
-// failure, 2 invalid configuration.
+// Configuration comes from flags and environment variables (a flag wins),
+// as listed by -h and in the README (svcconfig's option table);
+// --check-config validates it, prints it and exits. Exit codes: 0 ok,
+// 1 runtime failure, 2 invalid configuration.
 package main
 
 import (

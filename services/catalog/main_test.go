@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
@@ -95,5 +98,29 @@ func TestRunOnPostgres(t *testing.T) {
 	})
 	if code != svcmain.ExitFailure || !strings.Contains(stderr.String(), "database: connect") || strings.Contains(stderr.String(), ":pw@") {
 		t.Fatalf("unreachable database: exit %d, want %d with a redacted connect error:\n%s", code, svcmain.ExitFailure, stderr.String())
+	}
+}
+
+// TestCheckConfig: --check-config prints the effective configuration,
+// where each value came from, and the database URL without its password.
+func TestCheckConfig(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), svcmain.Process{
+		Args:      []string{"--check-config", "--issuer", "iss=https://idp.test,jwks=https://idp.test/jwks,algs=RS256", "--leeway=5s"},
+		LookupEnv: svctest.MapEnv(map[string]string{"DATABASE_URL": "postgres://cat:db-s3cret@db:5432/catalog", "LISTEN_ADDR": ""}),
+		Stdout:    &stdout, Stderr: &stderr,
+	})
+	want := `config ok
+listen: :8080  # default
+audience: catalog  # default
+issuer: https://idp.test; aud: catalog (default); keys: jwks https://idp.test/jwks; algs: RS256  # flag --issuer
+leeway: 5s  # flag --leeway
+log-level: info  # default
+shutdown-timeout: 15s  # default
+database: postgres://cat:xxxxx@db:5432/catalog (postgres)  # env DATABASE_URL
+`
+	if d := cmp.Diff(want, stdout.String()); code != svcmain.ExitOK || d != "" {
+		t.Fatalf("exit %d, stdout (-want +got):\n%s\nstderr: %s", code, d, stderr.String())
 	}
 }

@@ -1,15 +1,15 @@
 // Package svcconfig loads and validates the configuration shared by the
 // catalog and inventory services: listen address, trusted token issuers,
 // audience, leeway, log level, shutdown timeout and database, from flags and
-// environment variables (a flag given on the command line wins).
+// environment variables (a flag given on the command line wins), through
+// one option table (services/shared/options).
 //
-// Every problem is reported at once (errors.Join), and Summary / LogValue
-// describe a configuration without any secret.
+// Every problem is reported at once, and Summary / LogValue, derived from
+// the table, describe a configuration without any secret.
 package svcconfig
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,9 +18,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/options"
 )
 
 // Defaults shared by both services.
@@ -37,9 +37,9 @@ const (
 var (
 	// ErrHelp is returned by Load when -h or --help was asked for; the usage
 	// has been printed.
-	ErrHelp = flag.ErrHelp
+	ErrHelp = options.ErrHelp
 	// ErrInvalid wraps every configuration problem.
-	ErrInvalid = errors.New("svcconfig: invalid configuration")
+	ErrInvalid = options.ErrInvalid
 )
 
 // Config is a service's validated configuration.
@@ -54,30 +54,36 @@ type Config struct {
 	// Database is where the service keeps its data (--database); the
 	// default is the embedded in-memory SQLite database.
 	Database database.Source
+
+	// sources says where each option's value came from (--check-config).
+	sources map[string]string
 }
 
-// envNames maps each flag to its environment variable ("-": none).
-func envNames() map[string]string {
-	return map[string]string{
-		"listen":           "LISTEN_ADDR",
-		"audience":         "JWT_AUDIENCE",
-		"issuer":           "JWT_ISSUERS",
-		"leeway":           "JWT_LEEWAY",
-		"log-level":        "LOG_LEVEL",
-		"shutdown-timeout": "SHUTDOWN_TIMEOUT",
-		"check-config":     "-",
-		"database":         "DATABASE_URL",
+// options is the services' option table, bound to c's fields; the
+// audience defaults to defaultAudience. Load fills c through it, LogValue
+// and Summary read c through it, and the README's table is rendered from
+// it.
+func (c *Config) options(name, defaultAudience string) options.Set {
+	return options.Set{
+		Program: name,
+		Options: []options.Option{
+			{Name: "listen", Env: "LISTEN_ADDR", Default: DefaultListen, Usage: "address to serve on (host:port)", Value: options.String(&c.Listen)},
+			{Name: "audience", Env: "JWT_AUDIENCE", Default: defaultAudience, DocDefault: "the service's name: `catalog`, `inventory`", Usage: "`aud` every token must contain (an issuer's `aud=` overrides it)", Value: options.String(&c.Audience)},
+			{
+				Name: "issuer", Env: "JWT_ISSUERS", Sep: ";", Repeatable: true, DocDefault: "at least one",
+				Usage: "trusted issuer: `iss=<iss>,jwks=<url>[,aud=..][,algs=RS256|ES256]`, `iss=<iss>,pem=<file>[,pem=..]` or `iss=<iss>,hmac-file=<file>`",
+				Value: options.List(&c.Issuers, jwtauth.ParseIssuerSpec, func(ic jwtauth.IssuerConfig) string { return describeIssuer(ic, c.Audience) }),
+			},
+			{Name: "leeway", Env: "JWT_LEEWAY", Default: jwtauth.DefaultLeeway.String(), Usage: "clock skew allowed on `exp`/`nbf`/`iat` (at most 5m)", Value: options.Duration(&c.Leeway)},
+			{Name: "log-level", Env: "LOG_LEVEL", Default: DefaultLogLevel, Usage: "debug, info, warn or error", Value: options.Level(&c.LogLevel)},
+			{Name: "shutdown-timeout", Env: "SHUTDOWN_TIMEOUT", Default: DefaultShutdownTimeout.String(), Usage: "time in-flight requests get after SIGTERM", Value: options.Duration(&c.ShutdownTimeout)},
+			{
+				Name: "database", Env: "DATABASE_URL", Default: database.Memory, DocDefault: "in-memory SQLite",
+				Usage: "`postgres://user@host:5432/db?sslmode=verify-full` (password from `PGPASSWORD` or the URL; other libpq `PG*` variables apply), `sqlite:<file>`, or empty for the embedded in-memory database; shown and logged without its password",
+				Value: options.Scalar(&c.Database, database.ParseURL, func(s database.Source) string { return fmt.Sprintf("%s (%s)", s, s.Dialect) }),
+			},
+		},
 	}
-}
-
-// specList is the repeatable --issuer flag.
-type specList []string
-
-func (s *specList) String() string { return strings.Join(*s, ";") }
-
-func (s *specList) Set(v string) error {
-	*s = append(*s, v)
-	return nil
 }
 
 // Load parses args and the environment (read through lookup) for the
@@ -86,48 +92,15 @@ func (s *specList) Set(v string) error {
 // A help request returns ErrHelp; anything else wrong returns an error
 // wrapping ErrInvalid that lists every problem, one a line.
 func Load(name, defaultAudience string, args []string, lookup func(string) (string, bool), usageOut io.Writer) (Config, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(usageOut)
-	var (
-		cfg      Config
-		specs    specList
-		logLevel string
-		dbURL    string
-	)
-	fs.StringVar(&cfg.Listen, "listen", DefaultListen, "address to serve on (host:port)")
-	fs.StringVar(&cfg.Audience, "audience", defaultAudience, "audience (aud) every token must contain, unless its issuer sets aud=")
-	fs.Var(&specs, "issuer", "trusted issuer, repeatable: iss=<iss>,jwks=<url>[,aud=..][,algs=RS256|ES256] | iss=<iss>,pem=<file>[,pem=..] | iss=<iss>,hmac-file=<file>")
-	fs.DurationVar(&cfg.Leeway, "leeway", jwtauth.DefaultLeeway, "clock skew allowed on exp/nbf/iat (0 means the default, at most 5m)")
-	fs.StringVar(&logLevel, "log-level", DefaultLogLevel, "debug, info, warn or error")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long in-flight requests may run after SIGTERM")
-	fs.StringVar(&dbURL, "database", "", "postgres://user@host:5432/db (password from PGPASSWORD), sqlite:<file>, or empty for an in-memory database")
-	fs.BoolVar(&cfg.CheckConfig, "check-config", false, "validate the configuration, print a summary and exit (0 ok, 2 invalid)")
-
-	ef := httpkit.EnvFlags{Names: envNames(), Split: map[string]string{"issuer": ";"}, Lookup: lookup}
-	fs.Usage = ef.Usage(fs, "usage: "+name+" [flags]")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return Config{}, ErrHelp
-		}
-		return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("%w: unexpected arguments %q", ErrInvalid, fs.Args())
-	}
-
-	var errs []error
-	add := func(err error) { errs = append(errs, err) }
-	if err := ef.Apply(fs); err != nil {
-		add(err)
-	}
-	level, err := httpkit.ParseLevel(logLevel)
+	var cfg Config
+	getenv := func(k string) string { v, _ := lookup(k); return v }
+	loaded, err := cfg.options(name, defaultAudience).Load(args, getenv, usageOut)
 	if err != nil {
-		add(fmt.Errorf("--log-level: %w", err))
+		return Config{}, err
 	}
-	cfg.LogLevel = level
-	if cfg.Database, err = database.ParseURL(dbURL); err != nil {
-		add(fmt.Errorf("--database: %w", err))
-	}
+	cfg.CheckConfig, cfg.sources = loaded.CheckConfig, loaded.Sources
+	errs := loaded.Problems
+	add := func(err error) { errs = append(errs, options.Problemf("%w", err)) }
 	if err := checkListen(cfg.Listen); err != nil {
 		add(err)
 	}
@@ -140,30 +113,14 @@ func Load(name, defaultAudience string, args []string, lookup func(string) (stri
 	if cfg.ShutdownTimeout <= 0 {
 		add(fmt.Errorf("--shutdown-timeout %s must be positive", cfg.ShutdownTimeout))
 	}
-	specErrs := false
-	for i, spec := range specs {
-		ic, err := jwtauth.ParseIssuerSpec(spec)
-		if err != nil {
-			specErrs = true
-			// One line per problem, each naming the flag occurrence.
-			for line := range strings.SplitSeq(err.Error(), "\n") {
-				add(fmt.Errorf("--issuer #%d: %s", i+1, line))
-			}
-			continue
-		}
-		cfg.Issuers = append(cfg.Issuers, ic)
-	}
 	// The verifier's own checks (keys, algorithms, audiences, duplicates).
 	// With unparsable specs, "no issuer" would only repeat those errors.
-	if len(cfg.Issuers) > 0 || !specErrs {
+	if len(cfg.Issuers) > 0 || !loaded.Failed("issuer") {
 		if err := cfg.Verifier().Validate(); err != nil {
 			add(err)
 		}
 	}
-	if len(errs) > 0 {
-		return cfg, fmt.Errorf("%w:\n%w", ErrInvalid, errors.Join(errs...))
-	}
-	return cfg, nil
+	return cfg, options.Invalid(errs...)
 }
 
 // Verifier returns the jwtauth configuration (without logger, client or
@@ -183,50 +140,38 @@ func checkListen(addr string) error {
 	return nil
 }
 
-// LogValue implements slog.LogValuer; issuers log through jwtauth's
-// redacting LogValue, so no secret is ever written.
-func (c Config) LogValue() slog.Value {
-	issuers := make([]slog.Attr, len(c.Issuers))
-	for i, ic := range c.Issuers {
-		issuers[i] = slog.Any(strconv.Itoa(i), ic)
-	}
-	return slog.GroupValue(
-		slog.String("listen", c.Listen),
-		slog.String("audience", c.Audience),
-		slog.Attr{Key: "issuers", Value: slog.GroupValue(issuers...)},
-		slog.String("leeway", c.Leeway.String()),
-		slog.String("log_level", c.LogLevel.String()),
-		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
-		slog.Any("database", c.Database),
-	)
-}
+// LogValue implements slog.LogValuer: every option of the table; issuers
+// are described without their keys and the database without its password.
+func (c Config) LogValue() slog.Value { return c.options("", "").LogValue() }
 
-// Summary describes the configuration for --check-config, one setting a
-// line. Secrets are shown only as "redacted"; PEM keys only by count.
-func (c Config) Summary() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %s\naudience: %s\nleeway: %s\nlog-level: %s\nshutdown-timeout: %s\n",
-		c.Listen, c.Audience, c.Leeway, strings.ToLower(c.LogLevel.String()), c.ShutdownTimeout)
-	fmt.Fprintf(&b, "database: %s (%s)\n", c.Database, c.Database.Dialect)
-	for _, ic := range c.Issuers {
-		aud := ic.Audience
-		if aud == "" {
-			aud = c.Audience + " (default)"
-		}
-		var source string
-		switch {
-		case ic.JWKSURL != "":
-			source = "jwks " + ic.JWKSURL
-		case len(ic.PEMKeys) > 0:
-			source = fmt.Sprintf("pem (%d key files)", len(ic.PEMKeys))
-		case len(ic.HMACSecret) > 0:
-			source = "hmac (secret redacted)"
-		}
-		algs := "implied by keys"
-		if len(ic.Algorithms) > 0 {
-			algs = strings.Join(ic.Algorithms, "|")
-		}
-		fmt.Fprintf(&b, "issuer: %s; aud: %s; keys: %s; algs: %s\n", ic.Issuer, aud, source, algs)
+// Summary is the effective configuration for --check-config, one setting
+// a line with where it came from. Secrets are never shown: an HMAC issuer
+// shows "hmac (secret redacted)", PEM keys only their count, the database
+// URL no password.
+func (c Config) Summary() string { return c.options("", "").Summary(c.sources) }
+
+// CheckOnly reports whether --check-config was given.
+func (c Config) CheckOnly() bool { return c.CheckConfig }
+
+// describeIssuer shows an issuer without its keys; aud falls back to the
+// service's audience.
+func describeIssuer(ic jwtauth.IssuerConfig, audience string) string {
+	aud := ic.Audience
+	if aud == "" {
+		aud = audience + " (default)"
 	}
-	return b.String()
+	var source string
+	switch {
+	case ic.JWKSURL != "":
+		source = "jwks " + ic.JWKSURL
+	case len(ic.PEMKeys) > 0:
+		source = fmt.Sprintf("pem (%d key files)", len(ic.PEMKeys))
+	case len(ic.HMACSecret) > 0:
+		source = "hmac (secret redacted)"
+	}
+	algs := "implied by keys"
+	if len(ic.Algorithms) > 0 {
+		algs = strings.Join(ic.Algorithms, "|")
+	}
+	return fmt.Sprintf("%s; aud: %s; keys: %s; algs: %s", ic.Issuer, aud, source, algs)
 }

@@ -107,9 +107,9 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 		"--leeway 6m0s is above the maximum",
 		`unknown log level "chatty"`,
 		"--shutdown-timeout -1s must be positive",
-		"--issuer #1:", "/does/not/exist",
-		"--issuer #2:", `unknown key "colour"`,
-		"--database: database: invalid URL",
+		"issuer #1 (env JWT_ISSUERS): ", "/does/not/exist",
+		"issuer #2 (env JWT_ISSUERS): ", `unknown key "colour"`,
+		"database (env DATABASE_URL): database: invalid URL",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)

@@ -27,13 +27,14 @@ import (
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcconfig"
 	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/options"
 )
 
-// Exit codes of Main.
+// Exit codes of Main (those of every binary, services/shared/options).
 const (
-	ExitOK      = 0
-	ExitFailure = 1 // could not start or serve
-	ExitConfig  = 2 // invalid configuration or flags
+	ExitOK      = options.ExitOK
+	ExitFailure = options.ExitFailure // could not start or serve
+	ExitConfig  = options.ExitConfig  // invalid configuration or flags
 )
 
 // Deps are what a service's router is built from.
@@ -83,16 +84,8 @@ func Exec(svc Service) {
 // Main runs svc until ctx is cancelled and returns the exit code.
 func Main(ctx context.Context, svc Service, p Process) int {
 	cfg, err := svcconfig.Load(svc.Name, svc.DefaultAudience, p.Args, p.LookupEnv, p.Stderr)
-	if errors.Is(err, svcconfig.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(p.Stderr, "%s: %v\n", svc.Name, err)
-		return ExitConfig
-	}
-	if cfg.CheckConfig {
-		fmt.Fprintf(p.Stdout, "config ok\n%s", cfg.Summary())
-		return ExitOK
+	if code, stop := options.Report(svc.Name, cfg, err, p.Stdout, p.Stderr); stop {
+		return code
 	}
 
 	logger := httpkit.NewLogger(p.Stderr, cfg.LogLevel).With(slog.String("service", svc.Name))
