@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Defaults shared with the k8s kickstart and CONTRACTS.md.
+// Defaults shared with the FusionAuth kickstart (k8s/fusionauth/kickstart.json).
 const (
 	// DefaultClientID is the Gateway application id, which FusionAuth also uses as client_id.
 	DefaultClientID = "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e"
