@@ -20,7 +20,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/server"
-	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 func main() {

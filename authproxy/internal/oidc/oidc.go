@@ -2,7 +2,7 @@
 // and any provider that follows the specifications: discovery (cached,
 // retried in the background until it loads), the authorization code flow
 // with PKCE S256, state and nonce, the code exchange, id_token and access
-// token verification (through services/jwtauth, over the discovered JWKS,
+// token verification (through services/shared/jwtauth, over the discovered JWKS,
 // with every asymmetric algorithm the JWKS keys declare, a refetch when a
 // token names a key not seen yet, and a single key without kid), refresh with
 // rotated refresh tokens, userinfo for a missing name or email, and the
@@ -37,7 +37,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // DefaultScopes are requested at login unless Config.Scopes says otherwise:

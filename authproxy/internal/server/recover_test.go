@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 // TestPanicIsInternalError: a panicking handler answers 500 with the fixed

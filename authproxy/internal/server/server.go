@@ -31,7 +31,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 // HeaderLoginURL carries the login URL on /authz/nginx's 401 answers (nginx

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // serveJWKS serves a signer's JWKS the way authproxy's /.well-known/jwks.json does.

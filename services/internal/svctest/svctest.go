@@ -29,9 +29,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // Role names used by the services.

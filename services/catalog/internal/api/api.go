@@ -24,10 +24,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatewarden/gatewarden/services/catalog/internal/products"
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // Paging limits for GET /products.

@@ -14,11 +14,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatewarden/gatewarden/services/catalog/internal/products"
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 const audience = "catalog"

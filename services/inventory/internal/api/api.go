@@ -36,10 +36,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/inventory/internal/stock"
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // Roles that may use the inventory.

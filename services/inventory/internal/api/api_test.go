@@ -10,11 +10,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
 	"github.com/gatewarden/gatewarden/services/inventory/internal/stock"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 const audience = "inventory"
