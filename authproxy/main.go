@@ -64,7 +64,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		logger.Error("listen failed", "error", err.Error())
 		return 1
 	}
-	if err := httpkit.Run(ctx, server.NewHTTPServer(srv.Handler()), ln, cfg.ShutdownTimeout, logger); err != nil {
+	if err := httpkit.Run(ctx, httpkit.NewServer(srv.Handler(), logger), ln, cfg.ShutdownTimeout, logger); err != nil {
 		logger.Error("server stopped", "error", err.Error())
 		return 1
 	}

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 func main() {
@@ -84,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := httpkit.NewServer(srv.Handler(), logger)
 	logger.Info("devidp listening", slog.String("addr", ln.Addr().String()), slog.Any("config", srv.Config()))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
