@@ -28,6 +28,7 @@ import (
 	"github.com/gatewarden/gatewarden/services/shared/ginkit"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth/ginjwt"
 )
 
 // Exit codes of Main.
@@ -169,5 +170,5 @@ func Router(d Deps) (*gin.Engine, *gin.RouterGroup, error) {
 		return nil
 	}))
 	r.GET("/metrics", gin.WrapH(httpkit.MetricsHandler(d.Registry)))
-	return r, r.Group("/", jwtauth.Gin(d.Verifier)), nil
+	return r, r.Group("/", ginjwt.Middleware(d.Verifier)), nil
 }

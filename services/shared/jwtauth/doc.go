@@ -6,10 +6,11 @@
 //
 // The core is net/http middleware, (*Verifier).Middleware, which verifies the
 // request's bearer token and stores the claims in the request context under a
-// typed unexported key; handlers read them with FromContext. Gin is a
-// one-line gin adapter. RequireAnyRole / GinRequireAnyRole enforce simple
-// role checks after it (403 JSON); checks that depend on data, such as a
-// branch manager's branches, stay in the service.
+// typed unexported key; handlers read them with FromContext. RequireAnyRole
+// enforces simple role checks after it (403 JSON); checks that depend on
+// data, such as a branch manager's branches, stay in the service. This
+// package imports no router: package ginjwt adapts both to gin, on the
+// exported cores Authenticate and CheckAnyRole.
 //
 // # Issuers and keys
 //
