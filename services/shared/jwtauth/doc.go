@@ -71,6 +71,17 @@
 // withdraws the tokens it signed at the next refresh. Callers receive their
 // own copy of the claims.
 //
+// # Claims
+//
+// Claims has fields for the registered claims and those common to OpenID
+// providers and authproxy's gateway tokens (roles, tid, sid, email, ...).
+// A service reads a claim of its own with Claims.Extra, by exact name, from
+// the verified payload (inventory reads "branches" so, into a StringList):
+// the library names no service's claims, and a claim that does not decode
+// is the service's to refuse (WriteInvalidToken answers as Middleware
+// does). Extra costs nothing at verification: the payload's members are
+// split once anyway for the strict JSON checks, and cached claims keep them.
+//
 // # Failures
 //
 // The middleware answers 401 with a JSON body that says nothing about the

@@ -72,12 +72,21 @@ func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request) (*http.R
 			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
 			writeJSONError(w, http.StatusUnauthorized, codeUnauthenticated, "a bearer token is required")
 		} else {
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-			writeJSONError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired")
+			WriteInvalidToken(w)
 		}
 		return nil, false
 	}
 	return r.WithContext(context.WithValue(ctx, claimsKey{}, claims)), true
+}
+
+// WriteInvalidToken writes the 401 answer Middleware gives a token it
+// refuses (`WWW-Authenticate: Bearer error="invalid_token"`, a JSON body
+// that says nothing about the token). A service that refuses a verified
+// token for a reason of its own, such as a claim of its own that does not
+// decode (see Claims.Extra), answers with it too.
+func WriteInvalidToken(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	writeJSONError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired")
 }
 
 // FromContext returns the claims the middleware verified for this request.

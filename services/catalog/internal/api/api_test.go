@@ -90,7 +90,7 @@ func TestAuthentication(t *testing.T) {
 		{name: "expired", token: e.issuer.Mint(t, jwtauth.Claims{
 			Subject: "cleo", Audience: jwt.ClaimStrings{audience},
 			IssuedAt: jwt.NewNumericDate(now.Add(-time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(-10 * time.Minute)),
-		}), status: http.StatusUnauthorized, challenge: `error="invalid_token"`},
+		}, nil), status: http.StatusUnauthorized, challenge: `error="invalid_token"`},
 		{name: "untrusted issuer", token: svctest.NewIssuer(t, "https://evil.test").Token(t, audience, "cleo", nil),
 			status: http.StatusUnauthorized, challenge: `error="invalid_token"`},
 		{name: "valid, no roles needed", token: e.token, status: http.StatusOK},

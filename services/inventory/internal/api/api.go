@@ -49,6 +49,12 @@ const (
 	RoleBranchManager = "branch-manager"
 )
 
+// ClaimBranches is the token claim that lists the branches a branch manager
+// is responsible for: a list of ids (strings or numbers, see
+// jwtauth.StringList). A token whose claim is not such a list is refused
+// with 401, as jwtauth refuses an invalid token.
+const ClaimBranches = "branches"
+
 // Error codes of this API (the "error" field of the JSON error body).
 const (
 	CodeForbidden       = "forbidden"
@@ -146,13 +152,20 @@ func (h handlers) callerScope(c *gin.Context) (scope, bool) {
 		ginkit.WriteError(c, http.StatusUnauthorized, CodeUnauthenticated, "authentication required")
 		return scope{}, false
 	}
+	var branches jwtauth.StringList
+	if _, err := claims.Extra(ClaimBranches, &branches); err != nil {
+		h.log.WarnContext(c.Request.Context(), "token rejected", slog.String(keySubject, claims.Subject), slog.String(keyReason, err.Error()))
+		jwtauth.WriteInvalidToken(c.Writer)
+		c.Abort()
+		return scope{}, false
+	}
 	s := scope{subject: claims.Subject}
 	switch {
 	case claims.HasAnyRole(RoleAdmin):
 		s.all = true
 	case claims.HasAnyRole(RoleBranchManager):
 		s.branches = map[int64]bool{}
-		for _, b := range claims.Branches {
+		for _, b := range branches {
 			if id, err := httpkit.ParseID(b); err == nil {
 				s.branches[id] = true
 			}
