@@ -35,11 +35,12 @@ var dateClaims = [...]string{"exp", "nbf", "iat"}
 // compact JWS, refuses the ambiguous JSON that parsers disagree about, and
 // returns the unverified iss, used only to choose whose keys and rules
 // verify the token, and the payload members no field of Claims reads (nil
-// when there are none), for Claims.Extra once the token is verified. Refused: a header or payload that is not exactly one
-// JSON object; a member name given twice (RFC 7515 section 4 and RFC 7519
-// section 4 allow "last one wins", but other consumers of the same token may
-// read the first); a payload member that only case-folds to a claim name;
-// exp, nbf or iat that is not a JSON number in range.
+// when there are none), for Claims.Extra once the token is verified.
+// Refused: a header or payload that is not exactly one JSON object; a member
+// name given twice (RFC 7515 section 4 and RFC 7519 section 4 allow "last
+// one wins", but other consumers of the same token may read the first); a
+// payload member that only case-folds to a claim name; exp, nbf or iat that
+// is not a JSON number in range.
 func inspect(token string) (string, map[string]json.RawMessage, error) {
 	header, rest, _ := strings.Cut(token, ".")
 	payload, _, _ := strings.Cut(rest, ".")
