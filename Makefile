@@ -43,7 +43,7 @@ images: ## build the three container images (needs a Docker engine)
 	docker build -f services/inventory/Dockerfile -t gatewarden/inventory:dev .
 
 bench: ## hot-path benchmarks (needs redis-server on PATH)
-	$(GO) test -run '^$$' -bench . -benchmem ./services/jwtauth/ ./services/catalog/... ./authproxy/...
+	$(GO) test -run '^$$' -bench . -benchmem ./services/shared/jwtauth/ ./services/catalog/... ./authproxy/...
 
 fuzz: ## a short run of every fuzz target
 	hack/fuzz.sh 20s

@@ -19,7 +19,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/server"
-	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/options"
 )
 
@@ -56,7 +56,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		logger.Error("listen failed", "error", err.Error())
 		return 1
 	}
-	if err := httpkit.Run(ctx, server.NewHTTPServer(srv.Handler()), ln, cfg.ShutdownTimeout, logger); err != nil {
+	if err := httpkit.Run(ctx, httpkit.NewServer(srv.Handler(), logger), ln, cfg.ShutdownTimeout, logger); err != nil {
 		logger.Error("server stopped", "error", err.Error())
 		return 1
 	}

@@ -318,6 +318,42 @@ func TestRolesClaim(t *testing.T) {
 	}
 }
 
+// TestBranchesClaim: the access token's branches claim (ids as strings or
+// numbers) becomes the user's branches; one that is no list of ids makes the
+// access token invalid.
+func TestBranchesClaim(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		value   any // nil: no claim
+		want    []string
+		wantErr error
+	}{
+		{name: "strings and numbers", value: []any{"1", 22}, want: []string{"1", "22"}},
+		{name: "absent"},
+		{name: "not a list of ids", value: map[string]any{"1": true}, wantErr: ErrAccessToken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			op := newFakeOP(t)
+			op.access = func(c jwt.MapClaims) {
+				c["roles"], c["applicationId"] = []string{"branch-manager"}, fakeClient
+				if tc.value != nil {
+					c["branches"] = tc.value
+				}
+			}
+			_, u, err := op.exchange(t, op.provider(t, nil))
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("exchange: %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && !slices.Equal(u.Branches, tc.want) {
+				t.Errorf("branches %q, want %q", u.Branches, tc.want)
+			}
+		})
+	}
+}
+
 // TestOpaqueAndUserinfo: opaque access tokens log in by the id_token with
 // no roles; name and email missing from the tokens come from userinfo (for
 // the same subject only).

@@ -2,7 +2,7 @@
 // and any provider that follows the specifications: discovery (cached,
 // retried in the background until it loads), the authorization code flow
 // with PKCE S256, state and nonce, the code exchange, id_token and access
-// token verification (through services/jwtauth, over the discovered JWKS,
+// token verification (through services/shared/jwtauth, over the discovered JWKS,
 // with every asymmetric algorithm the JWKS keys declare, a refetch when a
 // token names a key not seen yet, and a single key without kid), refresh with
 // rotated refresh tokens, userinfo for a missing name or email, and the
@@ -37,7 +37,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // DefaultScopes are requested at login unless Config.Scopes says otherwise:
@@ -525,7 +525,11 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, raw string) (*jwtauth.
 	if reason := jwtauth.IDTokenReason(raw, p.knownAccessClaims()...); reason != "" {
 		return nil, nil, fmt.Errorf("%w: an id_token is not an access token (%s)", ErrAccessToken, reason)
 	}
-	return c, p.userFromAccess(raw, c), nil
+	u, err := p.userFromAccess(raw, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, u, nil
 }
 
 // verifyAccess checks signature, iss, aud and exp, and that sub and exp
@@ -541,9 +545,18 @@ func (p *Provider) verifyAccess(ctx context.Context, d *discovered, raw string) 
 	return c, nil
 }
 
+// claimBranches is the access token claim listing a branch manager's
+// branches; the gateway token carries it on to inventory.
+const claimBranches = "branches"
+
 // userFromAccess builds the user from a verified access token: roles from
-// the configured claim (see Config.RolesClaim).
-func (p *Provider) userFromAccess(raw string, c *jwtauth.Claims) *User {
+// the configured claim (see Config.RolesClaim). A branches claim that is not
+// a list of ids makes the token invalid.
+func (p *Provider) userFromAccess(raw string, c *jwtauth.Claims) (*User, error) {
+	var branches jwtauth.StringList
+	if _, err := c.Extra(claimBranches, &branches); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAccessToken, err)
+	}
 	u := &User{ID: c.Subject, Email: c.Email, Name: c.Name, TenantID: c.TenantID}
 	if u.Name == "" {
 		u.Name = c.PreferredUsername
@@ -551,13 +564,13 @@ func (p *Provider) userFromAccess(raw string, c *jwtauth.Claims) *User {
 	if p.cfg.RolesClaim == DefaultRolesClaim {
 		if c.ApplicationID == p.cfg.ClientID && slices.Contains(c.Audience, p.cfg.ClientID) {
 			u.Roles = slices.Clone(c.Roles)
-			u.Branches = slices.Clone([]string(c.Branches))
+			u.Branches = branches
 		}
-		return u
+		return u, nil
 	}
 	u.Roles = claimStrings(raw, p.cfg.RolesClaim)
-	u.Branches = slices.Clone([]string(c.Branches))
-	return u
+	u.Branches = branches
+	return u, nil
 }
 
 // claimStrings reads the string list (or single string) at a dotted path of
@@ -687,7 +700,9 @@ func (p *Provider) tokens(ctx context.Context, d *discovered, tok *oauth2.Token,
 	if access.IssuedAt != nil {
 		t.Lifetime = access.ExpiresAt.Sub(access.IssuedAt.Time)
 	}
-	t.User = p.userFromAccess(tok.AccessToken, access)
+	if t.User, err = p.userFromAccess(tok.AccessToken, access); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 

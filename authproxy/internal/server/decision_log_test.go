@@ -12,7 +12,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
-	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 // TestDecisionBookkeepingCost: counting and logging an allowed decision

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 // TestPanicIsInternalError: a panicking handler answers 500 with the fixed
@@ -20,9 +20,9 @@ func TestPanicIsInternalError(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	s := &Server{log: httpkit.NewLogger(&logs, slog.LevelInfo)}
-	h := s.withRequestID(s.recoverPanics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := s.guard(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("secret-token-eyJabc")
-	})))
+	}))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/authz", nil)
@@ -43,11 +43,11 @@ func TestPanicIsInternalError(t *testing.T) {
 	}
 }
 
-// TestHTTPServerTimeouts: every timeout that bounds a slow or idle client is
-// set, and the write timeout leaves room for a refresh waiting on the lock.
+// TestHTTPServerTimeouts: the server authproxy is served with bounds every slow
+// or idle client, and its write timeout leaves room for a refresh waiting on the lock.
 func TestHTTPServerTimeouts(t *testing.T) {
 	t.Parallel()
-	hs := NewHTTPServer(http.NotFoundHandler())
+	hs := httpkit.NewServer(http.NotFoundHandler(), nil)
 	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout <= 0 || hs.IdleTimeout <= 0 || hs.MaxHeaderBytes <= 0 {
 		t.Errorf("unbounded server: %+v", hs)
 	}

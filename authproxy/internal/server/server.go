@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -31,7 +30,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/services/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 // HeaderLoginURL carries the login URL on /authz/nginx's 401 answers (nginx
@@ -263,34 +262,22 @@ func (s *Server) routes() http.Handler {
 	envoy := s.decisionHandler(dialectEnvoy)
 	// Envoy appends the original path, dot segments and all, so its requests
 	// must not reach ServeMux, which would redirect them to a cleaned path.
-	return s.withRequestID(s.recoverPanics(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.EscapedPath(); p == envoyPrefix || strings.HasPrefix(p, envoyPrefix+"/") {
 			envoy.ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})))
+	}))
 }
 
-// recoverPanics turns a panic into the fixed 500 JSON answer and one log
-// line with the stack; the panic's value is not logged (it may hold request
-// data). http.ErrAbortHandler keeps its meaning.
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler { //nolint:errorlint // a recovered panic value, compared as net/http does
-				panic(v)
-			}
-			s.log.ErrorContext(r.Context(), "panic", slog.String(keyPath, r.URL.Path),
-				slog.String("panic_type", fmt.Sprintf("%T", v)), slog.String("stack", string(debug.Stack())))
-			writeError(w, errInternal, "")
-		}()
-		next.ServeHTTP(w, r)
-	})
+// guard gives every request an id (httpkit.RequestID) and turns a panic
+// into the fixed 500 JSON answer and one log line with the stack
+// (httpkit.Recover; the panic's value is not logged).
+func (s *Server) guard(h http.Handler) http.Handler {
+	return httpkit.RequestID(httpkit.Recover(s.log, func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, errInternal, "")
+	})(h))
 }
 
 // only restricts a handler to one method (HEAD too for GET) and maps the
@@ -313,19 +300,6 @@ func (s *Server) only(method string, h func(http.ResponseWriter, *http.Request) 
 	})
 }
 
-// withRequestID keeps a sane incoming X-Request-Id or makes one, echoes it
-// and puts it in the context (the logger reads it from there).
-func (s *Server) withRequestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(httpkit.HeaderRequestID)
-		if !httpkit.ValidRequestID(id) {
-			id = httpkit.NewRequestID()
-		}
-		w.Header().Set(httpkit.HeaderRequestID, id)
-		next.ServeHTTP(w, r.WithContext(httpkit.ContextWithRequestID(r.Context(), id)))
-	})
-}
-
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
@@ -336,29 +310,6 @@ func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) storeErr(op string, err error) {
 	if errors.Is(err, session.ErrUnavailable) {
 		s.metrics.storeErrs.WithLabelValues(op).Inc()
-	}
-}
-
-// Timeouts of the HTTP server: a client (or a proxy) gets ReadHeaderTimeout
-// to send its headers, so a slowloris cannot hold connections open.
-const (
-	ReadHeaderTimeout = 10 * time.Second
-	ReadTimeout       = 30 * time.Second
-	WriteTimeout      = 30 * time.Second // above the refresh's lock wait
-	IdleTimeout       = 120 * time.Second
-	MaxHeaderBytes    = 64 << 10
-)
-
-// NewHTTPServer is the http.Server that serves h, with the timeouts and
-// header limit above.
-func NewHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
 	}
 }
 

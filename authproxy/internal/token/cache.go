@@ -4,7 +4,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gatewarden/gatewarden/services/lru"
+	"github.com/gatewarden/gatewarden/services/shared/lru"
 )
 
 // DefaultCacheEntries is the cache size when NewCache gets a size <= 0.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // serveJWKS serves a signer's JWKS the way authproxy's /.well-known/jwks.json does.
@@ -73,9 +73,13 @@ func TestTokensVerifyWithJWTAuth(t *testing.T) {
 			if err != nil {
 				t.Fatalf("catalog verify: %v", err)
 			}
+			var branches jwtauth.StringList
+			if _, err := claims.Extra("branches", &branches); err != nil {
+				t.Errorf("branches claim: %v", err)
+			}
 			if claims.Subject != "user-1" || !claims.HasAnyRole("admin") || claims.TenantID != "tid" ||
-				claims.SessionID != "sid" || len(claims.Branches) != 1 || claims.Branches[0] != "1" || claims.Issuer != testIssuer {
-				t.Errorf("claims = %+v", claims)
+				claims.SessionID != "sid" || len(branches) != 1 || branches[0] != "1" || claims.Issuer != testIssuer {
+				t.Errorf("claims = %+v, branches %q", claims, branches)
 			}
 			if _, err := inventory.Verify(ctx, tok); !errors.Is(err, jwtauth.ErrInvalidToken) {
 				t.Fatalf("catalog token at inventory: err = %v; want ErrInvalidToken", err)

@@ -53,7 +53,7 @@ type Claims struct {
 	Name      string
 }
 
-// wireClaims is the JSON payload. Field names follow services/jwtauth.Claims.
+// wireClaims is the JSON payload. Field names follow services/shared/jwtauth.Claims.
 type wireClaims struct {
 	Issuer    string   `json:"iss"`
 	Subject   string   `json:"sub"`

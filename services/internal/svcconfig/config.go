@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/services/internal/database"
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 	"github.com/gatewarden/gatewarden/services/shared/options"
 )
 

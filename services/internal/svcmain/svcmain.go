@@ -23,10 +23,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcconfig"
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/ginkit"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth/ginjwt"
 	"github.com/gatewarden/gatewarden/services/shared/options"
 )
 
@@ -133,19 +135,10 @@ func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, lo
 	if p.Listening != nil {
 		p.Listening(ln.Addr())
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	return httpkit.Run(ctx, srv, ln, cfg.ShutdownTimeout, logger)
+	return httpkit.Run(ctx, httpkit.NewServer(handler, logger), ln, cfg.ShutdownTimeout, logger)
 }
 
-// Router returns the engine every service starts from (httpkit.NewEngine,
+// Router returns the engine every service starts from (ginkit.NewEngine,
 // request metrics, GET /healthz, /readyz (ready once the verifier has its
 // keys and the database, if any, answers), /metrics, none of them behind
 // authentication) and the group that
@@ -154,13 +147,13 @@ func Router(d Deps) (*gin.Engine, *gin.RouterGroup, error) {
 	if d.Verifier == nil || d.Logger == nil || d.Registry == nil {
 		return nil, nil, errors.New("svcmain: router: verifier, logger and registry are required")
 	}
-	r := httpkit.NewEngine(d.Logger)
-	metrics, err := httpkit.Metrics(d.Registry)
+	r := ginkit.NewEngine(d.Logger)
+	metrics, err := ginkit.Metrics(d.Registry)
 	if err != nil {
 		return nil, nil, err
 	}
 	r.Use(metrics)
-	httpkit.Health(func(ctx context.Context) error {
+	ginkit.RegisterHealth(r, httpkit.Health(func(ctx context.Context) error {
 		if err := d.Verifier.Ready(); err != nil {
 			return err
 		}
@@ -168,7 +161,7 @@ func Router(d Deps) (*gin.Engine, *gin.RouterGroup, error) {
 			return d.DB.PingContext(ctx)
 		}
 		return nil
-	}).Register(r)
+	}))
 	r.GET("/metrics", gin.WrapH(httpkit.MetricsHandler(d.Registry)))
-	return r, r.Group("/", jwtauth.Gin(d.Verifier)), nil
+	return r, r.Group("/", ginjwt.Middleware(d.Verifier)), nil
 }

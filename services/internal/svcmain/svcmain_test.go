@@ -10,9 +10,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 // slowService has one business route that blocks until release is closed.

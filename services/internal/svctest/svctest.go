@@ -16,6 +16,7 @@ import (
 	"encoding/pem"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,9 +29,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // Role names used by the services.
@@ -84,9 +85,10 @@ func (i *Issuer) Verifier(t testing.TB, aud string) *jwtauth.Verifier {
 	return v
 }
 
-// Mint signs c after filling iss (if empty), iat and exp (5 minutes ahead)
-// when they are unset.
-func (i *Issuer) Mint(t testing.TB, c jwtauth.Claims) string {
+// Mint signs c and extra, the claims of a service's own that c has no
+// field for (nil for none), after filling iss (if empty), iat and exp (5
+// minutes ahead) when they are unset.
+func (i *Issuer) Mint(t testing.TB, c jwtauth.Claims, extra map[string]any) string {
 	t.Helper()
 	now := time.Now()
 	if c.Issuer == "" {
@@ -98,17 +100,31 @@ func (i *Issuer) Mint(t testing.TB, c jwtauth.Claims) string {
 	if c.ExpiresAt == nil {
 		c.ExpiresAt = jwt.NewNumericDate(now.Add(5 * time.Minute))
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodES256, &c).SignedString(i.key)
+	b, err := json.Marshal(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := jwt.MapClaims{}
+	if err := json.Unmarshal(b, &payload); err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(payload, extra)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodES256, payload).SignedString(i.key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-// Token mints a token for aud with the subject, roles and branches given.
+// Token mints a token for aud with the subject, roles and branches (the
+// inventory's own claim) given.
 func (i *Issuer) Token(t testing.TB, aud, sub string, roles []string, branches ...string) string {
 	t.Helper()
-	return i.Mint(t, jwtauth.Claims{Subject: sub, Audience: jwt.ClaimStrings{aud}, Roles: roles, Branches: branches})
+	var extra map[string]any
+	if len(branches) > 0 {
+		extra = map[string]any{"branches": branches}
+	}
+	return i.Mint(t, jwtauth.Claims{Subject: sub, Audience: jwt.ClaimStrings{aud}, Roles: roles}, extra)
 }
 
 // Response is a decoded answer.

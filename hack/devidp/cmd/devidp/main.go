@@ -11,13 +11,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/options"
 )
 
@@ -52,7 +52,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("devidp: listen on %s: %w", cfg.Listen, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := httpkit.NewServer(srv.Handler(), logger)
 	logger.Info("devidp listening", slog.String("addr", ln.Addr().String()), slog.Any("config", cfg))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -24,10 +24,11 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatewarden/gatewarden/services/catalog/internal/products"
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/ginkit"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // Paging limits for GET /products.
@@ -111,13 +112,13 @@ type handlers struct {
 func (h handlers) requireAdmin(c *gin.Context) {
 	claims, ok := jwtauth.FromContext(c.Request.Context())
 	if !ok { // jwtauth runs first; fail closed if it somehow did not
-		httpkit.WriteError(c, http.StatusUnauthorized, CodeUnauth, "authentication required")
+		ginkit.WriteError(c, http.StatusUnauthorized, CodeUnauth, "authentication required")
 		return
 	}
 	if !claims.HasAnyRole(RoleAdmin) {
 		h.log.InfoContext(c.Request.Context(), "access decision", slog.String("subject", claims.Subject),
 			slog.String("outcome", "deny"), slog.String("reason", "role"))
-		httpkit.WriteError(c, http.StatusForbidden, CodeForbidden, "changing the catalog requires the role admin")
+		ginkit.WriteError(c, http.StatusForbidden, CodeForbidden, "changing the catalog requires the role admin")
 		return
 	}
 	c.Next()
@@ -128,28 +129,28 @@ func badRequest(code, message string) error {
 }
 
 func (h handlers) handle(fn func(*gin.Context) error) gin.HandlerFunc {
-	return httpkit.Handle(fn, h.writeErr)
+	return ginkit.Handle(fn, h.writeErr)
 }
 
 // writeErr is the one place where the catalog's errors become HTTP answers.
 // Messages are fixed texts or validation lines the API wrote itself; an
 // internal error's text is only logged.
 func (h handlers) writeErr(c *gin.Context, err error) {
-	if httpkit.WriteKnown(c, err) {
+	if ginkit.WriteKnown(c, err) {
 		return
 	}
 	switch {
 	case errors.Is(err, products.ErrInvalidData):
-		httpkit.WriteError(c, http.StatusBadRequest, CodeInvalid, validationMessage(err))
+		ginkit.WriteError(c, http.StatusBadRequest, CodeInvalid, validationMessage(err))
 	case errors.Is(err, products.ErrNotFound):
-		httpkit.WriteError(c, http.StatusNotFound, CodeNotFound, "no such product")
+		ginkit.WriteError(c, http.StatusNotFound, CodeNotFound, "no such product")
 	case errors.Is(err, products.ErrVersion):
-		httpkit.WriteError(c, http.StatusConflict, CodeConflict, "the product was changed by someone else; reload it and try again")
+		ginkit.WriteError(c, http.StatusConflict, CodeConflict, "the product was changed by someone else; reload it and try again")
 	case errors.Is(err, database.ErrDuplicate), errors.Is(err, database.ErrConstraint):
-		httpkit.WriteError(c, http.StatusConflict, CodeConflict, "the change conflicts with the stored data")
+		ginkit.WriteError(c, http.StatusConflict, CodeConflict, "the change conflicts with the stored data")
 	default:
 		h.log.ErrorContext(c.Request.Context(), "request failed", slog.String(httpkit.KeyError, err.Error()))
-		httpkit.WriteError(c, http.StatusInternalServerError, CodeInternal, "internal error")
+		ginkit.WriteError(c, http.StatusInternalServerError, CodeInternal, "internal error")
 	}
 }
 
@@ -225,18 +226,18 @@ func (h handlers) audit(c *gin.Context, op string, p products.Product) {
 func (h handlers) list(c *gin.Context) {
 	limit, ok := queryCount(c, "limit", DefaultLimit)
 	if !ok || limit == 0 {
-		httpkit.WriteError(c, http.StatusBadRequest, CodeBadLimit, "limit must be a positive integer")
+		ginkit.WriteError(c, http.StatusBadRequest, CodeBadLimit, "limit must be a positive integer")
 		return
 	}
 	limit = min(limit, MaxLimit)
 	offset, ok := queryCount(c, "offset", 0)
 	if !ok {
-		httpkit.WriteError(c, http.StatusBadRequest, CodeBadOffset, "offset must be a non-negative integer")
+		ginkit.WriteError(c, http.StatusBadRequest, CodeBadOffset, "offset must be a non-negative integer")
 		return
 	}
 	q, ok := querySearch(c)
 	if !ok {
-		httpkit.WriteError(c, http.StatusBadRequest, CodeBadSearch, fmt.Sprintf("q must be given once, at most %d characters of valid text", MaxSearch))
+		ginkit.WriteError(c, http.StatusBadRequest, CodeBadSearch, fmt.Sprintf("q must be given once, at most %d characters of valid text", MaxSearch))
 		return
 	}
 	items, total, err := h.store.List(c.Request.Context(), products.Query{Search: q, Limit: limit, Offset: offset})
@@ -273,7 +274,7 @@ func querySearch(c *gin.Context) (string, bool) {
 func (h handlers) get(c *gin.Context) {
 	id, err := httpkit.ParseID(c.Param("id"))
 	if err != nil {
-		httpkit.WriteError(c, http.StatusBadRequest, CodeBadID, "product id must be a positive integer")
+		ginkit.WriteError(c, http.StatusBadRequest, CodeBadID, "product id must be a positive integer")
 		return
 	}
 	p, err := h.store.Get(c.Request.Context(), id)

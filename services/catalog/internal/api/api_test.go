@@ -14,11 +14,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatewarden/gatewarden/services/catalog/internal/products"
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 const audience = "catalog"
@@ -90,7 +90,7 @@ func TestAuthentication(t *testing.T) {
 		{name: "expired", token: e.issuer.Mint(t, jwtauth.Claims{
 			Subject: "cleo", Audience: jwt.ClaimStrings{audience},
 			IssuedAt: jwt.NewNumericDate(now.Add(-time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(-10 * time.Minute)),
-		}), status: http.StatusUnauthorized, challenge: `error="invalid_token"`},
+		}, nil), status: http.StatusUnauthorized, challenge: `error="invalid_token"`},
 		{name: "untrusted issuer", token: svctest.NewIssuer(t, "https://evil.test").Token(t, audience, "cleo", nil),
 			status: http.StatusUnauthorized, challenge: `error="invalid_token"`},
 		{name: "valid, no roles needed", token: e.token, status: http.StatusOK},

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/gatewarden/gatewarden/services/catalog/internal/products"
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 const mug = `{"name":"Test Mug","description":"A mug.","price_cents":990,"currency":"EUR","category":"test"}`

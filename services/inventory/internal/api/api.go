@@ -36,10 +36,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/inventory/internal/stock"
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/ginkit"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // Roles that may use the inventory.
@@ -47,6 +48,12 @@ const (
 	RoleAdmin         = "admin"
 	RoleBranchManager = "branch-manager"
 )
+
+// ClaimBranches is the token claim that lists the branches a branch manager
+// is responsible for: a list of ids (strings or numbers, see
+// jwtauth.StringList). A token whose claim is not such a list is refused
+// with 401, as jwtauth refuses an invalid token.
+const ClaimBranches = "branches"
 
 // Error codes of this API (the "error" field of the JSON error body).
 const (
@@ -142,7 +149,14 @@ func (s scope) allows(id int64) bool { return s.all || s.branches[id] }
 func (h handlers) callerScope(c *gin.Context) (scope, bool) {
 	claims, ok := jwtauth.FromContext(c.Request.Context())
 	if !ok { // jwtauth runs first; fail closed if it somehow did not
-		httpkit.WriteError(c, http.StatusUnauthorized, CodeUnauthenticated, "authentication required")
+		ginkit.WriteError(c, http.StatusUnauthorized, CodeUnauthenticated, "authentication required")
+		return scope{}, false
+	}
+	var branches jwtauth.StringList
+	if _, err := claims.Extra(ClaimBranches, &branches); err != nil {
+		h.log.WarnContext(c.Request.Context(), "token rejected", slog.String(keySubject, claims.Subject), slog.String(keyReason, err.Error()))
+		jwtauth.WriteInvalidToken(c.Writer)
+		c.Abort()
 		return scope{}, false
 	}
 	s := scope{subject: claims.Subject}
@@ -151,7 +165,7 @@ func (h handlers) callerScope(c *gin.Context) (scope, bool) {
 		s.all = true
 	case claims.HasAnyRole(RoleBranchManager):
 		s.branches = map[int64]bool{}
-		for _, b := range claims.Branches {
+		for _, b := range branches {
 			if id, err := httpkit.ParseID(b); err == nil {
 				s.branches[id] = true
 			}
@@ -171,7 +185,7 @@ func (h handlers) deny(c *gin.Context, subject string, branch int64, reason stri
 	if reason == "branch" {
 		msg = "this branch is not one of yours"
 	}
-	httpkit.WriteError(c, http.StatusForbidden, CodeForbidden, msg)
+	ginkit.WriteError(c, http.StatusForbidden, CodeForbidden, msg)
 }
 
 func (h handlers) list(c *gin.Context) {
@@ -194,7 +208,7 @@ func (h handlers) products(c *gin.Context) {
 	}
 	id, err := httpkit.ParseID(c.Param("id"))
 	if err != nil {
-		httpkit.WriteError(c, http.StatusBadRequest, CodeBadID, "branch id must be a positive integer")
+		ginkit.WriteError(c, http.StatusBadRequest, CodeBadID, "branch id must be a positive integer")
 		return
 	}
 	if !s.allows(id) {
@@ -212,28 +226,28 @@ func (h handlers) products(c *gin.Context) {
 }
 
 func (h handlers) handle(fn func(*gin.Context) error) gin.HandlerFunc {
-	return httpkit.Handle(fn, h.writeErr)
+	return ginkit.Handle(fn, h.writeErr)
 }
 
 // writeErr is the one place where the inventory's errors become HTTP
 // answers. Messages are fixed texts; an internal error's text is only
 // logged.
 func (h handlers) writeErr(c *gin.Context, err error) {
-	if httpkit.WriteKnown(c, err) {
+	if ginkit.WriteKnown(c, err) {
 		return
 	}
 	switch {
 	case errors.Is(err, stock.ErrInvalidData):
-		httpkit.WriteError(c, http.StatusBadRequest, CodeInvalid, strings.TrimPrefix(err.Error(), stock.ErrInvalidData.Error()+": "))
+		ginkit.WriteError(c, http.StatusBadRequest, CodeInvalid, strings.TrimPrefix(err.Error(), stock.ErrInvalidData.Error()+": "))
 	case errors.Is(err, stock.ErrNotFound):
-		httpkit.WriteError(c, http.StatusNotFound, CodeNotFound, "no such branch, or the branch does not stock this product")
+		ginkit.WriteError(c, http.StatusNotFound, CodeNotFound, "no such branch, or the branch does not stock this product")
 	case errors.Is(err, stock.ErrVersion):
-		httpkit.WriteError(c, http.StatusConflict, CodeConflict, "the stock was changed by someone else; reload it and try again")
+		ginkit.WriteError(c, http.StatusConflict, CodeConflict, "the stock was changed by someone else; reload it and try again")
 	case errors.Is(err, stock.ErrInsufficient):
-		httpkit.WriteError(c, http.StatusConflict, CodeInsufficient, "not enough stock: the quantity cannot go below zero")
+		ginkit.WriteError(c, http.StatusConflict, CodeInsufficient, "not enough stock: the quantity cannot go below zero")
 	default:
 		h.log.ErrorContext(c.Request.Context(), "request failed", slog.String(httpkit.KeyError, err.Error()))
-		httpkit.WriteError(c, http.StatusInternalServerError, CodeInternal, "internal error")
+		ginkit.WriteError(c, http.StatusInternalServerError, CodeInternal, "internal error")
 	}
 }
 

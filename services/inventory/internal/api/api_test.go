@@ -8,13 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
 	"github.com/gatewarden/gatewarden/services/inventory/internal/stock"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 const audience = "inventory"
@@ -56,6 +58,10 @@ func (e *env) tokens(t *testing.T) map[string]string {
 		"no roles":          e.issuer.Token(t, audience, "olli", nil),
 		"admin for catalog": e.issuer.Token(t, "catalog", "ada", []string{RoleAdmin}),
 		"admin other iss":   svctest.NewIssuer(t, "https://evil.test").Token(t, audience, "ada", []string{RoleAdmin}),
+		"manager numeric": e.issuer.Mint(t, jwtauth.Claims{Subject: "nia", Audience: jwt.ClaimStrings{audience}, Roles: []string{RoleBranchManager}},
+			map[string]any{ClaimBranches: []any{1}}),
+		"admin bad claim": e.issuer.Mint(t, jwtauth.Claims{Subject: "ada", Audience: jwt.ClaimStrings{audience}, Roles: []string{RoleAdmin}},
+			map[string]any{ClaimBranches: map[string]any{"1": true}}),
 	}
 }
 
@@ -88,6 +94,8 @@ func TestBranchProducts(t *testing.T) {
 		{name: "manager claiming unknown branch", caller: "manager 2,3,99", id: "99", status: http.StatusNotFound, code: CodeNotFound},
 		{name: "non-canonical claim entries grant nothing", caller: "manager 01", id: "1", status: http.StatusForbidden, code: CodeForbidden},
 		{name: "manager without branches claim", caller: "manager no claim", id: "1", status: http.StatusForbidden, code: CodeForbidden},
+		{name: "numeric claim entries", caller: "manager numeric", id: "1", status: http.StatusOK},
+		{name: "branches claim that is no list of ids", caller: "admin bad claim", id: "1", status: http.StatusUnauthorized, code: "invalid_token"},
 		{name: "customer with branches claim", caller: "customer", id: "1", status: http.StatusForbidden, code: CodeForbidden},
 		{name: "customer unknown branch", caller: "customer", id: "99", status: http.StatusForbidden, code: CodeForbidden},
 		{name: "customer malformed id: role first", caller: "customer", id: "abc", status: http.StatusForbidden, code: CodeForbidden},

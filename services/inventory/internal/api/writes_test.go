@@ -8,9 +8,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/gatewarden/gatewarden/services/httpkit"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
 	"github.com/gatewarden/gatewarden/services/inventory/internal/stock"
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 func (e *env) do(t *testing.T, method, path, token, body string) svctest.Response {

@@ -4,8 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-
-	"github.com/gin-gonic/gin"
+	"net/http"
 )
 
 // HeaderRequestID is the header a request id arrives in and is echoed back in.
@@ -30,21 +29,28 @@ func RequestIDFrom(ctx context.Context) string {
 	return id
 }
 
-// RequestID keeps a sane incoming X-Request-Id (1 to 64 characters of
-// [A-Za-z0-9._-]) or generates a new one, sets it on the response and puts it
-// in the request's context, where RequestIDFrom and the logger find it.
+// RequestID is middleware that gives every request an id (see
+// WithRequestID); the logger from NewLogger adds it to every line logged
+// with the request's context.
+func RequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, WithRequestID(w, r))
+	})
+}
+
+// WithRequestID keeps a sane incoming X-Request-Id (1 to 64 characters of
+// [A-Za-z0-9._-]) or generates a new one, sets it on w's headers and returns
+// r with the id in its context, where RequestIDFrom and the logger find it.
 // Anything else in the incoming header is dropped, so a client cannot inject
-// text into log lines or response headers.
-func RequestID() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id := c.GetHeader(HeaderRequestID)
-		if !ValidRequestID(id) {
-			id = NewRequestID()
-		}
-		c.Header(HeaderRequestID, id)
-		c.Request = c.Request.WithContext(ContextWithRequestID(c.Request.Context(), id))
-		c.Next()
+// text into log lines or response headers. RequestID and the gin adapter
+// (ginkit.RequestID) are built on it.
+func WithRequestID(w http.ResponseWriter, r *http.Request) *http.Request {
+	id := r.Header.Get(HeaderRequestID)
+	if !ValidRequestID(id) {
+		id = NewRequestID()
 	}
+	w.Header().Set(HeaderRequestID, id)
+	return r.WithContext(ContextWithRequestID(r.Context(), id))
 }
 
 // ValidRequestID reports whether id is 1 to 64 characters of [A-Za-z0-9._-].

@@ -3,7 +3,7 @@ package jwtauth
 import (
 	"time"
 
-	"github.com/gatewarden/gatewarden/services/lru"
+	"github.com/gatewarden/gatewarden/services/shared/lru"
 )
 
 // tokenCache is a bounded LRU of verified tokens keyed by the SHA-256 of the

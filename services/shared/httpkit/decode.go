@@ -6,10 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
-
-	"github.com/gin-gonic/gin"
 )
 
 // MaxJSONBody is the largest request body DecodeJSON reads.
@@ -66,31 +62,6 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// ErrAnswered tells Handle that the handler has already written its answer.
+// ErrAnswered tells an error-returning handler's adapter (ginkit.Handle)
+// that the handler has already written its answer.
 var ErrAnswered = errors.New("httpkit: answered")
-
-// Handle adapts a gin handler that returns an error: nil and ErrAnswered
-// mean it answered; anything else goes to writeErr, the service's one place
-// that maps errors to HTTP (which starts with WriteKnown).
-func Handle(fn func(*gin.Context) error, writeErr func(*gin.Context, error)) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if err := fn(c); err != nil && !errors.Is(err, ErrAnswered) {
-			writeErr(c, err)
-		}
-	}
-}
-
-// WriteKnown answers the errors every service shares (an *Error, a body
-// DecodeJSON refused) and reports whether it did.
-func WriteKnown(c *gin.Context, err error) bool {
-	var he *Error
-	switch {
-	case errors.As(err, &he):
-		WriteError(c, he.Status, he.Code, he.Message)
-	case errors.Is(err, ErrBadJSON):
-		WriteError(c, http.StatusBadRequest, CodeBadBody, strings.TrimPrefix(err.Error(), ErrBadJSON.Error()+": "))
-	default:
-		return false
-	}
-	return true
-}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatewarden/gatewarden/services/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 	"github.com/golang-jwt/jwt/v5"
 )
 

@@ -203,7 +203,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 // verify verifies token and returns its claims, its issuer and, for a JWKS
 // issuer, the key that verified it.
 func (v *Verifier) verify(ctx context.Context, token string) (*Claims, *issuer, *key, error) {
-	iss, err := inspect(token)
+	iss, extra, err := inspect(token)
 	if err != nil {
 		return nil, nil, nil, verifyErr(ErrMalformed, err)
 	}
@@ -220,6 +220,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, *issuer, 
 	}); err != nil {
 		return nil, nil, nil, verifyErr(classify(err), err)
 	}
+	claims.extra = extra
 	if claims.ExpiresAt == nil { // guarded by WithExpirationRequired; the cache relies on it
 		return nil, nil, nil, verifyErr(ErrMissingClaim, errors.New("no exp"))
 	}
@@ -311,12 +312,12 @@ func (e *verificationError) Unwrap() []error {
 	return errs
 }
 
-// clone returns a deep copy so callers cannot change cached claims.
+// clone returns a deep copy so callers cannot change cached claims (extra
+// is shared: nothing modifies it).
 func (c *Claims) clone() *Claims {
 	cp := *c
 	cp.Audience = slices.Clone(c.Audience)
 	cp.Roles = slices.Clone(c.Roles)
-	cp.Branches = slices.Clone(c.Branches)
 	cp.ExpiresAt = cloneDate(c.ExpiresAt)
 	cp.IssuedAt = cloneDate(c.IssuedAt)
 	cp.NotBefore = cloneDate(c.NotBefore)

@@ -17,13 +17,15 @@ import (
 // or the far future, depending on the CPU).
 const maxNumericDate = 253402300799
 
-// claimNames are the payload members Claims reads. encoding/json matches
-// member names case-insensitively (also through Unicode folding: "ſub" is
-// read as sub), so a member that folds to one of these names without being
-// exactly it is refused rather than silently read as that claim.
+// claimNames are the payload members Claims' fields read. encoding/json
+// matches member names case-insensitively (also through Unicode folding:
+// "ſub" is read as sub), so a member that folds to one of these names
+// without being exactly it is refused rather than silently read as that
+// claim. Every other member is kept for Claims.Extra, which matches names
+// exactly.
 var claimNames = [...]string{
 	"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "roles", "tid", "sid",
-	"branches", "applicationId", "email", "name", "preferred_username", "nonce",
+	"applicationId", "email", "name", "preferred_username", "nonce",
 }
 
 // dateClaims must be plain JSON numbers within [0, maxNumericDate].
@@ -32,50 +34,62 @@ var dateClaims = [...]string{"exp", "nbf", "iat"}
 // inspect decodes the header and the payload of a syntactically valid
 // compact JWS, refuses the ambiguous JSON that parsers disagree about, and
 // returns the unverified iss, used only to choose whose keys and rules
-// verify the token. Refused: a header or payload that is not exactly one
-// JSON object; a member name given twice (RFC 7515 section 4 and RFC 7519
-// section 4 allow "last one wins", but other consumers of the same token may
-// read the first); a payload member that only case-folds to a claim name;
-// exp, nbf or iat that is not a JSON number in range.
-func inspect(token string) (string, error) {
+// verify the token, and the payload members no field of Claims reads (nil
+// when there are none), for Claims.Extra once the token is verified.
+// Refused: a header or payload that is not exactly one JSON object; a member
+// name given twice (RFC 7515 section 4 and RFC 7519 section 4 allow "last
+// one wins", but other consumers of the same token may read the first); a
+// payload member that only case-folds to a claim name; exp, nbf or iat that
+// is not a JSON number in range.
+func inspect(token string) (string, map[string]json.RawMessage, error) {
 	header, rest, _ := strings.Cut(token, ".")
 	payload, _, _ := strings.Cut(rest, ".")
 	hb, err := base64.RawURLEncoding.Strict().DecodeString(header)
 	if err != nil {
-		return "", fmt.Errorf("header: %w", err)
+		return "", nil, fmt.Errorf("header: %w", err)
 	}
 	if _, err := members(hb); err != nil {
-		return "", fmt.Errorf("header: %w", err)
+		return "", nil, fmt.Errorf("header: %w", err)
 	}
 	pb, err := base64.RawURLEncoding.Strict().DecodeString(payload)
 	if err != nil {
-		return "", fmt.Errorf("payload: %w", err)
+		return "", nil, fmt.Errorf("payload: %w", err)
 	}
 	ms, err := members(pb)
 	if err != nil {
-		return "", fmt.Errorf("payload: %w", err)
-	}
-	for name := range ms {
-		for _, c := range claimNames {
-			if name != c && strings.EqualFold(name, c) {
-				return "", fmt.Errorf("payload: member %q is a case variant of claim %q", name, c)
-			}
-		}
+		return "", nil, fmt.Errorf("payload: %w", err)
 	}
 	for _, c := range dateClaims {
 		if raw, ok := ms[c]; ok {
 			if err := checkNumericDate(raw); err != nil {
-				return "", fmt.Errorf("payload: %s: %w", c, err)
+				return "", nil, fmt.Errorf("payload: %s: %w", c, err)
 			}
 		}
 	}
 	var iss string
 	if raw, ok := ms["iss"]; ok {
 		if err := json.Unmarshal(raw, &iss); err != nil {
-			return "", fmt.Errorf("payload: iss: %w", err)
+			return "", nil, fmt.Errorf("payload: iss: %w", err)
 		}
 	}
-	return iss, nil
+	// What remains of ms once the claims the fields read are deleted is the
+	// extra claims. No two claimNames fold to each other, so an exact match
+	// ends the search.
+	for name := range ms {
+		for _, c := range claimNames {
+			if name == c {
+				delete(ms, name)
+				break
+			}
+			if strings.EqualFold(name, c) {
+				return "", nil, fmt.Errorf("payload: member %q is a case variant of claim %q", name, c)
+			}
+		}
+	}
+	if len(ms) == 0 {
+		ms = nil
+	}
+	return iss, ms, nil
 }
 
 // members splits a JSON object into its top-level members, refusing

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-
-	"github.com/gin-gonic/gin"
 )
 
 // claimsKey is the context key for verified claims.
@@ -36,28 +34,16 @@ const (
 // without one only at debug level.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r2, ok := v.authenticate(w, r); ok {
+		if r2, ok := v.Authenticate(w, r); ok {
 			next.ServeHTTP(w, r2)
 		}
 	})
 }
 
-// Gin adapts Middleware to gin. Handlers read the claims with
-// FromContext(c.Request.Context()).
-func Gin(v *Verifier) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		r, ok := v.authenticate(c.Writer, c.Request)
-		if !ok {
-			c.Abort()
-			return
-		}
-		c.Request = r
-		c.Next()
-	}
-}
-
-// authenticate verifies r's token; on failure it writes the 401 and returns false.
-func (v *Verifier) authenticate(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+// Authenticate is Middleware's core, for adapters to other routers (see
+// package ginjwt): it verifies r's bearer token and returns r with the
+// claims in its context, or writes Middleware's 401 answer and returns false.
+func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 	ctx := r.Context()
 	var (
 		claims *Claims
@@ -86,12 +72,21 @@ func (v *Verifier) authenticate(w http.ResponseWriter, r *http.Request) (*http.R
 			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
 			writeJSONError(w, http.StatusUnauthorized, codeUnauthenticated, "a bearer token is required")
 		} else {
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-			writeJSONError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired")
+			WriteInvalidToken(w)
 		}
 		return nil, false
 	}
 	return r.WithContext(context.WithValue(ctx, claimsKey{}, claims)), true
+}
+
+// WriteInvalidToken writes the 401 answer Middleware gives a token it
+// refuses (`WWW-Authenticate: Bearer error="invalid_token"`, a JSON body
+// that says nothing about the token). A service that refuses a verified
+// token for a reason of its own, such as a claim of its own that does not
+// decode (see Claims.Extra), answers with it too.
+func WriteInvalidToken(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	writeJSONError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired")
 }
 
 // FromContext returns the claims the middleware verified for this request.
@@ -106,25 +101,17 @@ func FromContext(ctx context.Context) (*Claims, bool) {
 func RequireAnyRole(roles ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if checkRoles(w, r, roles) {
+			if CheckAnyRole(w, r, roles...) {
 				next.ServeHTTP(w, r)
 			}
 		})
 	}
 }
 
-// GinRequireAnyRole is RequireAnyRole for gin, placed after Gin.
-func GinRequireAnyRole(roles ...string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if !checkRoles(c.Writer, c.Request, roles) {
-			c.Abort()
-			return
-		}
-		c.Next()
-	}
-}
-
-func checkRoles(w http.ResponseWriter, r *http.Request, roles []string) bool {
+// CheckAnyRole is RequireAnyRole's core, for adapters to other routers: it
+// reports whether r's verified claims carry one of roles, and otherwise
+// writes RequireAnyRole's 401 or 403 answer.
+func CheckAnyRole(w http.ResponseWriter, r *http.Request, roles ...string) bool {
 	claims, ok := FromContext(r.Context())
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)

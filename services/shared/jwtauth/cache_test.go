@@ -102,7 +102,11 @@ func TestVerifyReturnsCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	c1.Roles[0] = "superadmin"
-	c1.Branches = append(c1.Branches, "99")
+	var b1 StringList
+	if _, err := c1.Extra("branches", &b1); err != nil {
+		t.Fatal(err)
+	}
+	b1[0] = "99"
 	c1.Audience[0] = "catalog"
 	c1.ExpiresAt.Time = c1.ExpiresAt.Add(time.Hour)
 	c1.IssuedAt.Time = time.Time{}
@@ -113,7 +117,11 @@ func TestVerifyReturnsCopies(t *testing.T) {
 	if diff := cmp.Diff([]string{"admin"}, c2.Roles); diff != "" {
 		t.Errorf("roles changed through an earlier result (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(Branches{"1", "2"}, c2.Branches); diff != "" {
+	var b2 StringList
+	if ok, err := c2.Extra("branches", &b2); !ok || err != nil {
+		t.Fatalf("branches claim: %v, %v", ok, err)
+	}
+	if diff := cmp.Diff(StringList{"1", "2"}, b2); diff != "" {
 		t.Errorf("branches (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(jwt.ClaimStrings{audInv}, c2.Audience); diff != "" {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-
-	"github.com/gin-gonic/gin"
 )
 
 // HealthHandlers answers liveness and readiness probes.
@@ -33,14 +31,6 @@ func Health(ready func(ctx context.Context) error) HealthHandlers {
 			}
 			writeStatus(w, http.StatusOK, "ok")
 		}),
-	}
-}
-
-// Register mounts GET and HEAD /healthz and /readyz on r.
-func (h HealthHandlers) Register(r gin.IRoutes) {
-	for path, handler := range map[string]http.Handler{"/healthz": h.Healthz, "/readyz": h.Readyz} {
-		r.GET(path, gin.WrapH(handler))
-		r.HEAD(path, gin.WrapH(handler))
 	}
 }
 

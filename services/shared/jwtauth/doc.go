@@ -6,10 +6,11 @@
 //
 // The core is net/http middleware, (*Verifier).Middleware, which verifies the
 // request's bearer token and stores the claims in the request context under a
-// typed unexported key; handlers read them with FromContext. Gin is a
-// one-line gin adapter. RequireAnyRole / GinRequireAnyRole enforce simple
-// role checks after it (403 JSON); checks that depend on data, such as a
-// branch manager's branches, stay in the service.
+// typed unexported key; handlers read them with FromContext. RequireAnyRole
+// enforces simple role checks after it (403 JSON); checks that depend on
+// data, such as a branch manager's branches, stay in the service. This
+// package imports no router: package ginjwt adapts both to gin, on the
+// exported cores Authenticate and CheckAnyRole.
 //
 // # Issuers and keys
 //
@@ -69,6 +70,17 @@
 // still in the issuer's key set, so withdrawing a key from the JWKS also
 // withdraws the tokens it signed at the next refresh. Callers receive their
 // own copy of the claims.
+//
+// # Claims
+//
+// Claims has fields for the registered claims and those common to OpenID
+// providers and authproxy's gateway tokens (roles, tid, sid, email, ...).
+// A service reads a claim of its own with Claims.Extra, by exact name, from
+// the verified payload (inventory reads "branches" so, into a StringList):
+// the library names no service's claims, and a claim that does not decode
+// is the service's to refuse (WriteInvalidToken answers as Middleware
+// does). Extra costs nothing at verification: the payload's members are
+// split once anyway for the strict JSON checks, and cached claims keep them.
 //
 // # Failures
 //

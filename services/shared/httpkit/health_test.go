@@ -3,29 +3,26 @@ package httpkit
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	var ready atomic.Bool
-	r := NewEngine(NewLogger(io.Discard, slog.LevelInfo))
-	Health(func(context.Context) error {
+	h := Health(func(context.Context) error {
 		if !ready.Load() {
 			return errors.New("keys not loaded from 10.0.0.7")
 		}
 		return nil
-	}).Register(r)
-	srv := httptest.NewServer(r)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", h.Healthz)
+	mux.Handle("GET /readyz", h.Readyz)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
 	get := func(path string) (int, string) {
@@ -65,48 +62,5 @@ func TestHealthNilReady(t *testing.T) {
 	Health(nil).Readyz.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status = %d, want 200", rec.Code)
-	}
-}
-
-func TestMetrics(t *testing.T) {
-	t.Parallel()
-	reg := prometheus.NewRegistry()
-	mw, err := Metrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Metrics(reg); err == nil {
-		t.Error("registering twice on one registry did not fail")
-	}
-	r := NewEngine(NewLogger(io.Discard, slog.LevelInfo))
-	r.Use(mw)
-	r.GET("/items/:id", func(c *gin.Context) { c.Status(http.StatusNoContent) })
-	r.GET("/metrics", gin.WrapH(MetricsHandler(reg)))
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	for _, p := range []string{"/items/1", "/items/2", "/random/scan/path"} {
-		resp, err := srv.Client().Get(srv.URL + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	resp, err := srv.Client().Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body := readAll(t, resp)
-	for _, want := range []string{
-		`http_requests_total{method="GET",route="/items/:id",status="204"} 2`,
-		`http_requests_total{method="GET",route="unmatched",status="404"} 1`,
-		`http_request_duration_seconds_count{method="GET",route="/items/:id"} 2`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("metrics lack %s:\n%s", want, body)
-		}
-	}
-	if strings.Contains(body, "/random/scan/path") {
-		t.Error("raw path used as a label")
 	}
 }

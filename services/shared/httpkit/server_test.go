@@ -147,3 +147,21 @@ func TestListenAddressInUse(t *testing.T) {
 		t.Errorf("bad address err = %v, want ListenError naming it", err)
 	}
 }
+
+// TestNewServer: every timeout that bounds a slow or idle client is set,
+// and the server's own errors go to the JSON logger.
+func TestNewServer(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	hs := NewServer(http.NotFoundHandler(), NewLogger(&logs, slog.LevelInfo))
+	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout <= 0 || hs.WriteTimeout <= 0 || hs.IdleTimeout <= 0 || hs.MaxHeaderBytes <= 0 {
+		t.Errorf("unbounded server: %+v", hs)
+	}
+	hs.ErrorLog.Print("http: TLS handshake error")
+	if l := logs.lines(t); len(l) != 1 || l[0]["level"] != "WARN" || l[0]["msg"] != "http: TLS handshake error" {
+		t.Errorf("server error line: %s", logs.String())
+	}
+	if NewServer(http.NotFoundHandler(), nil).ErrorLog != nil {
+		t.Error("nil logger: ErrorLog set")
+	}
+}

@@ -20,6 +20,8 @@ const (
 	KeyRemoteIP   = "remote_ip"
 	KeyError      = "error"
 	KeyAddr       = "addr"
+	KeyPanicType  = "panic_type"
+	KeyStack      = "stack"
 )
 
 // ErrBadLevel is returned by ParseLevel for an unknown level name.

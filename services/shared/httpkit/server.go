@@ -37,6 +37,36 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+// Timeouts and header limit of NewServer's servers: a client (or a proxy)
+// gets ReadHeaderTimeout to send its headers, so a slowloris cannot hold
+// connections open, and an answer must be written within WriteTimeout.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 30 * time.Second
+	IdleTimeout       = 120 * time.Second
+	MaxHeaderBytes    = 64 << 10
+)
+
+// NewServer returns the http.Server every gatewarden binary serves h with:
+// the timeouts and header limit above, and the server's own errors (a
+// failed TLS handshake, a malformed request) logged at warn level through
+// logger, or through the log package's default logger when logger is nil.
+func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+	}
+	if logger != nil {
+		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	}
+	return srv
+}
+
 // Run serves srv on ln until ctx is cancelled (main cancels it on SIGINT or
 // SIGTERM through signal.NotifyContext), then shuts down gracefully: no new
 // connections are accepted and in-flight requests get up to shutdownTimeout

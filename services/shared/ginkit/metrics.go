@@ -1,4 +1,4 @@
-package httpkit
+package ginkit
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // routeUnmatched is the route label of requests that matched no route, so
@@ -18,7 +17,7 @@ const routeUnmatched = "unmatched"
 // Metrics registers http_requests_total{route,method,status} and
 // http_request_duration_seconds{route,method} on reg and returns the gin
 // middleware that fills them. The route label is the route pattern
-// ("/products/:id"), never the raw path.
+// ("/products/:id"), never the raw path. httpkit.MetricsHandler serves reg.
 func Metrics(reg prometheus.Registerer) (gin.HandlerFunc, error) {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "http_requests_total",
@@ -31,7 +30,7 @@ func Metrics(reg prometheus.Registerer) (gin.HandlerFunc, error) {
 	}, []string{"route", "method"})
 	for _, c := range []prometheus.Collector{requests, duration} {
 		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("httpkit: register metrics: %w", err)
+			return nil, fmt.Errorf("ginkit: register metrics: %w", err)
 		}
 	}
 	return func(c *gin.Context) {
@@ -48,11 +47,6 @@ func Metrics(reg prometheus.Registerer) (gin.HandlerFunc, error) {
 		requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
 		duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	}, nil
-}
-
-// MetricsHandler serves the metrics gathered by g in the Prometheus format.
-func MetricsHandler(g prometheus.Gatherer) http.Handler {
-	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 }
 
 func knownMethod(m string) bool {

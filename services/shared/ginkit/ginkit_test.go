@@ -1,25 +1,27 @@
-package httpkit
+package ginkit
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
 // newTestServer returns a server on 127.0.0.1 with NewEngine's defaults and
-// a few routes, plus its log sink.
-func newTestServer(t *testing.T) (*httptest.Server, *logBuffer) {
+// a few routes, plus its log sink. The JSON handler serialises its writes;
+// read the sink after closing the server, which waits for every handler.
+func newTestServer(t *testing.T) (*httptest.Server, *bytes.Buffer) {
 	t.Helper()
-	var logs logBuffer
-	logger := NewLogger(&logs, slog.LevelDebug)
+	var logs bytes.Buffer
+	logger := httpkit.NewLogger(&logs, slog.LevelDebug)
 	r := NewEngine(logger)
 	r.GET("/ok", func(c *gin.Context) {
 		logger.InfoContext(c.Request.Context(), "handler line")
@@ -27,6 +29,9 @@ func newTestServer(t *testing.T) (*httptest.Server, *logBuffer) {
 	})
 	r.GET("/bad", func(c *gin.Context) { WriteError(c, http.StatusBadRequest, "bad_limit", "limit must be positive") })
 	r.GET("/panic", func(*gin.Context) { panic("boom") })
+	r.GET("/id", func(c *gin.Context) {
+		c.String(http.StatusOK, httpkit.RequestIDFrom(c.Request.Context())+"|"+httpkit.RequestIDFrom(c))
+	})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv, &logs
@@ -40,16 +45,16 @@ func TestJSONErrors(t *testing.T) {
 		method string
 		path   string
 		status int
-		want   ErrorResponse
+		want   httpkit.ErrorResponse
 	}{
 		{name: "write error", method: http.MethodGet, path: "/bad", status: http.StatusBadRequest,
-			want: ErrorResponse{Error: "bad_limit", Message: "limit must be positive"}},
+			want: httpkit.ErrorResponse{Error: "bad_limit", Message: "limit must be positive"}},
 		{name: "no route", method: http.MethodGet, path: "/nope", status: http.StatusNotFound,
-			want: ErrorResponse{Error: CodeNotFound, Message: "no such route"}},
+			want: httpkit.ErrorResponse{Error: httpkit.CodeNotFound, Message: "no such route"}},
 		{name: "no method", method: http.MethodPost, path: "/ok", status: http.StatusMethodNotAllowed,
-			want: ErrorResponse{Error: CodeMethodNotAllowed, Message: "method not allowed"}},
+			want: httpkit.ErrorResponse{Error: httpkit.CodeMethodNotAllowed, Message: "method not allowed"}},
 		{name: "panic", method: http.MethodGet, path: "/panic", status: http.StatusInternalServerError,
-			want: ErrorResponse{Error: CodeInternal, Message: "internal error"}},
+			want: httpkit.ErrorResponse{Error: httpkit.CodeInternal, Message: "internal error"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +71,7 @@ func TestJSONErrors(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type = %q, want JSON", ct)
 			}
-			var got ErrorResponse
+			var got httpkit.ErrorResponse
 			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 				t.Fatalf("body is not JSON: %v", err)
 			}
@@ -84,7 +89,7 @@ func TestAccessLogIsJSONWithRequestIDAndNoSecrets(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/ok?access_token="+secret, nil)
 	req.Header.Set("Authorization", "Bearer "+secret)
 	req.Header.Set("Cookie", "gw_session="+secret)
-	req.Header.Set(HeaderRequestID, "trace-42")
+	req.Header.Set(httpkit.HeaderRequestID, "trace-42")
 	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -95,24 +100,24 @@ func TestAccessLogIsJSONWithRequestIDAndNoSecrets(t *testing.T) {
 	if strings.Contains(logs.String(), secret) || strings.Contains(logs.String(), "c2VjcmV0") {
 		t.Fatalf("token material in logs:\n%s", logs.String())
 	}
-	lines := logs.lines(t)
+	lines := logLines(t, logs)
 	if len(lines) != 2 {
 		t.Fatalf("got %d log lines, want handler line + access line:\n%s", len(lines), logs.String())
 	}
 	for _, l := range lines {
-		if l[KeyRequestID] != "trace-42" {
+		if l[httpkit.KeyRequestID] != "trace-42" {
 			t.Errorf("line without request id: %v", l)
 		}
 	}
 	access := lines[1]
-	want := map[string]any{KeyMethod: "GET", KeyPath: "/ok", KeyRoute: "/ok", KeyStatus: float64(200), KeyRemoteIP: "127.0.0.1"}
+	want := map[string]any{httpkit.KeyMethod: "GET", httpkit.KeyPath: "/ok", httpkit.KeyRoute: "/ok", httpkit.KeyStatus: float64(200), httpkit.KeyRemoteIP: "127.0.0.1"}
 	for k, v := range want {
 		if access[k] != v {
 			t.Errorf("access line %s = %v, want %v", k, access[k], v)
 		}
 	}
-	if _, ok := access[KeyDurationMS].(float64); !ok {
-		t.Errorf("access line has no numeric %s: %v", KeyDurationMS, access)
+	if _, ok := access[httpkit.KeyDurationMS].(float64); !ok {
+		t.Errorf("access line has no numeric %s: %v", httpkit.KeyDurationMS, access)
 	}
 }
 
@@ -127,58 +132,61 @@ func TestAccessLogIgnoresForwardedFor(t *testing.T) {
 	}
 	resp.Body.Close()
 	srv.Close()
-	lines := logs.lines(t)
-	if got := lines[len(lines)-1][KeyRemoteIP]; got != "127.0.0.1" {
+	lines := logLines(t, logs)
+	if got := lines[len(lines)-1][httpkit.KeyRemoteIP]; got != "127.0.0.1" {
 		t.Errorf("remote_ip = %v, want the peer 127.0.0.1 (no trusted proxies)", got)
 	}
 }
 
-func TestParseID(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{in: "1", want: 1, ok: true},
-		{in: "42", want: 42, ok: true},
-		{in: "999999999999999999", want: 999999999999999999, ok: true},
-		{in: "1000000000000000000"},
-		{in: "0"},
-		{in: "01"},
-		{in: "-1"},
-		{in: "+1"},
-		{in: " 1"},
-		{in: "1x"},
-		{in: "abc"},
-		{in: ""},
-		{in: "1.0"},
+// logLines decodes every line of a JSON log as an object.
+func logLines(t *testing.T, logs *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	dec := json.NewDecoder(bytes.NewReader(logs.Bytes()))
+	for dec.More() {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("log is not JSON lines: %v\n%s", err, logs.String())
+		}
+		out = append(out, m)
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
+	return out
+}
+
+// TestRequestID: the gin adapter puts httpkit's id on the response, in the
+// request's context and, through ContextWithFallback, in gin.Context.
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTestServer(t)
+	for _, tt := range []struct {
+		name     string
+		incoming string
+		wantKeep bool
+	}{
+		{name: "absent"},
+		{name: "sane kept", incoming: "req-1.A_b", wantKeep: true},
+		{name: "log injection replaced", incoming: `x","level":"ERROR`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := ParseID(tt.in)
-			if tt.ok != (err == nil) || got != tt.want {
-				t.Fatalf("ParseID(%q) = %d, %v; want %d ok=%v", tt.in, got, err, tt.want, tt.ok)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/id", nil)
+			if tt.incoming != "" {
+				req.Header.Set(httpkit.HeaderRequestID, tt.incoming)
 			}
-			if err != nil && !errors.Is(err, ErrBadID) {
-				t.Fatalf("err = %v, want ErrBadID", err)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body bytes.Buffer
+			_, _ = body.ReadFrom(resp.Body)
+			got := resp.Header.Get(httpkit.HeaderRequestID)
+			if !httpkit.ValidRequestID(got) || body.String() != got+"|"+got {
+				t.Errorf("response id %q, context ids %q", got, body.String())
+			}
+			if tt.wantKeep != (got == tt.incoming) {
+				t.Errorf("id = %q, incoming %q, want kept: %v", got, tt.incoming, tt.wantKeep)
 			}
 		})
 	}
-}
-
-func FuzzParseID(f *testing.F) {
-	for _, s := range []string{"1", "01", "-5", "99999999999999999999", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseID(s)
-		if err != nil {
-			return
-		}
-		if n <= 0 || strconv.FormatInt(n, 10) != s {
-			t.Fatalf("ParseID(%q) = %d: not canonical", s, n)
-		}
-	})
 }
