@@ -81,7 +81,7 @@ func outcomeOf(err error) string {
 	if err == nil {
 		return outcomeAllow
 	}
-	return kindOf(err).outcome
+	return classify(err).answer().outcome
 }
 
 func (s *Server) logDecision(r *http.Request, dialect string, res result, elapsed time.Duration) {
@@ -171,7 +171,7 @@ func (s *Server) decide(r *http.Request, dialect string) result {
 		err = ErrUnauthenticated
 	}
 	if err != nil {
-		if kind := classify(err); kind == ErrUnauthenticated { //nolint:errorlint // classify returns the sentinel itself
+		if classify(err) == kindUnauthenticated {
 			err = &decisionError{
 				err: ErrUnauthenticated, rule: rule.Name,
 				loginURL: s.loginURL(req),
@@ -316,7 +316,7 @@ func (s *Server) maybeRefresh(ctx context.Context, cookie string, sess *session.
 	case res = <-ch:
 	}
 	if res.Err != nil {
-		if classify(res.Err) != ErrUnauthenticated && s.now().Before(sess.AccessExpiry) { //nolint:errorlint // classify returns the sentinel itself
+		if classify(res.Err) != kindUnauthenticated && s.now().Before(sess.AccessExpiry) {
 			// The IdP or the lock is slow, but the current token is still
 			// valid: serve it and try again on a later request.
 			s.log.WarnContext(ctx, "token refresh deferred", slog.String(keyError, res.Err.Error()))

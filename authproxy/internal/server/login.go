@@ -252,7 +252,7 @@ func (s *Server) callbackPage(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	level := slog.LevelWarn
-	if kind := classify(err); kind == errInternal || kind == ErrUnavailable { //nolint:errorlint // classify returns the sentinel itself
+	if kind := classify(err); kind == kindInternal || kind == kindUnavailable {
 		level = slog.LevelError
 	}
 	s.log.Log(r.Context(), level, "login failed", slog.String(keyPath, r.URL.Path), slog.String(keyError, err.Error()))
@@ -260,7 +260,7 @@ func (s *Server) callbackPage(w http.ResponseWriter, r *http.Request) error {
 		writeError(w, err, "") // not a browser: the JSON error every endpoint answers
 		return nil
 	}
-	s.loginFailedPage(w, kindOf(err))
+	s.loginFailedPage(w, classify(err).answer())
 	return nil
 }
 
@@ -364,7 +364,7 @@ func (s *Server) currentSession(r *http.Request) (*session.Session, error) {
 	sess, err := s.store.Load(r.Context(), c.Value)
 	if err != nil {
 		s.storeErr("load", err)
-		if classify(err) == ErrUnauthenticated { //nolint:errorlint // classify returns the sentinel itself
+		if classify(err) == kindUnauthenticated {
 			return nil, nil
 		}
 		return nil, err

@@ -303,7 +303,7 @@ func (s *Server) only(method string, h func(http.ResponseWriter, *http.Request) 
 			return
 		}
 		if err := h(w, r); err != nil {
-			if kind := classify(err); kind == errInternal || kind == ErrUnavailable { //nolint:errorlint // classify returns the sentinel itself
+			if kind := classify(err); kind == kindInternal || kind == kindUnavailable {
 				s.log.ErrorContext(r.Context(), "request failed", slog.String(keyPath, r.URL.Path), slog.String(keyError, err.Error()))
 			} else {
 				s.log.InfoContext(r.Context(), "request refused", slog.String(keyPath, r.URL.Path), slog.String(keyError, err.Error()))
