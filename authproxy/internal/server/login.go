@@ -205,7 +205,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 			s.metrics.logins.WithLabelValues("state_unknown").Inc()
 			return fmt.Errorf("%w: state unknown, expired or already used", ErrLoginFailed)
 		}
-		s.storeErr("spend_state", err)
+		s.metrics.storeErr("spend_state", err)
 		return err
 	}
 	toks, user, err := s.provider.Exchange(ctx, code, st.Verifier, st.Nonce)
@@ -220,7 +220,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	// and a pre-set cookie is never adopted.
 	if old, err := r.Cookie(s.cookie.name); err == nil && old.Value != "" {
 		if err := s.store.Delete(ctx, old.Value); err != nil && !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrMalformedCookie) {
-			s.storeErr("delete", err)
+			s.metrics.storeErr("delete", err)
 		}
 	}
 	cookie, err := s.store.Create(ctx, &session.Session{
@@ -230,11 +230,11 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		AccessExpiry: toks.Expiry,
 	})
 	if err != nil {
-		s.storeErr("create", err)
+		s.metrics.storeErr("create", err)
 		return err
 	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
-	s.observeLifetime(ctx, toks.Lifetime)
+	s.refresher.observeLifetime(ctx, toks.Lifetime)
 	s.log.InfoContext(ctx, "login", slog.String(keySubject, user.ID))
 	s.cookie.set(w, s.cookie.name, cookie, int(s.cfg.SessionLifetime.Seconds()))
 	s.cookie.set(w, loginCookie, "", -1)
@@ -290,7 +290,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 			idToken = sess.IDToken
 		}
 		if err := s.store.Delete(r.Context(), c.Value); err != nil && !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrMalformedCookie) {
-			s.storeErr("delete", err)
+			s.metrics.storeErr("delete", err)
 			storeErr = err
 		}
 	}
@@ -363,13 +363,13 @@ func (s *Server) currentSession(r *http.Request) (*session.Session, error) {
 	}
 	sess, err := s.store.Load(r.Context(), c.Value)
 	if err != nil {
-		s.storeErr("load", err)
+		s.metrics.storeErr("load", err)
 		if classify(err) == kindUnauthenticated {
 			return nil, nil
 		}
 		return nil, err
 	}
-	if s.spent(sess) {
+	if s.refresher.spent(sess) {
 		return nil, nil
 	}
 	return sess, nil

@@ -19,12 +19,10 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
@@ -105,16 +103,13 @@ type Server struct {
 	tokens   *tokens
 	parser   *forward.Parser
 	metrics  *metrics
-	flight   singleflight.Group
-	// lifetime is the shortest access-token lifetime seen (nanoseconds);
-	// it clamps the refresh window (refreshWindow).
-	lifetime    atomic.Int64
-	clampLogged atomic.Bool
-	cookie      cookieSpec
-	public      *url.URL
-	origin      string // scheme://host of the public URL
-	handler     http.Handler
-	stop        context.CancelFunc
+	// refresher renews access tokens before they expire (refresh.go).
+	refresher *refresher
+	cookie    cookieSpec
+	public    *url.URL
+	origin    string // scheme://host of the public URL
+	handler   http.Handler
+	stop      context.CancelFunc
 }
 
 // New builds the server from d and starts its background work (OIDC
@@ -198,6 +193,10 @@ func New(d Deps) (*Server, error) {
 		return fail(fmt.Errorf("server: new: %w", err))
 	}
 	s.provider.Start(ctx)
+	s.refresher = &refresher{
+		store: s.store, fresh: s.fresh, provider: s.provider, metrics: s.metrics,
+		log: d.Logger, now: d.Now, window: cfg.RefreshWindow,
+	}
 	s.tokens, err = newTokens(cfg, d.Now)
 	if err != nil {
 		return fail(fmt.Errorf("server: new: %w", err))
@@ -330,13 +329,6 @@ func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(s.tokens.jwks())
-}
-
-// storeErr counts a session store failure when it is an outage.
-func (s *Server) storeErr(op string, err error) {
-	if errors.Is(err, session.ErrUnavailable) {
-		s.metrics.storeErrs.WithLabelValues(op).Inc()
-	}
 }
 
 // Timeouts of the HTTP server: a client (or a proxy) gets ReadHeaderTimeout
