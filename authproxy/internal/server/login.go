@@ -1,9 +1,6 @@
 package server
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -27,7 +24,7 @@ type cookieSpec struct {
 	name   string // session cookie; __Host- prefixed on https
 	login  string // prefix of the per-login state cookies: <name>_login_
 	secure bool
-	seal   cipher.AEAD // login-state cookies: AES-256-GCM under HKDF(cookie-secret)
+	seal   *session.Sealer // login-state cookies, sealed for session.PurposeLoginState under the cookie-secret
 }
 
 // Login-state cookies: one per login in flight, named for its state, so
@@ -35,26 +32,17 @@ type cookieSpec struct {
 // once; a start beyond that clears the others (those logins then fail and
 // are simply started again).
 const (
-	loginInfo    = "gatewarden login state v2"
 	loginHashLen = 8 // characters of base64url(SHA-256(state)) in the cookie name
 	maxLogins    = 4
 )
 
 func newCookieSpec(cfg *config.Config) (cookieSpec, error) {
 	name := cfg.SessionCookieName()
-	key, err := hkdf.Key(sha256.New, []byte(cfg.CookieSecret.Reveal()), nil, loginInfo, 32)
+	seal, err := session.NewSealer([]byte(cfg.CookieSecret.Reveal()), nil, session.PurposeLoginState)
 	if err != nil {
 		return cookieSpec{}, fmt.Errorf("login cookie key: %w", err)
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return cookieSpec{}, fmt.Errorf("login cookie key: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return cookieSpec{}, fmt.Errorf("login cookie key: %w", err)
-	}
-	return cookieSpec{name: name, login: name + "_login_", secure: cfg.PublicHTTPS(), seal: aead}, nil
+	return cookieSpec{name: name, login: name + "_login_", secure: cfg.PublicHTTPS(), seal: seal}, nil
 }
 
 // set writes a cookie with the attributes every authproxy cookie has:
@@ -82,18 +70,15 @@ type loginState struct {
 	Expiry   int64  `json:"exp"` // unix milliseconds
 }
 
-// sealLogin encrypts st for its cookie, with the state as additional data,
+// sealLogin seals st for its cookie, with the state as additional data,
 // so the cookie opens only for the callback of its own state. Layout:
-// base64url(nonce || ciphertext).
+// base64url(sealed value, see session.Sealer).
 func (c cookieSpec) sealLogin(st *loginState) (string, error) {
 	plain, err := json.Marshal(st)
 	if err != nil {
 		return "", err
 	}
-	ns := c.seal.NonceSize()
-	out := make([]byte, ns, ns+len(plain)+c.seal.Overhead())
-	_, _ = rand.Read(out) // crypto/rand.Read never fails (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(c.seal.Seal(out, out, plain, []byte(st.State))), nil
+	return base64.RawURLEncoding.EncodeToString(c.seal.Seal([]byte(st.State), plain)), nil
 }
 
 // openLogin returns the login state sealed in value for state; false when
@@ -101,11 +86,10 @@ func (c cookieSpec) sealLogin(st *loginState) (string, error) {
 // another state.
 func (c cookieSpec) openLogin(value, state string) (*loginState, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
-	ns := c.seal.NonceSize()
-	if err != nil || len(raw) < ns+c.seal.Overhead() {
+	if err != nil {
 		return nil, false
 	}
-	plain, err := c.seal.Open(nil, raw[:ns], raw[ns:], []byte(state))
+	plain, err := c.seal.Open([]byte(state), raw)
 	if err != nil {
 		return nil, false
 	}

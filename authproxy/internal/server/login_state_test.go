@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 )
 
@@ -86,8 +88,9 @@ func TestStartIsStateless(t *testing.T) {
 
 // TestLoginStateCookieAttacks: the callback fails closed (400 login_failed,
 // no session, no marker written) when the sealed login-state cookie is
-// missing, tampered, sealed under another secret, for another state, or
-// expired.
+// missing, tampered, sealed under another secret, sealed for sessions
+// rather than login states, a session cookie, for another state, or
+// expired; and a login-state cookie is no session cookie.
 func TestLoginStateCookieAttacks(t *testing.T) {
 	t.Parallel()
 	clock := sessiontest.NewClock(time.Now())
@@ -137,6 +140,22 @@ func TestLoginStateCookieAttacks(t *testing.T) {
 			}
 			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: v, Path: "/"}})
 		}},
+		{name: "sealed for sessions under the same secret", tamper: func(t *testing.T, b *browser, state string, c *http.Cookie) {
+			plain, err := json.Marshal(&loginState{State: state, Verifier: "v", Nonce: "n", Return: "/", Expiry: clock.Now().Add(time.Minute).UnixMilli()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sealer, err := session.NewSealer([]byte(p.srv.cfg.CookieSecret.Reveal()), nil, session.PurposeSession)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := base64.RawURLEncoding.EncodeToString(sealer.Seal([]byte(state), plain))
+			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: v, Path: "/"}})
+		}},
+		{name: "a session cookie", tamper: func(t *testing.T, b *browser, _ string, c *http.Cookie) {
+			cookie, _ := loggedIn(t, p, "customer@example.com")
+			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: cookie, Path: "/"}})
+		}},
 		{name: "for another state", tamper: func(t *testing.T, b *browser, _ string, c *http.Cookie) {
 			_, _, _, mine := begin(t) // another login's valid cookie, renamed for this state
 			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: mine.Value, Path: "/"}})
@@ -157,6 +176,14 @@ func TestLoginStateCookieAttacks(t *testing.T) {
 			}
 		})
 	}
+	t.Run("as a session cookie", func(t *testing.T) {
+		t.Parallel()
+		_, _, _, c := begin(t)
+		resp, body := fwd{uri: "/account/me", cookie: c.Value, accept: jsonAccept}.send(t, p, dialectForwarded)
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Authorization") != "" {
+			t.Fatalf("login-state cookie as the session cookie: %d %s, want 401", resp.StatusCode, body)
+		}
+	})
 	t.Run("expired", func(t *testing.T) {
 		// Not parallel with the cases above: it moves the shared clock.
 		b, cb, _, _ := begin(t)
