@@ -154,6 +154,22 @@ func newCookie() (string, *cookieParts) {
 	return b64.EncodeToString(p.id[:]) + "." + b64.EncodeToString(p.secret[:]), &p
 }
 
+// NewCookie returns a new session cookie value for a Store to hand out:
+// "id.secret", two independent random 32-byte values in base64url.
+func NewCookie() string {
+	c, _ := newCookie()
+	return c
+}
+
+// SplitCookie returns the id and secret halves of a well-formed cookie, or
+// an error wrapping ErrMalformedCookie: the check every Store makes first.
+func SplitCookie(cookie string) (id, secret string, err error) {
+	if _, err := parseCookie(cookie); err != nil {
+		return "", "", err
+	}
+	return cookie[:partLen], cookie[partLen+1:], nil
+}
+
 // SID is the stable, non-reversible session identifier for the gateway
 // token's "sid" claim: base64url(SHA-256("gatewarden sid v1\x00" || id)).
 // It differs from the Redis key hash (domain separation), so a token's sid
