@@ -22,7 +22,7 @@ import (
 type refresher struct {
 	store    session.Store // saves the refreshed session, ends refused ones
 	fresh    session.Store // locks and re-reads past any cache
-	provider *oidc.Provider
+	provider Provider
 	metrics  *metrics
 	log      *slog.Logger
 	now      func() time.Time

@@ -59,7 +59,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 			}
 		}
 	}
-	waitUntil(t, "cluster_state:ok on every node", func(ctx context.Context) error {
+	WaitUntil(t, "cluster_state:ok on every node", func(ctx context.Context) error {
 		for i, node := range c.Nodes {
 			info, err := node.clusterInfo(ctx)
 			if err != nil {

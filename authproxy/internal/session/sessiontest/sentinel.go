@@ -48,7 +48,7 @@ func StartSentinelAuth(t testing.TB, password string) *Sentinel {
 	replica := startServer(t, append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(master.port)}, noDelay...))
 	// The sentinel learns replicas from the master's INFO, which it reads at
 	// once and then every 10s: start it only when the replica is there.
-	waitUntil(t, "replica online", func(ctx context.Context) error {
+	WaitUntil(t, "replica online", func(ctx context.Context) error {
 		c := direct(master.Addr())
 		defer func() { _ = c.Close() }()
 		info, err := c.Info(ctx, "replication").Result()
@@ -82,7 +82,7 @@ sentinel failover-timeout %[4]s 10000
 	t.Cleanup(s.Stop)
 
 	d := &Sentinel{Master: master, Replica: replica, Sentinel: s, Password: password}
-	waitUntil(t, "sentinel to see the replica in sync", func(ctx context.Context) error {
+	WaitUntil(t, "sentinel to see the replica in sync", func(ctx context.Context) error {
 		return d.replicaInSync(ctx, replica.Addr())
 	})
 	return d
@@ -130,7 +130,7 @@ func (d *Sentinel) Failover(t testing.TB) {
 	if err := c.Failover(ctx, SentinelMaster).Err(); err != nil {
 		t.Fatalf("SENTINEL FAILOVER: %v", err)
 	}
-	waitUntil(t, "failover to the replica", func(ctx context.Context) error {
+	WaitUntil(t, "failover to the replica", func(ctx context.Context) error {
 		got, err := d.MasterAddr(ctx)
 		if err != nil {
 			return err
@@ -176,10 +176,10 @@ func role(ctx context.Context, addr, want string) error {
 	return nil
 }
 
-// waitUntil polls check (deployment state changes asynchronously, with no
-// event to wait on) until it returns nil, failing the test after 20s with
-// the last error.
-func waitUntil(t testing.TB, what string, check func(ctx context.Context) error) {
+// WaitUntil polls check (for state that changes asynchronously, such as a
+// deployment's or a server's recovery, with no event to wait on) until it
+// returns nil, failing the test after 20s with the last error.
+func WaitUntil(t testing.TB, what string, check func(ctx context.Context) error) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
