@@ -7,6 +7,11 @@
 // Handlers return errors; writeError (errors.go) is the one place that maps
 // them to HTTP. Every decision is logged as one line with rule, subject,
 // outcome and request id, and never with a token, cookie or code.
+//
+// The server takes the session store, the login-state store and the
+// identity provider as interfaces (Deps): package app builds them on Redis
+// and the IdP for main, and the tests give it in-memory ones. The refresh
+// of access tokens is refresh.go's.
 package server
 
 import (
