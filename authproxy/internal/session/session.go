@@ -64,8 +64,9 @@ func (s *Session) String() string {
 	return fmt.Sprintf("session{user=%q created=%s}", s.UserID, s.CreatedAt.Format(time.RFC3339))
 }
 
-// Store is the session store contract; RedisStore and Cached implement it,
-// and sessiontest.Run checks any implementation.
+// Store is the session store contract; RedisStore and Cached implement it
+// (sessiontest.Run checks them), and so does the tests' in-memory
+// sessiontest.Memory (sessiontest.RunContract).
 type Store interface {
 	// Create stores s under a new random id and returns the cookie value.
 	// It sets s.CreatedAt and s.LastSeen to now; any id the client had is
