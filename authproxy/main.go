@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/app"
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
-	"github.com/gatewarden/gatewarden/authproxy/internal/server"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/options"
 )
@@ -39,24 +39,19 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	rdb := server.NewRedisClient(cfg)
-	defer rdb.Close()
-	srv, err := server.New(server.Deps{
-		Config: cfg, Redis: rdb, Logger: logger,
-		HTTPClient: &http.Client{Timeout: 10 * time.Second},
-	})
+	a, err := app.New(app.Deps{Config: cfg, Logger: logger, HTTPClient: &http.Client{Timeout: 10 * time.Second}})
 	if err != nil {
 		logger.Error("startup failed", "error", err.Error())
 		return 1
 	}
-	defer srv.Close()
+	defer a.Close()
 
 	ln, err := httpkit.Listen(cfg.Listen)
 	if err != nil {
 		logger.Error("listen failed", "error", err.Error())
 		return 1
 	}
-	if err := httpkit.Run(ctx, httpkit.NewServer(srv.Handler(), logger), ln, cfg.ShutdownTimeout, logger); err != nil {
+	if err := httpkit.Run(ctx, httpkit.NewServer(a.Handler(), logger), ln, cfg.ShutdownTimeout, logger); err != nil {
 		logger.Error("server stopped", "error", err.Error())
 		return 1
 	}

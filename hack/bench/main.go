@@ -6,7 +6,7 @@
 // this process), the dev IdP (hack/devidp, in process), and two real
 // authproxy processes built from ./authproxy (one with the default 1 s
 // session cache, one with --session-cache-ttl 0). authproxy's packages are
-// internal to it, so the real binary is run rather than server.New. It logs
+// internal to it, so the real binary is run rather than app.New. It logs
 // a user in through the real browser flow, then drives each endpoint with
 // wrk (or, without wrk, a built-in Go load loop) for a bounded time.
 // Children get SIGKILL if this program dies; everything stops by itself.

@@ -109,7 +109,7 @@ const (
 	cookieName = "gw_session" // authproxy's default cookie-name on http
 )
 
-// newRedisClient mirrors authproxy's server.NewRedisClient options for a
+// newRedisClient mirrors authproxy's app.NewRedisClient options for a
 // single node (that package is internal to authproxy, so it cannot be
 // imported here).
 func newRedisClient(addr string) redis.UniversalClient {

@@ -16,9 +16,9 @@ import (
 // session.
 func TestForgedAndTamperedCookies(t *testing.T) {
 	t.Parallel()
-	_, ps := newEnv(t, envOpts{})
+	e, ps := newEnv(t, envOpts{fakeIdP: true})
 	p := ps[0]
-	good, _ := loggedIn(t, p, "admin@example.com")
+	good, _ := e.sessionFor("admin@example.com")
 	id, secret, _ := strings.Cut(good, ".")
 	flip := func(s string) string {
 		b := []byte(s)
@@ -193,7 +193,7 @@ func must[T any](v T, err error) T {
 // TestReturnURLAttacks: /oauth2/start refuses every open redirect.
 func TestReturnURLAttacks(t *testing.T) {
 	t.Parallel()
-	_, ps := newEnv(t, envOpts{cfg: func(c *config.Config) { c.AllowedRedirectHosts = []string{"shop.example"} }})
+	_, ps := newEnv(t, envOpts{fakeIdP: true, cfg: func(c *config.Config) { c.AllowedRedirectHosts = []string{"shop.example"} }})
 	p := ps[0]
 	tests := []struct {
 		name string
@@ -238,9 +238,9 @@ func TestReturnURLAttacks(t *testing.T) {
 // are refused with 403 and logged, however good the credential.
 func TestUntrustedPeer(t *testing.T) {
 	t.Parallel()
-	e, ps := newEnv(t, envOpts{})
+	e, ps := newEnv(t, envOpts{fakeIdP: true})
 	p := ps[0]
-	admin, _ := loggedIn(t, p, "admin@example.com")
+	admin, _ := e.sessionFor("admin@example.com")
 	// 127.0.0.2 is loopback but outside the trusted 127.0.0.1/32.
 	client := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
 		LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second,
@@ -268,9 +268,9 @@ func TestUntrustedPeer(t *testing.T) {
 // protected path through the public rule.
 func TestEncodedPathDodging(t *testing.T) {
 	t.Parallel()
-	_, ps := newEnv(t, envOpts{})
+	e, ps := newEnv(t, envOpts{fakeIdP: true})
 	p := ps[0]
-	customer, _ := loggedIn(t, p, "customer@example.com")
+	customer, _ := e.sessionFor("customer@example.com")
 	tests := []struct {
 		name   string
 		uri    string
@@ -372,7 +372,7 @@ func TestLogout(t *testing.T) {
 	}
 	if hint := q.Get("id_token_hint"); hint == "" {
 		t.Errorf("Location %q has no id_token_hint", loc)
-	} else if _, err := p.srv.provider.VerifyIDToken(context.Background(), hint, jwtNonce(t, hint)); err != nil {
+	} else if _, err := p.provider.VerifyIDToken(context.Background(), hint, jwtNonce(t, hint)); err != nil {
 		t.Errorf("id_token_hint is not the session's id_token: %v", err)
 	}
 	if b.session(p) != "" {

@@ -8,11 +8,11 @@ import "testing"
 // methods and bearer-token API clients are not affected.
 func TestCrossSiteWrites(t *testing.T) {
 	t.Parallel()
-	_, ps := newEnv(t, envOpts{})
+	e, ps := newEnv(t, envOpts{fakeIdP: true})
 	p := ps[0]
-	customer, _ := loggedIn(t, p, "customer@example.com")
-	admin, _ := loggedIn(t, p, "admin@example.com")
-	customerAT := loadSession(t, p, customer).AccessToken
+	customer, cs := e.sessionFor("customer@example.com")
+	admin, _ := e.sessionFor("admin@example.com")
+	customerAT := cs.AccessToken
 	h := func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for i := 0; i+1 < len(kv); i += 2 {

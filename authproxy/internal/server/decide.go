@@ -3,15 +3,12 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
@@ -81,7 +78,7 @@ func outcomeOf(err error) string {
 	if err == nil {
 		return outcomeAllow
 	}
-	return kindOf(err).outcome
+	return classify(err).answer().outcome
 }
 
 func (s *Server) logDecision(r *http.Request, dialect string, res result, elapsed time.Duration) {
@@ -171,7 +168,7 @@ func (s *Server) decide(r *http.Request, dialect string) result {
 		err = ErrUnauthenticated
 	}
 	if err != nil {
-		if kind := classify(err); kind == ErrUnauthenticated { //nolint:errorlint // classify returns the sentinel itself
+		if classify(err) == kindUnauthenticated {
 			err = &decisionError{
 				err: ErrUnauthenticated, rule: rule.Name,
 				loginURL: s.loginURL(req),
@@ -260,10 +257,10 @@ func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, e
 	}
 	sess, err := s.store.Load(ctx, c.Value)
 	if err != nil {
-		s.storeErr("load", err)
+		s.metrics.storeErr("load", err)
 		return nil, err
 	}
-	sess, err = s.maybeRefresh(ctx, c.Value, sess)
+	sess, err = s.refresher.maybeRefresh(ctx, c.Value, sess)
 	if err != nil {
 		return nil, err
 	}
@@ -276,171 +273,4 @@ func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, e
 
 func hasScheme(h, scheme string) bool {
 	return len(h) > len(scheme) && strings.EqualFold(h[:len(scheme)], scheme) && h[len(scheme)] == ' '
-}
-
-// maybeRefresh refreshes the session's access token when it expires within
-// the refresh window: single-flight in this process, a Redis lock across
-// replicas, and a re-read under the lock so only one refresh reaches the IdP.
-// A session without a refresh token ends when its access token expires.
-func (s *Server) maybeRefresh(ctx context.Context, cookie string, sess *session.Session) (*session.Session, error) {
-	if s.spent(sess) {
-		return nil, errSpent
-	}
-	if !s.needsRefresh(sess) {
-		return sess, nil
-	}
-	ch := s.flight.DoChan(session.SID(cookie), func() (any, error) {
-		// Detached from the first caller's cancellation: others share it.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockWait+10*time.Second)
-		defer cancel()
-		return s.refresh(rctx, cookie)
-	})
-	// While the current token stays valid, a decision waits for the refresh
-	// at most refreshGrace, then serves the current token (the refresh goes
-	// on for the next requests). A refresh can be held up for as long as a
-	// lock that nobody holds lives: a SET NX that Redis ran after the client
-	// had given up (Redis paused, then resumed) leaves one for lockTTL.
-	var grace <-chan time.Time
-	if s.now().Add(refreshGrace).Before(sess.AccessExpiry) {
-		t := time.NewTimer(refreshGrace)
-		defer t.Stop()
-		grace = t.C
-	}
-	var res singleflight.Result
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-grace:
-		s.log.WarnContext(ctx, "token refresh deferred", slog.String(keyError, "refresh still running after "+refreshGrace.String()))
-		return sess, nil
-	case res = <-ch:
-	}
-	if res.Err != nil {
-		if classify(res.Err) != ErrUnauthenticated && s.now().Before(sess.AccessExpiry) { //nolint:errorlint // classify returns the sentinel itself
-			// The IdP or the lock is slow, but the current token is still
-			// valid: serve it and try again on a later request.
-			s.log.WarnContext(ctx, "token refresh deferred", slog.String(keyError, res.Err.Error()))
-			return sess, nil
-		}
-		return nil, res.Err
-	}
-	return res.Val.(*session.Session), nil
-}
-
-// endSession deletes a session whose refresh failed for good and counts the
-// refresh under outcome.
-func (s *Server) endSession(ctx context.Context, cookie string, cur *session.Session, outcome string) {
-	s.metrics.refreshes.WithLabelValues(outcome).Inc()
-	if err := s.store.Delete(ctx, cookie); err != nil {
-		s.storeErr("delete", err)
-	}
-	s.log.InfoContext(ctx, "refresh refused; session ended", slog.String(keySubject, cur.UserID), slog.String(keyOutcome, outcome))
-}
-
-var errSpent = fmt.Errorf("%w: access token expired and no refresh token", session.ErrExpired)
-
-// spent: the session's access token has expired and it has no refresh
-// token to get another, so the session is over.
-func (s *Server) spent(sess *session.Session) bool {
-	return sess.RefreshToken == "" && !s.now().Before(sess.AccessExpiry)
-}
-
-func (s *Server) needsRefresh(sess *session.Session) bool {
-	return sess.RefreshToken != "" && !s.now().Add(s.refreshWindow()).Before(sess.AccessExpiry)
-}
-
-// refreshWindow is the configured refresh-window, clamped to half the
-// shortest access-token lifetime seen: a window as long as the lifetime
-// would refresh on every request.
-func (s *Server) refreshWindow() time.Duration {
-	w := s.cfg.RefreshWindow
-	if l := time.Duration(s.lifetime.Load()); l > 0 && w >= l {
-		return l / 2
-	}
-	return w
-}
-
-// observeLifetime records an access-token lifetime from the provider and
-// says once when it clamps the refresh window.
-func (s *Server) observeLifetime(ctx context.Context, l time.Duration) {
-	if l <= 0 {
-		return
-	}
-	for {
-		cur := s.lifetime.Load()
-		if cur != 0 && time.Duration(cur) <= l {
-			break
-		}
-		if s.lifetime.CompareAndSwap(cur, int64(l)) {
-			break
-		}
-	}
-	if s.cfg.RefreshWindow >= l && !s.clampLogged.Swap(true) {
-		s.log.WarnContext(ctx, "refresh-window is not shorter than the provider's access-token lifetime; clamped to half the lifetime so tokens are not refreshed on every request",
-			slog.Duration(keyRefreshWindow, s.cfg.RefreshWindow), slog.Duration(keyTokenLifetime, l), slog.Duration(keyClampedTo, l/2))
-	}
-}
-
-func (s *Server) refresh(ctx context.Context, cookie string) (*session.Session, error) {
-	release, err := session.WaitLock(ctx, s.fresh, cookie, lockTTL, lockWait)
-	if err != nil {
-		s.storeErr("lock", err)
-		s.metrics.refreshes.WithLabelValues("lock_failed").Inc()
-		return nil, err
-	}
-	defer release()
-	// Re-read without the cache: another replica may have refreshed while
-	// we waited for the lock.
-	cur, err := s.fresh.Load(ctx, cookie)
-	if err != nil {
-		s.storeErr("load", err)
-		return nil, err
-	}
-	if !s.needsRefresh(cur) {
-		s.metrics.refreshes.WithLabelValues("shared").Inc()
-		return cur, nil
-	}
-	toks, err := s.provider.Refresh(ctx, cur.RefreshToken)
-	if errors.Is(err, oidc.ErrInvalidGrant) {
-		s.endSession(ctx, cookie, cur, "invalid_grant")
-		return nil, err
-	}
-	if errors.Is(err, oidc.ErrAccessToken) {
-		// The IdP answered, but not with an access token for this
-		// application: the refresh token may be spent, and nothing in the
-		// answer can be trusted.
-		s.endSession(ctx, cookie, cur, "rejected")
-		return nil, err
-	}
-	if err != nil {
-		s.metrics.refreshes.WithLabelValues("error").Inc()
-		return nil, err
-	}
-	if u := toks.User; u != nil {
-		if u.ID != cur.UserID {
-			s.endSession(ctx, cookie, cur, "rejected")
-			return nil, errors.Join(ErrUnauthenticated, errors.New("refresh returned another subject"))
-		}
-		if toks.Access != nil { // roles come from JWT access tokens only
-			cur.Roles, cur.Branches = u.Roles, u.Branches
-		}
-		if u.TenantID != "" {
-			cur.TenantID = u.TenantID
-		}
-	}
-	s.observeLifetime(ctx, toks.Lifetime)
-	cur.AccessToken, cur.AccessExpiry = toks.AccessToken, toks.Expiry
-	if toks.RefreshToken != "" {
-		cur.RefreshToken = toks.RefreshToken // rotated (or the same)
-	}
-	if toks.IDToken != "" {
-		cur.IDToken = toks.IDToken
-	}
-	if err := s.store.Save(ctx, cookie, cur); err != nil {
-		s.storeErr("save", err)
-		s.metrics.refreshes.WithLabelValues("error").Inc()
-		return nil, err
-	}
-	s.metrics.refreshes.WithLabelValues("refreshed").Inc()
-	return cur, nil
 }

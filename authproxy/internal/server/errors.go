@@ -64,87 +64,102 @@ type errorBody struct {
 	LoginURL string   `json:"login_url,omitempty"`
 }
 
-// classify maps any error to its sentinel. Errors of other packages are
-// translated here so the mapping lives in one place.
-func classify(err error) error {
-	for _, k := range kinds {
-		if errors.Is(err, k.err) {
-			return k.err
-		}
-	}
-	switch {
-	case errors.Is(err, forward.ErrUntrustedPeer):
-		return ErrUntrustedPeer
-	case errors.Is(err, forward.ErrMalformed), errors.Is(err, policy.ErrInvalidPath):
-		return ErrBadRequest
-	case errors.Is(err, session.ErrUnavailable), errors.Is(err, session.ErrLocked), errors.Is(err, oidc.ErrNotReady),
-		errors.Is(err, oidc.ErrRefresh), errors.Is(err, context.DeadlineExceeded):
-		return ErrUnavailable
-	case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrExpired), errors.Is(err, session.ErrMalformedCookie),
-		errors.Is(err, oidc.ErrInvalidGrant), errors.Is(err, oidc.ErrAccessToken):
-		return ErrUnauthenticated
-	case errors.Is(err, oidc.ErrNonce), errors.Is(err, oidc.ErrIDToken), errors.Is(err, oidc.ErrExchange):
-		return ErrLoginFailed
-	}
-	return errInternal
-}
+// errKind is the class of an error: it decides the answer a client gets
+// and the outcome logs and metrics record. classify is the one place that
+// finds an error's kind, writeError the one place that answers it.
+type errKind uint8
 
-var errInternal = errors.New("internal error")
+const (
+	kindInternal errKind = iota // anything classify does not recognise
+	kindUnauthenticated
+	kindForbidden
+	kindNoRule
+	kindUnavailable
+	kindBadRequest
+	kindUntrustedPeer
+	kindCSRF
+	kindMethod
+	kindLoginFailed
+	kindNotFound
+	numKinds
+)
 
-// kind is how one sentinel looks to clients, logs and metrics. Messages are
+// answer is how one kind looks to clients, logs and metrics. Messages are
 // fixed texts: a client never sees an error's own text.
-type kind struct {
+type answer struct {
 	status        int
 	code, outcome string
 	message       string
 }
 
-// kinds lists the server's own errors, most specific first.
-var kinds = []struct {
+// kinds holds each kind's sentinel and answer; classify tries the
+// sentinels in this order, most specific first.
+var kinds = [numKinds]struct {
 	err error
-	kind
+	answer
 }{
-	{ErrUnauthenticated, kind{http.StatusUnauthorized, "unauthenticated", outcomeUnauthenticated, "login required"}},
-	{ErrForbidden, kind{http.StatusForbidden, "forbidden", outcomeForbidden, "the route rule refuses this request"}},
-	{ErrNoRule, kind{http.StatusForbidden, "no_matching_rule", outcomeNoRule, "no route rule allows this request"}},
-	{ErrUnavailable, kind{http.StatusServiceUnavailable, "unavailable", outcomeUnavailable, "a backing service is unavailable; try again"}},
-	{ErrBadRequest, kind{http.StatusBadRequest, "bad_request", outcomeBadRequest, "malformed request"}},
-	{ErrUntrustedPeer, kind{http.StatusForbidden, "untrusted_peer", outcomeUntrusted, "forwarded headers are only accepted from trusted proxies"}},
-	{ErrCSRF, kind{http.StatusForbidden, "csrf", outcomeCrossSite, "cross-site request refused: a request that changes data must come from this site's own pages"}},
-	{ErrMethod, kind{http.StatusMethodNotAllowed, "method_not_allowed", outcomeError, "method not allowed"}},
-	{ErrLoginFailed, kind{http.StatusBadRequest, "login_failed", outcomeError, "the login could not be completed; start again"}},
-	{ErrNotFound, kind{http.StatusNotFound, "not_found", outcomeError, "not found"}},
-	{errInternal, kind{http.StatusInternalServerError, "internal", outcomeError, "internal error"}},
+	kindInternal:        {errInternal, answer{http.StatusInternalServerError, "internal", outcomeError, "internal error"}},
+	kindUnauthenticated: {ErrUnauthenticated, answer{http.StatusUnauthorized, "unauthenticated", outcomeUnauthenticated, "login required"}},
+	kindForbidden:       {ErrForbidden, answer{http.StatusForbidden, "forbidden", outcomeForbidden, "the route rule refuses this request"}},
+	kindNoRule:          {ErrNoRule, answer{http.StatusForbidden, "no_matching_rule", outcomeNoRule, "no route rule allows this request"}},
+	kindUnavailable:     {ErrUnavailable, answer{http.StatusServiceUnavailable, "unavailable", outcomeUnavailable, "a backing service is unavailable; try again"}},
+	kindBadRequest:      {ErrBadRequest, answer{http.StatusBadRequest, "bad_request", outcomeBadRequest, "malformed request"}},
+	kindUntrustedPeer:   {ErrUntrustedPeer, answer{http.StatusForbidden, "untrusted_peer", outcomeUntrusted, "forwarded headers are only accepted from trusted proxies"}},
+	kindCSRF:            {ErrCSRF, answer{http.StatusForbidden, "csrf", outcomeCrossSite, "cross-site request refused: a request that changes data must come from this site's own pages"}},
+	kindMethod:          {ErrMethod, answer{http.StatusMethodNotAllowed, "method_not_allowed", outcomeError, "method not allowed"}},
+	kindLoginFailed:     {ErrLoginFailed, answer{http.StatusBadRequest, "login_failed", outcomeError, "the login could not be completed; start again"}},
+	kindNotFound:        {ErrNotFound, answer{http.StatusNotFound, "not_found", outcomeError, "not found"}},
 }
 
-func kindOf(err error) kind {
-	c := classify(err)
-	for _, k := range kinds {
-		if k.err == c { //nolint:errorlint // classify returns the sentinel itself
-			return k.kind
+// answer returns how k looks to clients, logs and metrics.
+func (k errKind) answer() answer { return kinds[k].answer }
+
+// classify finds err's kind: the server's own sentinels first, then the
+// errors of other packages, translated here so the mapping lives in one
+// place.
+func classify(err error) errKind {
+	for k := kindInternal + 1; k < numKinds; k++ {
+		if errors.Is(err, kinds[k].err) {
+			return k
 		}
 	}
-	return kinds[len(kinds)-1].kind
+	switch {
+	case errors.Is(err, forward.ErrUntrustedPeer):
+		return kindUntrustedPeer
+	case errors.Is(err, forward.ErrMalformed), errors.Is(err, policy.ErrInvalidPath):
+		return kindBadRequest
+	case errors.Is(err, session.ErrUnavailable), errors.Is(err, session.ErrLocked), errors.Is(err, oidc.ErrNotReady),
+		errors.Is(err, oidc.ErrRefresh), errors.Is(err, context.DeadlineExceeded):
+		return kindUnavailable
+	case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrExpired), errors.Is(err, session.ErrMalformedCookie),
+		errors.Is(err, oidc.ErrInvalidGrant), errors.Is(err, oidc.ErrAccessToken):
+		return kindUnauthenticated
+	case errors.Is(err, oidc.ErrNonce), errors.Is(err, oidc.ErrIDToken), errors.Is(err, oidc.ErrExchange):
+		return kindLoginFailed
+	}
+	return kindInternal
 }
+
+// errInternal answers what classify does not recognise (and a panic).
+var errInternal = errors.New("internal error")
 
 // writeError is the single place where errors become HTTP responses.
 func writeError(w http.ResponseWriter, err error, dialect string) {
 	kind := classify(err)
-	k := kindOf(kind)
-	body := errorBody{Error: k.code, Message: k.message}
+	a := kind.answer()
+	body := errorBody{Error: a.code, Message: a.message}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	var de *decisionError
 	if errors.As(err, &de) {
 		body.Rule = de.rule
-		//nolint:errorlint // classify returns the sentinel itself
 		switch kind {
-		case ErrForbidden:
+		case kindForbidden:
 			if len(de.anyOf) > 0 {
 				body.AnyOf = de.anyOf
 				body.Message = fmt.Sprintf("rule %q requires one of the roles: %s", de.rule, strings.Join(de.anyOf, ", "))
 			}
-		case ErrUnauthenticated:
+		case kindUnauthenticated:
 			body.LoginURL = de.loginURL
 			if de.redirect {
 				h.Set("Location", de.loginURL)
@@ -161,7 +176,7 @@ func writeError(w http.ResponseWriter, err error, dialect string) {
 			h.Set("WWW-Authenticate", wa)
 		}
 	}
-	writeJSON(w, k.status, body)
+	writeJSON(w, a.status, body)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

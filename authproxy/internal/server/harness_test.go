@@ -12,21 +12,17 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 	"github.com/gatewarden/gatewarden/hack/devidp"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
@@ -40,71 +36,6 @@ const (
 	outsiderID = "9b3c5d7e-1f2a-4b4c-8d6e-f0a1b2c3d4e5"
 	appHost    = "app.example"
 )
-
-// redisServer is a real redis-server started for one test.
-type redisServer struct {
-	t    testing.TB
-	port int
-	dir  string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
-
-func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
-
-// startRedis starts redis-server on a free port; it is stopped at cleanup.
-func startRedis(t testing.TB) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server not on PATH (required in CI): %v", err)
-		}
-		t.Skip("redis-server not on PATH; install it (Debian: redis-server) to run this test")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	r := &redisServer{t: t, port: port, dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *redisServer) start() {
-	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--protected-mode", "yes")
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	r.cmd = cmd
-	c := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server on %s did not come up", r.addr())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (r *redisServer) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
 
 // listen reserves a 127.0.0.1 port so URLs are known before servers start.
 func listen(t testing.TB) (net.Listener, string) {
@@ -125,13 +56,15 @@ func serve(t testing.TB, ln net.Listener, h http.Handler) {
 	t.Cleanup(srv.Close)
 }
 
-// env is one test world: devidp, Redis, and one or more authproxy instances.
+// env is one test world: an identity provider (the dev IdP, in process,
+// or fakeProvider), the in-memory session store, and one or more authproxy
+// instances sharing that store as replicas share Redis.
 type env struct {
 	t      testing.TB
-	idp    *devidp.Server
+	idp    *devidp.Server // nil with the fake provider
 	idpURL string
-	redis  redis.UniversalClient
-	rs     *redisServer // nil when the test supplied its own client
+	fake   *fakeProvider // nil with the dev IdP
+	store  *sessiontest.Memory
 	logs   *syncBuffer
 	// tokenDown makes the IdP's token endpoint answer 503 (IdP outage).
 	tokenDown atomic.Bool
@@ -160,21 +93,25 @@ func (b *syncBuffer) String() string {
 }
 
 type envOpts struct {
-	idp     func(*devidp.Config)
-	redis   redis.UniversalClient // nil = a real redis-server
-	proxies int                   // authproxy instances sharing Redis; 0 = 1
+	idp func(*devidp.Config)
+	// fakeIdP puts fakeProvider in the dev IdP's place: no login flow,
+	// sessions are made with env.sessionFor.
+	fakeIdP bool
+	proxies int // authproxy instances sharing the store; 0 = 1
 	cfg     func(*config.Config)
 	now     func() time.Time
-	quiet   bool // logs to io.Discard at info level (benchmarks)
 	// discovery edits the IdP's discovery document (a provider that
 	// announces less than devidp does).
 	discovery func(doc map[string]any)
+	// oidc edits the provider's configuration.
+	oidc func(*oidc.Config)
 }
 
 // proxy is one authproxy instance.
 type proxy struct {
-	url string
-	srv *Server
+	url      string
+	srv      *Server
+	provider *oidc.Provider // nil with the fake provider
 }
 
 func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
@@ -187,8 +124,50 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 		lns[i], urls[i] = listen(t)
 		redirects = append(redirects, urls[i]+"/oauth2/callback")
 	}
+	e := &env{t: t, logs: &syncBuffer{}}
+	if o.fakeIdP {
+		e.fake = newFakeProvider(o.now)
+	} else {
+		e.startIdP(redirects, urls[0], o)
+	}
+	cfgs := make([]*config.Config, n)
+	for i := range n {
+		cfgs[i] = testConfig(t, urls[i], e.idpURL)
+		if o.cfg != nil {
+			o.cfg(cfgs[i])
+		}
+	}
+	e.store = sessiontest.NewMemory(sessiontest.Options{
+		Lifetime: cfgs[0].SessionLifetime, IdleTimeout: cfgs[0].SessionIdleTimeout, Now: o.now,
+	})
+	proxies := make([]*proxy, n)
+	for i, cfg := range cfgs {
+		logger := httpkit.NewLogger(e.logs, slog.LevelDebug)
+		p := &proxy{url: urls[i]}
+		var provider Provider = e.fake
+		if e.fake == nil {
+			p.provider = e.provider(cfg, logger, o)
+			provider = p.provider
+		}
+		srv, err := New(Deps{
+			Config: cfg, Store: e.store, States: e.store, Provider: provider, Ping: e.store.Ping,
+			Logger: logger, Now: o.now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.srv = srv
+		serve(t, lns[i], srv.Handler())
+		proxies[i] = p
+	}
+	return e, proxies
+}
+
+// startIdP serves the dev IdP, with the env's fault switches in front.
+func (e *env) startIdP(redirects []string, home string, o envOpts) {
+	t := e.t
 	idpLn, idpURL := listen(t)
-	idpCfg := devidp.Config{Issuer: idpURL, RedirectURIs: redirects, LogoutURIs: []string{urls[0] + "/"}}
+	idpCfg := devidp.Config{Issuer: idpURL, RedirectURIs: redirects, LogoutURIs: []string{home + "/"}}
 	if o.idp != nil {
 		o.idp(&idpCfg)
 	}
@@ -196,7 +175,7 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, idp: idp, idpURL: idpURL, logs: &syncBuffer{}}
+	e.idp, e.idpURL = idp, idpURL
 	serve(t, idpLn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e.tokenDown.Load() && r.URL.Path == "/oauth2/token" {
 			http.Error(w, "down", http.StatusServiceUnavailable)
@@ -226,34 +205,28 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 		}
 		idp.Handler().ServeHTTP(w, r)
 	}))
-	rdb := o.redis
-	var rs *redisServer
-	if rdb == nil {
-		rs = startRedis(t)
-		rdb = redis.NewClient(&redis.Options{Addr: rs.addr(), DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
-		t.Cleanup(func() { rdb.Close() })
+}
+
+// provider is the real OIDC provider for cfg against the dev IdP, as main
+// builds it, discovered before it is returned.
+func (e *env) provider(cfg *config.Config, logger *slog.Logger, o envOpts) *oidc.Provider {
+	t := e.t
+	t.Helper()
+	ocfg, err := OIDCConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	e.redis, e.rs = rdb, rs
-	proxies := make([]*proxy, n)
-	for i := range n {
-		cfg := testConfig(t, urls[i], idpURL)
-		if o.cfg != nil {
-			o.cfg(cfg)
-		}
-		logger := httpkit.NewLogger(e.logs, slog.LevelDebug)
-		if o.quiet {
-			logger = httpkit.NewLogger(io.Discard, slog.LevelInfo)
-		}
-		srv, err := New(Deps{Config: cfg, Redis: rdb, Logger: logger, Now: o.now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Close)
-		serve(t, lns[i], srv.Handler())
-		waitFor(t, "discovery", func() bool { return srv.Provider().Ready() == nil })
-		proxies[i] = &proxy{url: urls[i], srv: srv}
+	ocfg.Logger, ocfg.Now = logger, o.now
+	if o.oidc != nil {
+		o.oidc(&ocfg)
 	}
-	return e, proxies
+	p, err := oidc.New(t.Context(), ocfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start(t.Context())
+	waitFor(t, "discovery", func() bool { return p.Ready() == nil })
+	return p
 }
 
 func testConfig(t testing.TB, publicURL, idpURL string) *config.Config {
@@ -544,15 +517,6 @@ func mustPrefixes(ss ...string) []netip.Prefix {
 	return out
 }
 
-// miniRedis starts an embedded miniredis (for expiry via FastForward).
-func miniRedis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
-	t.Helper()
-	mr := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { c.Close() })
-	return mr, c
-}
-
 // loggedIn returns a fresh login's session cookie for email on p.
 func loggedIn(t testing.TB, p *proxy, email string) (string, *browser) {
 	t.Helper()
@@ -565,7 +529,7 @@ func loggedIn(t testing.TB, p *proxy, email string) (string, *browser) {
 	return c, b
 }
 
-// loadSession reads a session straight from Redis (no cache).
+// loadSession reads a session straight from the store (no cache).
 func loadSession(t testing.TB, p *proxy, cookie string) *session.Session {
 	t.Helper()
 	s, err := p.srv.fresh.Load(context.Background(), cookie)

@@ -1,9 +1,6 @@
 package server
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -27,7 +24,7 @@ type cookieSpec struct {
 	name   string // session cookie; __Host- prefixed on https
 	login  string // prefix of the per-login state cookies: <name>_login_
 	secure bool
-	seal   cipher.AEAD // login-state cookies: AES-256-GCM under HKDF(cookie-secret)
+	seal   *session.Sealer // login-state cookies, sealed for session.PurposeLoginState under the cookie-secret
 }
 
 // Login-state cookies: one per login in flight, named for its state, so
@@ -35,26 +32,17 @@ type cookieSpec struct {
 // once; a start beyond that clears the others (those logins then fail and
 // are simply started again).
 const (
-	loginInfo    = "gatewarden login state v2"
 	loginHashLen = 8 // characters of base64url(SHA-256(state)) in the cookie name
 	maxLogins    = 4
 )
 
 func newCookieSpec(cfg *config.Config) (cookieSpec, error) {
 	name := cfg.SessionCookieName()
-	key, err := hkdf.Key(sha256.New, []byte(cfg.CookieSecret.Reveal()), nil, loginInfo, 32)
+	seal, err := session.NewSealer([]byte(cfg.CookieSecret.Reveal()), nil, session.PurposeLoginState)
 	if err != nil {
 		return cookieSpec{}, fmt.Errorf("login cookie key: %w", err)
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return cookieSpec{}, fmt.Errorf("login cookie key: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return cookieSpec{}, fmt.Errorf("login cookie key: %w", err)
-	}
-	return cookieSpec{name: name, login: name + "_login_", secure: cfg.PublicHTTPS(), seal: aead}, nil
+	return cookieSpec{name: name, login: name + "_login_", secure: cfg.PublicHTTPS(), seal: seal}, nil
 }
 
 // set writes a cookie with the attributes every authproxy cookie has:
@@ -82,18 +70,15 @@ type loginState struct {
 	Expiry   int64  `json:"exp"` // unix milliseconds
 }
 
-// sealLogin encrypts st for its cookie, with the state as additional data,
+// sealLogin seals st for its cookie, with the state as additional data,
 // so the cookie opens only for the callback of its own state. Layout:
-// base64url(nonce || ciphertext).
+// base64url(sealed value, see session.Sealer).
 func (c cookieSpec) sealLogin(st *loginState) (string, error) {
 	plain, err := json.Marshal(st)
 	if err != nil {
 		return "", err
 	}
-	ns := c.seal.NonceSize()
-	out := make([]byte, ns, ns+len(plain)+c.seal.Overhead())
-	_, _ = rand.Read(out) // crypto/rand.Read never fails (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(c.seal.Seal(out, out, plain, []byte(st.State))), nil
+	return base64.RawURLEncoding.EncodeToString(c.seal.Seal([]byte(st.State), plain)), nil
 }
 
 // openLogin returns the login state sealed in value for state; false when
@@ -101,11 +86,10 @@ func (c cookieSpec) sealLogin(st *loginState) (string, error) {
 // another state.
 func (c cookieSpec) openLogin(value, state string) (*loginState, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
-	ns := c.seal.NonceSize()
-	if err != nil || len(raw) < ns+c.seal.Overhead() {
+	if err != nil {
 		return nil, false
 	}
-	plain, err := c.seal.Open(nil, raw[:ns], raw[ns:], []byte(state))
+	plain, err := c.seal.Open([]byte(state), raw)
 	if err != nil {
 		return nil, false
 	}
@@ -205,7 +189,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 			s.metrics.logins.WithLabelValues("state_unknown").Inc()
 			return fmt.Errorf("%w: state unknown, expired or already used", ErrLoginFailed)
 		}
-		s.storeErr("spend_state", err)
+		s.metrics.storeErr("spend_state", err)
 		return err
 	}
 	toks, user, err := s.provider.Exchange(ctx, code, st.Verifier, st.Nonce)
@@ -220,7 +204,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	// and a pre-set cookie is never adopted.
 	if old, err := r.Cookie(s.cookie.name); err == nil && old.Value != "" {
 		if err := s.store.Delete(ctx, old.Value); err != nil && !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrMalformedCookie) {
-			s.storeErr("delete", err)
+			s.metrics.storeErr("delete", err)
 		}
 	}
 	cookie, err := s.store.Create(ctx, &session.Session{
@@ -230,11 +214,11 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		AccessExpiry: toks.Expiry,
 	})
 	if err != nil {
-		s.storeErr("create", err)
+		s.metrics.storeErr("create", err)
 		return err
 	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
-	s.observeLifetime(ctx, toks.Lifetime)
+	s.refresher.observeLifetime(ctx, toks.Lifetime)
 	s.log.InfoContext(ctx, "login", slog.String(keySubject, user.ID))
 	s.cookie.set(w, s.cookie.name, cookie, int(s.cfg.SessionLifetime.Seconds()))
 	s.cookie.set(w, loginCookie, "", -1)
@@ -252,7 +236,7 @@ func (s *Server) callbackPage(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	level := slog.LevelWarn
-	if kind := classify(err); kind == errInternal || kind == ErrUnavailable { //nolint:errorlint // classify returns the sentinel itself
+	if kind := classify(err); kind == kindInternal || kind == kindUnavailable {
 		level = slog.LevelError
 	}
 	s.log.Log(r.Context(), level, "login failed", slog.String(keyPath, r.URL.Path), slog.String(keyError, err.Error()))
@@ -260,7 +244,7 @@ func (s *Server) callbackPage(w http.ResponseWriter, r *http.Request) error {
 		writeError(w, err, "") // not a browser: the JSON error every endpoint answers
 		return nil
 	}
-	s.loginFailedPage(w, kindOf(err))
+	s.loginFailedPage(w, classify(err).answer())
 	return nil
 }
 
@@ -290,7 +274,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 			idToken = sess.IDToken
 		}
 		if err := s.store.Delete(r.Context(), c.Value); err != nil && !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrMalformedCookie) {
-			s.storeErr("delete", err)
+			s.metrics.storeErr("delete", err)
 			storeErr = err
 		}
 	}
@@ -363,13 +347,13 @@ func (s *Server) currentSession(r *http.Request) (*session.Session, error) {
 	}
 	sess, err := s.store.Load(r.Context(), c.Value)
 	if err != nil {
-		s.storeErr("load", err)
-		if classify(err) == ErrUnauthenticated { //nolint:errorlint // classify returns the sentinel itself
+		s.metrics.storeErr("load", err)
+		if classify(err) == kindUnauthenticated {
 			return nil, nil
 		}
 		return nil, err
 	}
-	if s.spent(sess) {
+	if s.refresher.spent(sess) {
 		return nil, nil
 	}
 	return sess, nil

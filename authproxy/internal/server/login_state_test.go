@@ -1,93 +1,60 @@
 package server
 
 import (
-	"context"
-	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 )
 
-// commandCounter is a go-redis hook that counts the commands a client sends
-// (pub/sub housekeeping aside).
-type commandCounter struct{ n atomic.Int64 }
-
-func (h *commandCounter) count(cmd redis.Cmder) {
-	switch cmd.Name() {
-	case "ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe":
-	default:
-		h.n.Add(1)
-	}
-}
-
-func (h *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.count(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			h.count(c)
-		}
-		return next(ctx, cmds)
-	}
-}
-
-// TestStartIsStateless: /oauth2/start sends Redis nothing, however often it
-// is called (no login-state flood); only a completed callback writes, and
-// then one used-state marker that expires with the state.
+// TestStartIsStateless: /oauth2/start asks the session store nothing,
+// however often it is called (no login-state flood); only a completed
+// callback writes, and then one used-state marker that expires with the
+// state. (That the Redis state store keeps such a marker as one key with
+// that TTL is checked by the session-store suite.)
 func TestStartIsStateless(t *testing.T) {
 	t.Parallel()
-	rs := startRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	counter := &commandCounter{}
-	rdb.AddHook(counter)
-	_, ps := newEnv(t, envOpts{redis: rdb, cfg: func(c *config.Config) { c.SessionCacheTTL = 0 }})
+	e, ps := newEnv(t, envOpts{})
 	p := ps[0]
 
-	before := counter.n.Load()
+	before := e.store.Calls()
 	for range 50 {
 		newBrowser(t).startLogin(p, "/")
 	}
-	if d := counter.n.Load() - before; d != 0 {
-		t.Errorf("50 logins started sent %d Redis commands; want 0", d)
+	if d := e.store.Calls() - before; d != 0 {
+		t.Errorf("50 logins started made %d session store calls; want 0", d)
 	}
-	if n := rdb.DBSize(t.Context()).Val(); n != 0 {
-		t.Errorf("Redis holds %d keys after 50 starts; want 0", n)
+	if m := e.store.Markers(); len(m) != 0 {
+		t.Errorf("the store holds %d used-state markers after 50 starts; want 0", len(m))
 	}
 
 	// The counter sees the callback's writes: one marker, expiring with the state.
 	newBrowser(t).login(p, "customer@example.com", "/")
-	if counter.n.Load() == before {
-		t.Fatal("the command counter saw nothing; the test is blind")
+	if e.store.Calls() == before {
+		t.Fatal("the call counter saw nothing; the test is blind")
 	}
-	markers := rdb.Keys(t.Context(), "gw:st:*").Val()
+	markers := e.store.Markers()
 	if len(markers) != 1 {
 		t.Fatalf("used-state markers %v; want one", markers)
 	}
-	if ttl := rdb.PTTL(t.Context(), markers[0]).Val(); ttl <= 0 || ttl > stateTTL {
-		t.Errorf("marker TTL %v; want (0, %v]", ttl, stateTTL)
+	for _, ttl := range markers {
+		if ttl <= 0 || ttl > stateTTL {
+			t.Errorf("marker TTL %v; want (0, %v]", ttl, stateTTL)
+		}
 	}
 }
 
 // TestLoginStateCookieAttacks: the callback fails closed (400 login_failed,
 // no session, no marker written) when the sealed login-state cookie is
-// missing, tampered, sealed under another secret, for another state, or
-// expired.
+// missing, tampered, sealed under another secret, sealed for sessions
+// rather than login states, a session cookie, for another state, or
+// expired; and a login-state cookie is no session cookie.
 func TestLoginStateCookieAttacks(t *testing.T) {
 	t.Parallel()
 	clock := sessiontest.NewClock(time.Now())
@@ -137,6 +104,22 @@ func TestLoginStateCookieAttacks(t *testing.T) {
 			}
 			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: v, Path: "/"}})
 		}},
+		{name: "sealed for sessions under the same secret", tamper: func(t *testing.T, b *browser, state string, c *http.Cookie) {
+			plain, err := json.Marshal(&loginState{State: state, Verifier: "v", Nonce: "n", Return: "/", Expiry: clock.Now().Add(time.Minute).UnixMilli()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sealer, err := session.NewSealer([]byte(p.srv.cfg.CookieSecret.Reveal()), nil, session.PurposeSession)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := base64.RawURLEncoding.EncodeToString(sealer.Seal([]byte(state), plain))
+			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: v, Path: "/"}})
+		}},
+		{name: "a session cookie", tamper: func(t *testing.T, b *browser, _ string, c *http.Cookie) {
+			cookie, _ := loggedIn(t, p, "customer@example.com")
+			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: cookie, Path: "/"}})
+		}},
 		{name: "for another state", tamper: func(t *testing.T, b *browser, _ string, c *http.Cookie) {
 			_, _, _, mine := begin(t) // another login's valid cookie, renamed for this state
 			b.jar.SetCookies(base, []*http.Cookie{{Name: c.Name, Value: mine.Value, Path: "/"}})
@@ -152,11 +135,19 @@ func TestLoginStateCookieAttacks(t *testing.T) {
 			if b.session(p) != "" {
 				t.Error("session created")
 			}
-			if n := e.redis.Exists(t.Context(), "gw:st:"+stateKey(state)).Val(); n != 0 {
+			if _, spent := e.store.Markers()[state]; spent {
 				t.Error("a refused callback spent the state")
 			}
 		})
 	}
+	t.Run("as a session cookie", func(t *testing.T) {
+		t.Parallel()
+		_, _, _, c := begin(t)
+		resp, body := fwd{uri: "/account/me", cookie: c.Value, accept: jsonAccept}.send(t, p, dialectForwarded)
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Authorization") != "" {
+			t.Fatalf("login-state cookie as the session cookie: %d %s, want 401", resp.StatusCode, body)
+		}
+	})
 	t.Run("expired", func(t *testing.T) {
 		// Not parallel with the cases above: it moves the shared clock.
 		b, cb, _, _ := begin(t)
@@ -213,10 +204,4 @@ func TestParallelLogins(t *testing.T) {
 			t.Fatalf("newest login: %d %s", resp.StatusCode, body)
 		}
 	})
-}
-
-// stateKey is the hash that names a state's used marker in Redis.
-func stateKey(state string) string {
-	h := sha256.Sum256([]byte(state))
-	return base64.RawURLEncoding.EncodeToString(h[:])
 }

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 )
 
 // Outcomes of a decision (metric label and log attribute).
@@ -95,4 +99,11 @@ func (m *metrics) decision(rule, outcome string) {
 		return
 	}
 	m.decisions.WithLabelValues(rule, outcome).Inc()
+}
+
+// storeErr counts a session store failure of op when it is an outage.
+func (m *metrics) storeErr(op string, err error) {
+	if errors.Is(err, session.ErrUnavailable) {
+		m.storeErrs.WithLabelValues(op).Inc()
+	}
 }

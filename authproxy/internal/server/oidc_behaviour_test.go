@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 	"github.com/gatewarden/gatewarden/hack/devidp"
 )
 
@@ -63,7 +64,7 @@ func TestRefreshRefusalEndsSession(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newFakeClock(nil)
+			clock := sessiontest.NewClock(time.Now())
 			e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
 			p := ps[0]
 			cookie, _ := loggedIn(t, p, "customer@example.com")
@@ -112,7 +113,7 @@ func TestRefreshRefusalEndsSession(t *testing.T) {
 // lifetime, with a warning, so a fresh token is not refreshed at once.
 func TestRefreshWindowClamped(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock(nil)
+	clock := sessiontest.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{
 		now: clock.Now,
 		idp: func(c *devidp.Config) { c.Now = clock.Now; c.AccessTokenTTL = 10 * time.Minute },

@@ -55,15 +55,15 @@ var loginFailedTemplate = template.Must(template.New("login-failed").Parse(`<!do
 </body></html>
 `))
 
-// loginFailedPage answers a failed callback with k's status and a page that
+// loginFailedPage answers a failed callback with a's status and a page that
 // says the login failed; the reason is in the log, not on the page.
-func (s *Server) loginFailedPage(w http.ResponseWriter, k kind) {
+func (s *Server) loginFailedPage(w http.ResponseWriter, a answer) {
 	data := struct{ Message, Start, Home string }{
-		Message: strings.ToUpper(k.message[:1]) + k.message[1:] + ".",
+		Message: strings.ToUpper(a.message[:1]) + a.message[1:] + ".",
 		Start:   s.public.Path + startPath + "?rd=%2F",
 		Home:    s.public.Path + "/",
 	}
-	writePage(w, k.status, loginFailedTemplate, data, "default-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	writePage(w, a.status, loginFailedTemplate, data, "default-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 }
 
 // writePage renders t with data and answers it with status and the headers

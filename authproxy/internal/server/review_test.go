@@ -17,7 +17,9 @@ import (
 	"testing"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 	"github.com/gatewarden/gatewarden/authproxy/internal/token"
 	"github.com/gatewarden/gatewarden/hack/devidp"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
@@ -107,7 +109,7 @@ func TestBearerConfusion(t *testing.T) {
 // a trusted proxy, yields a relative rd, so the login ends on the public host.
 func TestLoginURLHost(t *testing.T) {
 	t.Parallel()
-	_, ps := newEnv(t, envOpts{cfg: func(c *config.Config) { c.AllowedRedirectHosts = []string{"shop.example"} }})
+	_, ps := newEnv(t, envOpts{fakeIdP: true, cfg: func(c *config.Config) { c.AllowedRedirectHosts = []string{"shop.example"} }})
 	p := ps[0]
 	start := p.url + "/oauth2/start?rd="
 	tests := []struct {
@@ -146,9 +148,9 @@ func TestLoginURLHost(t *testing.T) {
 // anonymous and refused requests carry none, and HEAD is decided like GET.
 func TestAuthzResponseHeaders(t *testing.T) {
 	t.Parallel()
-	_, ps := newEnv(t, envOpts{})
+	e, ps := newEnv(t, envOpts{fakeIdP: true})
 	p := ps[0]
-	customer, _ := loggedIn(t, p, "customer@example.com")
+	customer, _ := e.sessionFor("customer@example.com")
 	forged := map[string]string{HeaderUser: adminID, HeaderEmail: "admin@example.com", "X-Auth-Request-Groups": "admin"}
 	tests := []struct {
 		name            string
@@ -202,7 +204,7 @@ func TestAuthzResponseHeaders(t *testing.T) {
 // requests do not keep calling the IdP.
 func TestRefreshAnswerForAnotherUser(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock(nil)
+	clock := sessiontest.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
 	p := ps[0]
 	customer, _ := loggedIn(t, p, "customer@example.com")
@@ -227,7 +229,7 @@ func TestRefreshAnswerForAnotherUser(t *testing.T) {
 // keep granting the roles of an expired token until the session lifetime.
 func TestExpiredAccessTokenWithoutRefreshToken(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock(nil)
+	clock := sessiontest.NewClock(time.Now())
 	_, ps := newEnv(t, envOpts{
 		now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now },
 		cfg: func(c *config.Config) { c.SessionIdleTimeout = 12 * time.Hour },
@@ -266,7 +268,7 @@ func TestExpiredAccessTokenWithoutRefreshToken(t *testing.T) {
 // labels name rules, never paths or users.
 func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock(nil)
+	clock := sessiontest.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
 	p := ps[0]
 	b := newBrowser(t)
@@ -333,11 +335,11 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 // carry no roles, session or tenant, whatever was cached before them.
 func TestMintedTokenCacheIsolation(t *testing.T) {
 	t.Parallel()
-	_, ps := newEnv(t, envOpts{})
+	e, ps := newEnv(t, envOpts{fakeIdP: true})
 	p := ps[0]
-	admin, _ := loggedIn(t, p, "admin@example.com")
-	admin2, _ := loggedIn(t, p, "admin@example.com") // same user, second session
-	customer, _ := loggedIn(t, p, "customer@example.com")
+	admin, _ := e.sessionFor("admin@example.com")
+	admin2, _ := e.sessionFor("admin@example.com") // same user, second session
+	customer, _ := e.sessionFor("customer@example.com")
 	v := gatewayVerifier(t, p, "catalog")
 	type seen struct{ sub, sid, roles string }
 	got := func(cookie string) seen {
@@ -381,11 +383,16 @@ func TestMintedTokenCacheIsolation(t *testing.T) {
 // TestRefreshSignedWithUnknownKey: a refresh answer signed with a key the
 // IdP's JWKS does not (yet) publish is a transient failure, not proof of a
 // bad session: the still-valid token keeps being served and the session
-// stays; once the token has expired, session rules answer 503.
+// stays; once the token has expired, session rules answer 503. (The
+// provider refetches the JWKS every 50ms rather than every 2s, so its
+// retries of the unknown key end within the decision's refresh grace.)
 func TestRefreshSignedWithUnknownKey(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock(nil)
-	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
+	clock := sessiontest.NewClock(time.Now())
+	e, ps := newEnv(t, envOpts{
+		now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now },
+		oidc: func(c *oidc.Config) { c.JWKSRefetch = 50 * time.Millisecond },
+	})
 	p := ps[0]
 	admin, _ := loggedIn(t, p, "admin@example.com")
 	before := loadSession(t, p, admin)

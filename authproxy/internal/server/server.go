@@ -7,23 +7,24 @@
 // Handlers return errors; writeError (errors.go) is the one place that maps
 // them to HTTP. Every decision is logged as one line with rule, subject,
 // outcome and request id, and never with a token, cookie or code.
+//
+// The server takes the session store, the login-state store and the
+// identity provider as interfaces (Deps): package app builds them on Redis
+// and the IdP for main, and the tests give it in-memory ones. The refresh
+// of access tokens is refresh.go's.
 package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
@@ -31,6 +32,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // HeaderLoginURL carries the login URL on /authz/nginx's 401 answers (nginx
@@ -77,54 +79,90 @@ const (
 	maxRedirectSize = 2048
 )
 
-// Deps are the server's collaborators. Config and Redis are required.
+// Deps are the server's collaborators: the configuration and the
+// interfaces it works through. main builds them from Redis and the IdP
+// (package app); the server's tests give it in-memory ones. Config, Store,
+// States, Provider and Ping are required.
 type Deps struct {
 	Config *config.Config
-	Redis  redis.UniversalClient
+	// Store holds the sessions; decisions read through it (in production
+	// the Redis store behind its in-process cache).
+	Store session.Store
+	// Fresh is the same store read past any cache: the refresh re-reads a
+	// session under its lock, and logout reads the id_token. nil = Store.
+	Fresh session.Store
+	// States spends login states, so that each callback works once.
+	States session.StateStore
+	// Provider is the identity provider.
+	Provider Provider
+	// Ping reports whether the session store answers (/readyz).
+	Ping func(context.Context) error
+	// CircuitOpen reports whether the session store is known to be down
+	// and its commands fail fast (the session_store_circuit_open gauge);
+	// nil = never.
+	CircuitOpen func() bool
 	// Logger receives JSON logs; nil discards.
 	Logger *slog.Logger
-	// HTTPClient talks to FusionAuth; nil = 10 s timeout client.
-	HTTPClient *http.Client
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
 }
 
-// Server answers authproxy's endpoints. Build it with New; Close it.
+// Provider is the OpenID Connect provider as the server uses it;
+// *oidc.Provider implements it.
+type Provider interface {
+	// Ready returns nil once discovery has loaded and the keys are known.
+	Ready() error
+	// AuthCodeURL is the provider URL that starts a login (code flow with
+	// PKCE S256 from pkceVerifier, state and nonce).
+	AuthCodeURL(state, nonce, pkceVerifier string) (string, error)
+	// Exchange redeems a login's code and returns the verified tokens and
+	// user.
+	Exchange(ctx context.Context, code, pkceVerifier, nonce string) (*oidc.Tokens, *oidc.User, error)
+	// Refresh redeems a refresh token (errors as oidc.Provider.Refresh).
+	Refresh(ctx context.Context, refreshToken string) (*oidc.Tokens, error)
+	// VerifyAccessToken verifies a bearer token as an access token for this
+	// application and returns its claims and user.
+	VerifyAccessToken(ctx context.Context, raw string) (*jwtauth.Claims, *oidc.User, error)
+	// LogoutURL is the provider's end-session URL for an RP-initiated
+	// logout; false when the provider has none.
+	LogoutURL(idTokenHint, postLogoutRedirect string) (string, bool)
+}
+
+var _ Provider = (*oidc.Provider)(nil)
+
+// Server answers authproxy's endpoints. Build it with New.
 type Server struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	now      func() time.Time
-	rdb      redis.UniversalClient
-	store    session.Store       // cached when session-cache-ttl > 0
-	fresh    *session.RedisStore // uncached: re-reads after taking the lock
-	cached   *session.Cached
-	breaker  *session.Breaker
+	store    session.Store // cached in production
+	fresh    session.Store // past any cache
 	states   session.StateStore
-	provider *oidc.Provider
+	provider Provider
+	ping     func(context.Context) error
 	tokens   *tokens
 	parser   *forward.Parser
 	metrics  *metrics
-	flight   singleflight.Group
-	// lifetime is the shortest access-token lifetime seen (nanoseconds);
-	// it clamps the refresh window (refreshWindow).
-	lifetime    atomic.Int64
-	clampLogged atomic.Bool
-	cookie      cookieSpec
-	public      *url.URL
-	origin      string // scheme://host of the public URL
-	handler     http.Handler
-	stop        context.CancelFunc
+	// refresher renews access tokens before they expire (refresh.go).
+	refresher *refresher
+	cookie    cookieSpec
+	public    *url.URL
+	origin    string // scheme://host of the public URL
+	handler   http.Handler
 }
 
-// New builds the server from d and starts its background work (OIDC
-// discovery, session cache invalidation); Close stops it.
+// New builds the server from d. It starts no background work: what d's
+// collaborators run (discovery, cache invalidation) their builder stops.
 func New(d Deps) (*Server, error) {
 	cfg := d.Config
-	if cfg == nil || d.Redis == nil {
-		return nil, errors.New("server: new: config and redis client are required")
+	if cfg == nil || d.Store == nil || d.States == nil || d.Provider == nil || d.Ping == nil {
+		return nil, errors.New("server: new: config, session store, state store, provider and ping are required")
 	}
 	if cfg.Rules == nil {
 		return nil, errors.New("server: new: config has no rules")
+	}
+	if d.Fresh == nil {
+		d.Fresh = d.Store
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -132,78 +170,67 @@ func New(d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	public, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
+	public, err := publicURL(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("server: new: public url: %w", err)
+		return nil, fmt.Errorf("server: new: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: d.Logger, now: d.Now, rdb: d.Redis,
+		cfg: cfg, log: d.Logger, now: d.Now,
+		store: d.Store, fresh: d.Fresh, states: d.States, provider: d.Provider, ping: d.Ping,
 		metrics: newMetrics(ruleNames(cfg.Rules.All())),
 		public:  public,
 		origin:  public.Scheme + "://" + public.Host,
-		stop:    cancel,
-	}
-	fail := func(err error) (*Server, error) {
-		s.Close()
-		return nil, err
 	}
 	if s.cookie, err = newCookieSpec(cfg); err != nil {
-		return fail(fmt.Errorf("server: new: %w", err))
+		return nil, fmt.Errorf("server: new: %w", err)
 	}
-	// The breaker makes a Redis known to be down cost nothing per request
-	// (public rules with a cookie are served anonymously at once, session
-	// rules get their 503 at once) until its probe sees Redis answer.
-	if s.breaker, err = session.NewBreaker(d.Redis, session.BreakerConfig{Logger: d.Logger}); err != nil {
-		return fail(fmt.Errorf("server: new: %w", err))
-	}
-	go s.breaker.Run(ctx)
+	circuitOpen := d.CircuitOpen
 	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "authproxy", Name: "session_store_circuit_open",
 		Help: "1 while the session store is known to be down and commands fail fast.",
 	}, func() float64 {
-		if s.breaker.Open() {
+		if circuitOpen != nil && circuitOpen() {
 			return 1
 		}
 		return 0
 	}))
-	s.fresh, err = session.NewRedisStore(session.Config{
-		Client: d.Redis, Lifetime: cfg.SessionLifetime, IdleTimeout: cfg.SessionIdleTimeout,
-		Now: d.Now, Logger: d.Logger,
-	})
-	if err != nil {
-		return fail(fmt.Errorf("server: new: %w", err))
+	s.refresher = &refresher{
+		store: s.store, fresh: s.fresh, provider: s.provider, metrics: s.metrics,
+		log: d.Logger, now: d.Now, window: cfg.RefreshWindow,
 	}
-	s.store = s.fresh
-	if cfg.SessionCacheTTL > 0 {
-		s.cached, err = session.NewCached(session.CacheConfig{
-			Store: s.fresh, Client: d.Redis, TTL: cfg.SessionCacheTTL, Now: d.Now, Logger: d.Logger,
-		})
-		if err != nil {
-			return fail(fmt.Errorf("server: new: %w", err))
-		}
-		s.store = s.cached
-	}
-	s.states = session.NewStateStore(d.Redis, "")
-	s.provider, err = oidc.New(ctx, oidc.Config{
-		URL: cfg.FusionAuthURL, Issuer: cfg.OIDCIssuer,
-		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret.Reveal(),
-		RedirectURL: s.origin + public.Path + callbackPath,
-		HTTPClient:  d.HTTPClient, Logger: d.Logger, Now: d.Now,
-		Scopes: cfg.OIDCScopes, RolesClaim: cfg.RolesClaim,
-		OpaqueAccessTokens: cfg.AccessTokenFormat == config.AccessTokenOpaque,
-	})
-	if err != nil {
-		return fail(fmt.Errorf("server: new: %w", err))
-	}
-	s.provider.Start(ctx)
 	s.tokens, err = newTokens(cfg, d.Now)
 	if err != nil {
-		return fail(fmt.Errorf("server: new: %w", err))
+		return nil, fmt.Errorf("server: new: %w", err)
 	}
 	s.parser = forward.NewParser(cfg.TrustedProxies)
 	s.handler = s.routes()
 	return s, nil
+}
+
+// publicURL is cfg's public URL without a trailing slash.
+func publicURL(cfg *config.Config) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("public url: %w", err)
+	}
+	return u, nil
+}
+
+// OIDCConfig is the provider configuration cfg asks for, with the server's
+// callback as the redirect URL; the caller adds the HTTP client, logger and
+// clock.
+func OIDCConfig(cfg *config.Config) (oidc.Config, error) {
+	public, err := publicURL(cfg)
+	if err != nil {
+		return oidc.Config{}, fmt.Errorf("server: oidc config: %w", err)
+	}
+	return oidc.Config{
+		URL: cfg.FusionAuthURL, Issuer: cfg.OIDCIssuer,
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret.Reveal(),
+		RedirectURL: public.Scheme + "://" + public.Host + public.Path + callbackPath,
+		Scopes:      cfg.OIDCScopes, RolesClaim: cfg.RolesClaim,
+		OpaqueAccessTokens: cfg.AccessTokenFormat == config.AccessTokenOpaque,
+	}, nil
 }
 
 func ruleNames(rules []policy.Rule) []string {
@@ -214,25 +241,15 @@ func ruleNames(rules []policy.Rule) []string {
 	return names
 }
 
-// Close stops background work. The Redis client stays open (the caller owns it).
-func (s *Server) Close() {
-	s.stop()
-	if s.cached != nil {
-		_ = s.cached.Close()
-	}
-}
-
 // Handler returns the root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Provider exposes the OIDC provider (tests wait for discovery).
-func (s *Server) Provider() *oidc.Provider { return s.provider }
-
-// Ready reports whether Redis answers and discovery has loaded.
+// Ready reports whether the session store answers and discovery has
+// loaded.
 func (s *Server) Ready(ctx context.Context) error {
 	var errs []error
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		errs = append(errs, fmt.Errorf("redis: %w", err))
+	if err := s.ping(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("session store: %w", err))
 	}
 	if err := s.provider.Ready(); err != nil {
 		errs = append(errs, err)
@@ -290,7 +307,7 @@ func (s *Server) only(method string, h func(http.ResponseWriter, *http.Request) 
 			return
 		}
 		if err := h(w, r); err != nil {
-			if kind := classify(err); kind == errInternal || kind == ErrUnavailable { //nolint:errorlint // classify returns the sentinel itself
+			if kind := classify(err); kind == kindInternal || kind == kindUnavailable {
 				s.log.ErrorContext(r.Context(), "request failed", slog.String(keyPath, r.URL.Path), slog.String(keyError, err.Error()))
 			} else {
 				s.log.InfoContext(r.Context(), "request refused", slog.String(keyPath, r.URL.Path), slog.String(keyError, err.Error()))
@@ -304,38 +321,4 @@ func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(s.tokens.jwks())
-}
-
-// storeErr counts a session store failure when it is an outage.
-func (s *Server) storeErr(op string, err error) {
-	if errors.Is(err, session.ErrUnavailable) {
-		s.metrics.storeErrs.WithLabelValues(op).Inc()
-	}
-}
-
-// NewRedisClient builds the go-redis UniversalClient for cfg: one address is
-// a single node, several a Cluster, and a master name selects Sentinel. It
-// is session.NewRedisClient's fail-fast client (one retry, one dial attempt,
-// 1s timeouts, context deadlines honoured), so a Redis outage turns into a
-// prompt 503 for session rules rather than a hung decision; its pool holds
-// session.DefaultPoolSize() (10 per GOMAXPROCS) connections per node.
-func NewRedisClient(cfg *config.Config) redis.UniversalClient {
-	return session.NewRedisClient(redisOptions(cfg))
-}
-
-func redisOptions(cfg *config.Config) session.Options {
-	o := session.Options{
-		Addrs:            cfg.RedisAddrs,
-		MasterName:       cfg.RedisMasterName,
-		Username:         cfg.RedisUsername,
-		Password:         cfg.RedisPassword.Reveal(),
-		DB:               cfg.RedisDB,
-		SentinelUsername: cfg.RedisSentinelUsername,
-		SentinelPassword: cfg.RedisSentinelPassword.Reveal(),
-		PoolSize:         session.DefaultPoolSize(),
-	}
-	if cfg.RedisTLS {
-		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	return o
 }

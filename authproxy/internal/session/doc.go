@@ -1,6 +1,7 @@
 // Package session is authproxy's login-session store: the Session record,
 // the Store contract with its sentinel errors, and the Redis implementation
-// behind it.
+// behind it; and authproxy's one sealing implementation (Sealer), which
+// session records and login-state cookies share under distinct purposes.
 //
 // # Cookie and keys
 //

@@ -2,9 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -67,8 +64,9 @@ func (s *Session) String() string {
 	return fmt.Sprintf("session{user=%q created=%s}", s.UserID, s.CreatedAt.Format(time.RFC3339))
 }
 
-// Store is the session store contract; RedisStore and Cached implement it,
-// and sessiontest.Run checks any implementation.
+// Store is the session store contract; RedisStore and Cached implement it
+// (sessiontest.Run checks them), and so does the tests' in-memory
+// sessiontest.Memory (sessiontest.RunContract).
 type Store interface {
 	// Create stores s under a new random id and returns the cookie value.
 	// It sets s.CreatedAt and s.LastSeen to now; any id the client had is
@@ -157,6 +155,22 @@ func newCookie() (string, *cookieParts) {
 	return b64.EncodeToString(p.id[:]) + "." + b64.EncodeToString(p.secret[:]), &p
 }
 
+// NewCookie returns a new session cookie value for a Store to hand out:
+// "id.secret", two independent random 32-byte values in base64url.
+func NewCookie() string {
+	c, _ := newCookie()
+	return c
+}
+
+// SplitCookie returns the id and secret halves of a well-formed cookie, or
+// an error wrapping ErrMalformedCookie: the check every Store makes first.
+func SplitCookie(cookie string) (id, secret string, err error) {
+	if _, err := parseCookie(cookie); err != nil {
+		return "", "", err
+	}
+	return cookie[:partLen], cookie[partLen+1:], nil
+}
+
 // SID is the stable, non-reversible session identifier for the gateway
 // token's "sid" claim: base64url(SHA-256("gatewarden sid v1\x00" || id)).
 // It differs from the Redis key hash (domain separation), so a token's sid
@@ -170,51 +184,4 @@ func SID(cookie string) string {
 	h.Write([]byte("gatewarden sid v1\x00"))
 	h.Write(p.id[:])
 	return b64.EncodeToString(h.Sum(nil))
-}
-
-const sealVersion = 1
-
-// seal encrypts plain with AES-256-GCM under HKDF(secret, salt, info);
-// aad binds the ciphertext to its Redis key. Layout: version || nonce || ct.
-func seal(secret, salt []byte, info string, aad, plain []byte) ([]byte, error) {
-	aead, err := newAEAD(secret, salt, info)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plain)+aead.Overhead())
-	out[0] = sealVersion
-	_, _ = rand.Read(out[1:])
-	return aead.Seal(out, out[1:], plain, aad), nil //nolint:gosec // G407: the nonce is random (rand.Read above), not hard-coded
-}
-
-// errOpen: the ciphertext does not open with this key (wrong secret or
-// tampered record). Callers map it to ErrNotFound.
-var errOpen = errors.New("cannot open sealed record")
-
-func open(secret, salt []byte, info string, aad, sealed []byte) ([]byte, error) {
-	aead, err := newAEAD(secret, salt, info)
-	if err != nil {
-		return nil, err
-	}
-	ns := aead.NonceSize()
-	if len(sealed) < 1+ns+aead.Overhead() || sealed[0] != sealVersion {
-		return nil, errOpen
-	}
-	plain, err := aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], aad)
-	if err != nil {
-		return nil, errOpen
-	}
-	return plain, nil
-}
-
-func newAEAD(secret, salt []byte, info string) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, secret, salt, info, 32)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
 }

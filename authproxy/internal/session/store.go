@@ -22,9 +22,8 @@ const (
 )
 
 const (
-	sessionInfo = "gatewarden session v1"
-	ownerInfo   = "gatewarden session owner v1"
-	ownerLen    = 16
+	ownerInfo = "gatewarden session owner v1"
+	ownerLen  = 16
 )
 
 // Config configures a RedisStore.
@@ -123,19 +122,19 @@ func ownerTag(p *cookieParts) []byte {
 	return tag
 }
 
-// sealSession returns ownerTag || seal(JSON), the Redis key and the tag as
-// additional data.
+// sealSession returns ownerTag || Seal(JSON), sealed for PurposeSession
+// with the Redis key and the tag as additional data.
 func (s *RedisStore) sealSession(p *cookieParts, key string, sess *Session) ([]byte, error) {
 	plain, err := encodeSession(sess)
 	if err != nil {
 		return nil, err
 	}
-	tag := ownerTag(p)
-	sealed, err := seal(p.secret[:], p.hash[:], sessionInfo, sessionAAD(key, tag), plain)
+	sealer, err := NewSealer(p.secret[:], p.hash[:], PurposeSession)
 	if err != nil {
 		return nil, err
 	}
-	return append(tag, sealed...), nil
+	tag := ownerTag(p)
+	return append(tag, sealer.Seal(sessionAAD(key, tag), plain)...), nil
 }
 
 // sessionAAD is the record's additional data: Redis key || owner tag.
@@ -147,8 +146,12 @@ func openSession(p *cookieParts, key string, raw []byte) (*Session, error) {
 	if len(raw) < ownerLen {
 		return nil, errOpen
 	}
+	sealer, err := NewSealer(p.secret[:], p.hash[:], PurposeSession)
+	if err != nil {
+		return nil, err
+	}
 	// The tag is authenticated too (additional data = key || tag).
-	plain, err := open(p.secret[:], p.hash[:], sessionInfo, sessionAAD(key, raw[:ownerLen]), raw[ownerLen:])
+	plain, err := sealer.Open(sessionAAD(key, raw[:ownerLen]), raw[ownerLen:])
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 // Package sessiontest is the one conformance suite every session.Store must
-// pass (in the manner of oauth2-proxy's pkg/sessions/tests), plus real Redis
-// deployments (Sentinel, Cluster) made of the test kit's redis-servers.
+// pass (in the manner of oauth2-proxy's pkg/sessions/tests), the in-memory
+// store that the packages using a store test against (Memory, which passes
+// the suite's contract cases), and real Redis deployments (Sentinel, Cluster)
+// made of the test kit's redis-servers.
 package sessiontest
 
 import (
@@ -51,14 +53,20 @@ type fixture struct {
 	env   Env
 	clock *testkit.Clock
 	pfx   string
+	// redis: the store keeps its data in Redis (Env.Client), and the case
+	// also checks what Redis holds.
+	redis bool
 }
 
-func newFixture(t *testing.T, newEnv Factory) *fixture {
+func newFixture(t *testing.T, newEnv Factory, redis bool) *fixture {
 	t.Helper()
 	clock := testkit.NewClock(time.Now().Truncate(time.Millisecond))
 	pfx := "t" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
 	env := newEnv(t, Options{Lifetime: lifetime, IdleTimeout: idle, Now: clock.Now, Prefix: pfx})
-	return &fixture{t: t, ctx: t.Context(), env: env, clock: clock, pfx: pfx}
+	if redis && env.Client == nil {
+		t.Fatal("sessiontest.Run needs Env.Client; a store without Redis runs RunContract")
+	}
+	return &fixture{t: t, ctx: t.Context(), env: env, clock: clock, pfx: pfx, redis: redis}
 }
 
 func sample(user string) *session.Session {
@@ -146,39 +154,51 @@ func (f *fixture) pttl(key string) time.Duration {
 
 func (f *fixture) advance(d time.Duration) { f.clock.Advance(d) }
 
-// Run runs every case against stores built by newEnv.
-func Run(t *testing.T, newEnv Factory) {
+// Run runs every case against Redis-backed stores built by newEnv (Env.Client
+// set): the contract through the Store and StateStore interfaces, and what
+// Redis holds (key layout, TTLs, sealed records, tampering).
+func Run(t *testing.T, newEnv Factory) { run(t, newEnv, true) }
+
+// RunContract runs the contract cases only, for a store with no Redis
+// behind it (Memory): everything a caller of Store and StateStore can see.
+func RunContract(t *testing.T, newEnv Factory) { run(t, newEnv, false) }
+
+func run(t *testing.T, newEnv Factory, redis bool) {
 	cases := []struct {
-		name string
-		run  func(f *fixture)
+		name      string
+		run       func(f *fixture)
+		redisOnly bool // looks only at what Redis holds
 	}{
-		{"create and load round trip", testRoundTrip},
-		{"create makes a new id every time", testNewIDs},
-		{"made-up cookie is not adopted", testMadeUp},
-		{"malformed cookies", testMalformed},
-		{"wrong secret", testWrongSecret},
-		{"flipped ciphertext in redis", testFlipped},
-		{"record swapped between ids", testSwapped},
-		{"save replaces and never resurrects", testSave},
-		{"delete", testDelete},
-		{"absolute lifetime", testAbsolute},
-		{"idle timeout", testIdle},
-		{"touch extends idle, at most once per interval", testTouch},
-		{"redis ttl follows the limits", testTTL},
-		{"redis expires the record", testRedisExpiry},
-		{"user index revokes all sessions", testDeleteUser},
-		{"lock is exclusive", testLockExclusive},
-		{"lock is renewed while held", testLockRenewal},
-		{"lock renewal stops with its context", testLockContext},
-		{"wait lock", testWaitLock},
-		{"state is single use", testState},
-		{"sid", testSID},
-		{"redis dump holds no secrets", testDump},
+		{name: "create and load round trip", run: testRoundTrip},
+		{name: "create makes a new id every time", run: testNewIDs},
+		{name: "made-up cookie is not adopted", run: testMadeUp},
+		{name: "malformed cookies", run: testMalformed},
+		{name: "wrong secret", run: testWrongSecret},
+		{name: "flipped ciphertext in redis", run: testFlipped, redisOnly: true},
+		{name: "record swapped between ids", run: testSwapped, redisOnly: true},
+		{name: "save replaces and never resurrects", run: testSave},
+		{name: "delete", run: testDelete},
+		{name: "absolute lifetime", run: testAbsolute},
+		{name: "idle timeout", run: testIdle},
+		{name: "touch extends idle, at most once per interval", run: testTouch},
+		{name: "redis ttl follows the limits", run: testTTL, redisOnly: true},
+		{name: "redis expires the record", run: testRedisExpiry, redisOnly: true},
+		{name: "user index revokes all sessions", run: testDeleteUser},
+		{name: "lock is exclusive", run: testLockExclusive},
+		{name: "lock is renewed while held", run: testLockRenewal},
+		{name: "lock renewal stops with its context", run: testLockContext},
+		{name: "wait lock", run: testWaitLock},
+		{name: "state is single use", run: testState},
+		{name: "sid", run: testSID},
+		{name: "redis dump holds no secrets", run: testDump, redisOnly: true},
 	}
 	for _, tc := range cases {
+		if tc.redisOnly && !redis {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.run(newFixture(t, newEnv))
+			tc.run(newFixture(t, newEnv, redis))
 		})
 	}
 }
@@ -218,6 +238,9 @@ func testNewIDs(f *fixture) {
 	}
 	f.mustLoad(a)
 	f.mustLoad(b)
+	if !f.redis {
+		return
+	}
 	if n := len(f.sessionKeys()); n != 2 {
 		f.t.Fatalf("want 2 records, have %d", n)
 	}
@@ -362,8 +385,10 @@ func testSave(f *fixture) {
 	if err := f.env.Store.Save(f.ctx, cookie, s); !errors.Is(err, session.ErrNotFound) {
 		f.t.Fatalf("Save after Delete = %v; want ErrNotFound", err)
 	}
-	if ks := f.sessionKeys(); len(ks) != 0 {
-		f.t.Fatalf("Save resurrected a deleted session: %q", ks)
+	if f.redis {
+		if ks := f.sessionKeys(); len(ks) != 0 {
+			f.t.Fatalf("Save resurrected a deleted session: %q", ks)
+		}
 	}
 	f.loadErr(cookie, session.ErrNotFound)
 }
@@ -379,6 +404,9 @@ func testDelete(f *fixture) {
 	f.mustLoad(b)
 	if err := f.env.Store.Delete(f.ctx, a); err != nil {
 		f.t.Fatalf("second Delete = %v; want nil (idempotent)", err)
+	}
+	if !f.redis {
+		return
 	}
 	// The index forgets it: revoking the user touches only b.
 	idx := f.keys(":{u:*}:idx")
@@ -400,8 +428,10 @@ func testAbsolute(f *fixture) {
 	// ... and still be logged out at the absolute lifetime.
 	f.advance(lifetime - 100*time.Minute)
 	f.loadErr(cookie, session.ErrExpired)
-	if ks := f.sessionKeys(); len(ks) != 0 {
-		f.t.Fatalf("expired record not deleted: %q", ks)
+	if f.redis {
+		if ks := f.sessionKeys(); len(ks) != 0 {
+			f.t.Fatalf("expired record not deleted: %q", ks)
+		}
 	}
 	f.loadErr(cookie, session.ErrNotFound)
 }
@@ -413,20 +443,30 @@ func testIdle(f *fixture) {
 	f.mustLoad(other) // touches other only
 	f.advance(time.Second)
 	f.loadErr(cookie, session.ErrExpired)
-	if n := len(f.sessionKeys()); n != 1 {
-		f.t.Fatalf("want only the active record left, have %d", n)
+	if f.redis {
+		if n := len(f.sessionKeys()); n != 1 {
+			f.t.Fatalf("want only the active record left, have %d", n)
+		}
 	}
+	f.loadErr(cookie, session.ErrNotFound) // deleted, not just refused
 	f.mustLoad(other)
 }
 
 func testTouch(f *fixture) {
+	created := f.clock.Now()
 	cookie := f.create(sample("u1"))
-	key := f.onlySessionKey()
-	before := f.raw(key)
+	var key string
+	var before []byte
+	if f.redis {
+		key = f.onlySessionKey()
+		before = f.raw(key)
+	}
 	f.advance(time.Second)
 	f.mustLoad(cookie)
-	f.mustLoad(cookie)
-	if !bytes.Equal(before, f.raw(key)) {
+	if s := f.mustLoad(cookie); !s.LastSeen.Equal(created) {
+		f.t.Fatalf("LastSeen = %s within the touch interval; want the creation time %s", s.LastSeen, created)
+	}
+	if f.redis && !bytes.Equal(before, f.raw(key)) {
 		f.t.Fatal("Load rewrote the record within the touch interval")
 	}
 	for range 2 { // 2 x 50m > idle: survives only if touched
@@ -436,7 +476,7 @@ func testTouch(f *fixture) {
 			f.t.Fatalf("LastSeen = %s; want now %s", s.LastSeen, f.clock.Now())
 		}
 	}
-	if bytes.Equal(before, f.raw(key)) {
+	if f.redis && bytes.Equal(before, f.raw(key)) {
 		f.t.Fatal("record never touched")
 	}
 }
@@ -632,13 +672,15 @@ func testState(f *fixture) {
 			f.t.Fatalf("Spend(%q, %v) accepted", bad.state, bad.ttl)
 		}
 	}
-	ks := f.keys(":st:*")
-	if len(ks) != 2 {
-		f.t.Fatalf("state keys %q: want two markers", ks)
-	}
-	for _, k := range ks {
-		if ttl := f.pttl(k); ttl > time.Minute || ttl <= 0 {
-			f.t.Fatalf("marker %s TTL %v; want (0, 1m]", k, ttl)
+	if f.redis {
+		ks := f.keys(":st:*")
+		if len(ks) != 2 {
+			f.t.Fatalf("state keys %q: want two markers", ks)
+		}
+		for _, k := range ks {
+			if ttl := f.pttl(k); ttl > time.Minute || ttl <= 0 {
+				f.t.Fatalf("marker %s TTL %v; want (0, 1m]", k, ttl)
+			}
 		}
 	}
 	if f.env.FastForward != nil {
@@ -663,9 +705,11 @@ func testSID(f *fixture) {
 	if session.SID(cookie) != sid {
 		f.t.Fatal("SID not stable")
 	}
-	for _, k := range f.keys("*") {
-		if strings.Contains(k, sid) {
-			f.t.Fatalf("SID names a Redis key: %s", k)
+	if f.redis {
+		for _, k := range f.keys("*") {
+			if strings.Contains(k, sid) {
+				f.t.Fatalf("SID names a Redis key: %s", k)
+			}
 		}
 	}
 	if strings.Contains(sid, cookie[:43]) || strings.Contains(cookie, sid) {

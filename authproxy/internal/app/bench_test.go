@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"net/http"
@@ -7,30 +7,34 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 )
 
 // Decision benchmarks run the whole /authz handler in process (request id,
-// dialect parsing, rule match, credential, token) against a real
-// redis-server. Report decisions/s as 1e9 / ns/op.
+// dialect parsing, rule match, credential, token) on the App main builds,
+// against a real redis-server. Report decisions/s as 1e9 / ns/op.
 //
-//	go test -run '^$' -bench Decision -benchtime 2000x ./authproxy/internal/server/
+//	go test -run '^$' -bench Decision -benchtime 2000x ./authproxy/internal/app/
 func benchDecision(b *testing.B, cacheTTL time.Duration, uri string, withSession bool) {
-	_, ps := newEnv(b, envOpts{quiet: true, cfg: func(c *config.Config) { c.SessionCacheTTL = cacheTTL }})
-	p := ps[0]
+	rs := sessiontest.StartRedis(b)
+	a, err := New(Deps{Config: appConfig(b, rs.Addr(), cacheTTL)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(a.Close)
 	var cookie string
 	if withSession {
-		cookie, _ = loggedIn(b, p, "admin@example.com")
+		cookie = adminSession(b, rs.Addr())
 	}
-	h := p.srv.Handler()
+	h := a.Handler()
 	req := httptest.NewRequest(http.MethodGet, "/authz", nil)
 	req.RemoteAddr = "127.0.0.1:40000"
 	req.Header.Set("X-Forwarded-Method", "GET")
 	req.Header.Set("X-Forwarded-Proto", "https")
-	req.Header.Set("X-Forwarded-Host", appHost)
+	req.Header.Set("X-Forwarded-Host", "app.example")
 	req.Header.Set("X-Forwarded-Uri", uri)
 	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: "gw_session", Value: cookie})
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
 	}
 	// Warm up (token cache, connections) and check the answer once.
 	rec := httptest.NewRecorder()
