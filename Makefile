@@ -31,7 +31,7 @@ lint: ## gofmt, go vet, and golangci-lint when installed
 # The packages whose tests check README.md's option tables (TestREADMETable).
 DOCS_PKGS := ./authproxy/internal/config ./services/internal/svcconfig ./hack/devidp/cmd/devidp
 
-docs: ## rewrite README.md's option tables from the code (the tests fail when they drift)
+docs: chart-docs ## rewrite README.md's option tables from the code and the chart's values table (tests fail when they drift)
 	$(GO) test -p 1 -count=1 -run '^TestREADMETable$$' $(DOCS_PKGS) -args -update-docs
 
 run: ## run the whole system locally (dev IdP, Redis, authproxy, catalog, inventory, Caddy)

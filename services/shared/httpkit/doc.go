@@ -3,9 +3,9 @@
 // the request id to every line, request ids, panic recovery, the JSON error
 // body and its codes, strict JSON request bodies, canonical path ids,
 // Prometheus metrics serving, health handlers, the HTTP server with its
-// timeouts, listening with a clear "address in use" error, graceful
-// serving, and EnvFlags, which lets a flag.FlagSet take its defaults from
-// environment variables.
+// timeouts, listening with a clear "address in use" error, and graceful
+// serving. Configuration (flags, environment, --check-config) is package
+// options'.
 //
 // It imports the standard library and Prometheus only, never gin: the gin
 // adapters (an engine, request ids, recovery, access log, request metrics)

@@ -2,11 +2,8 @@ package httpkit
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 )
 
 // Attribute keys used in log lines written by this package and its callers.
@@ -24,30 +21,12 @@ const (
 	KeyStack      = "stack"
 )
 
-// ErrBadLevel is returned by ParseLevel for an unknown level name.
-var ErrBadLevel = errors.New("httpkit: unknown log level")
-
 // NewLogger returns a JSON logger writing to w at the given level. Records
 // logged with a context (InfoContext, DebugContext, ...) that carries a
 // request id (see RequestID) get a "request_id" attribute automatically.
 func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
 	return slog.New(requestIDHandler{Handler: h})
-}
-
-// ParseLevel parses debug, info, warn (or warning) and error, case-insensitively.
-func ParseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "debug":
-		return slog.LevelDebug, nil
-	case "info", "":
-		return slog.LevelInfo, nil
-	case "warn", "warning":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
-	}
-	return 0, fmt.Errorf("%w %q (want debug, info, warn or error)", ErrBadLevel, s)
 }
 
 // requestIDHandler adds the request id found in the record's context.

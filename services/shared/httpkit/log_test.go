@@ -2,43 +2,9 @@ package httpkit
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"testing"
 )
-
-func TestParseLevel(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		in      string
-		want    slog.Level
-		wantErr bool
-	}{
-		{name: "debug", in: "debug", want: slog.LevelDebug},
-		{name: "upper info", in: "INFO", want: slog.LevelInfo},
-		{name: "empty is info", in: "", want: slog.LevelInfo},
-		{name: "warn", in: "warn", want: slog.LevelWarn},
-		{name: "warning", in: " Warning ", want: slog.LevelWarn},
-		{name: "error", in: "error", want: slog.LevelError},
-		{name: "unknown", in: "verbose", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseLevel(tt.in)
-			if tt.wantErr {
-				if !errors.Is(err, ErrBadLevel) {
-					t.Fatalf("ParseLevel(%q) err = %v, want ErrBadLevel", tt.in, err)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("ParseLevel(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
-			}
-		})
-	}
-}
 
 func TestNewLoggerAddsRequestIDFromContext(t *testing.T) {
 	t.Parallel()
