@@ -21,3 +21,15 @@ func TestChartVariables(t *testing.T) {
 	readme.TestVariables(t, (&Config{}).options(), EnvPrefix+`[A-Z0-9_]+`,
 		"../../../charts/gatewarden/templates/*", "../../../charts/gatewarden/values.yaml", "../../../charts/gatewarden/README.md")
 }
+
+// TestEveryFieldIsAnOption: a Config field without an option would be
+// missing from --help, --check-config, the logs and the README's table.
+func TestEveryFieldIsAnOption(t *testing.T) {
+	t.Parallel()
+	var c Config
+	// SigningKeys, Rules and HS256Secret are read from the files options
+	// name; CheckConfig is the loader's own --check-config.
+	if missing := c.options().Unbound(&c, "SigningKeys", "Rules", "HS256Secret", "CheckConfig"); len(missing) > 0 {
+		t.Fatalf("Config fields without an option: %v", missing)
+	}
+}

@@ -21,3 +21,14 @@ func TestChartVariables(t *testing.T) {
 	readme.TestVariables(t, new(Config).options("catalog", "catalog"), `\bJWT_[A-Z0-9_]+`,
 		"../../../charts/gatewarden/templates/*", "../../../charts/gatewarden/README.md")
 }
+
+// TestEveryFieldIsAnOption: a Config field without an option would be
+// missing from --help, --check-config, the logs and the README's table.
+func TestEveryFieldIsAnOption(t *testing.T) {
+	t.Parallel()
+	var c Config
+	// CheckConfig is the loader's own --check-config.
+	if missing := c.options("catalog", "catalog").Unbound(&c, "CheckConfig"); len(missing) > 0 {
+		t.Fatalf("Config fields without an option: %v", missing)
+	}
+}

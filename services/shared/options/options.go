@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -156,4 +158,34 @@ func (s Set) Summary(sources map[string]string) string {
 		}
 	}
 	return b.String()
+}
+
+// Unbound returns the exported fields of the struct cfg points to that no
+// option of s is bound to, except those named in derived (fields computed
+// from others, such as a parsed file's contents). A binary's test calls it
+// so that a field added to its configuration without an option (and so
+// missing from --help, --check-config, the logs and the README) fails.
+func (s Set) Unbound(cfg any, derived ...string) []string {
+	rv := reflect.ValueOf(cfg)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return []string{fmt.Sprintf("options: Unbound wants a pointer to a struct, got %T", cfg)}
+	}
+	bound := map[uintptr]reflect.Type{}
+	for _, o := range s.Options {
+		if t := reflect.ValueOf(o.Value.target); t.Kind() == reflect.Pointer {
+			bound[t.Pointer()] = t.Type().Elem()
+		}
+	}
+	var missing []string
+	st := rv.Elem()
+	for i := range st.NumField() {
+		f := st.Type().Field(i)
+		if !f.IsExported() || slices.Contains(derived, f.Name) {
+			continue
+		}
+		if bound[st.Field(i).Addr().Pointer()] != f.Type {
+			missing = append(missing, f.Name)
+		}
+	}
+	return missing
 }

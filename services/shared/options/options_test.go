@@ -389,3 +389,27 @@ func TestParseLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestUnbound(t *testing.T) {
+	t.Parallel()
+	type inner struct{ A string }
+	type cfg struct {
+		In      inner // same address as In.A: bound only if In itself is
+		Name    string
+		Extra   int
+		Derived []byte
+		hidden  string
+	}
+	var c cfg
+	set := options.Set{Program: "x", Options: []options.Option{
+		{Name: "a", Value: options.String(&c.In.A)},
+		{Name: "name", Value: options.String(&c.Name)},
+	}}
+	if diff := cmp.Diff([]string{"In", "Extra"}, set.Unbound(&c, "Derived")); diff != "" {
+		t.Fatalf("Unbound (-want +got):\n%s", diff)
+	}
+	_ = c.hidden
+	if got := set.Unbound(c); len(got) != 1 || !strings.Contains(got[0], "pointer to a struct") {
+		t.Fatalf("Unbound(non-pointer) = %v, want one problem naming the pointer", got)
+	}
+}

@@ -19,15 +19,17 @@ type Value struct {
 	list   bool
 	isBool bool
 	secret bool
+	target any // the bound field's pointer (Unbound)
 }
 
 // Scalar binds a single value of any type: parse reads one text, format
 // shows the value in summaries and logs (it must not reveal secrets).
 func Scalar[T any](p *T, parse func(string) (T, error), format func(T) string) Value {
 	return Value{
-		set:  parseInto(parse, func(v T) { *p = v }),
-		show: func() []string { return []string{format(*p)} },
-		log:  func() slog.Value { return slog.StringValue(format(*p)) },
+		set:    parseInto(parse, func(v T) { *p = v }),
+		show:   func() []string { return []string{format(*p)} },
+		log:    func() slog.Value { return slog.StringValue(format(*p)) },
+		target: p,
 	}
 }
 
@@ -41,10 +43,11 @@ func List[T any](p *[]T, parse func(string) (T, error), format func(T) string) V
 		return out
 	}
 	return Value{
-		set:  parseInto(parse, func(v T) { *p = append(*p, v) }),
-		show: shown,
-		log:  func() slog.Value { return slog.AnyValue(shown()) },
-		list: true,
+		set:    parseInto(parse, func(v T) { *p = append(*p, v) }),
+		show:   shown,
+		log:    func() slog.Value { return slog.AnyValue(shown()) },
+		list:   true,
+		target: p,
 	}
 }
 
