@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // controlPlane is an etcd and a kube-apiserver running on 127.0.0.1 for one test.
@@ -84,17 +86,6 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func writePEM(t *testing.T, path, typ string, der []byte) {
@@ -206,7 +197,7 @@ func startControlPlane(t *testing.T) *controlPlane {
 		t.Fatal(err)
 	}
 
-	etcdClient, etcdPeer := freePort(t), freePort(t)
+	etcdClient, etcdPeer := testkit.FreePort(t), testkit.FreePort(t)
 	clientURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
 	etcdDone, etcdLog := startProcess(t, dir, filepath.Join(bin, "etcd"),
@@ -215,7 +206,7 @@ func startControlPlane(t *testing.T) *controlPlane {
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
 		"--initial-cluster=charttest="+peerURL, "--unsafe-no-fsync", "--log-level=warn")
 
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	apiDone, apiLog := startProcess(t, dir, filepath.Join(bin, "kube-apiserver"),
 		"--etcd-servers="+clientURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -239,23 +230,18 @@ func startControlPlane(t *testing.T) *controlPlane {
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	defer client.CloseIdleConnections()
 	start := time.Now()
-	deadline := time.After(3 * time.Minute)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := probeReady(client, cp.URL+"/readyz", token)
-		if err == nil {
-			break
-		}
+	err := testkit.Poll(t.Context(), "kube-apiserver /readyz", 3*time.Minute, 200*time.Millisecond, func(ctx context.Context) error {
 		select {
 		case <-etcdDone:
-			t.Fatalf("etcd exited:\n%s", logTail(etcdLog))
+			return testkit.Abort(fmt.Errorf("etcd exited:\n%s", logTail(etcdLog)))
 		case <-apiDone:
-			t.Fatalf("kube-apiserver exited:\n%s", logTail(apiLog))
-		case <-deadline:
-			t.Fatalf("kube-apiserver not ready after 3m: %v\n%s", err, logTail(apiLog))
-		case <-tick.C:
+			return testkit.Abort(errors.New("kube-apiserver exited")) // its log follows
+		default:
 		}
+		return probeReady(ctx, client, cp.URL+"/readyz", token)
+	})
+	if err != nil {
+		t.Fatalf("%v\nkube-apiserver's log ends:\n%s", err, logTail(apiLog))
 	}
 	t.Logf("kube-apiserver ready at %s after %.1fs", cp.URL, time.Since(start).Seconds())
 	cp.Kubeconfig = filepath.Join(dir, "kubeconfig")
@@ -281,8 +267,8 @@ current-context: charttest
 	return cp
 }
 
-func probeReady(c *http.Client, url, token string) error {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+func probeReady(ctx context.Context, c *http.Client, url, token string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}

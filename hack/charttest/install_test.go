@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -31,6 +32,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // TestInstall installs the chart into a real kube-apiserver (etcd + kube-apiserver built by
@@ -330,18 +333,23 @@ func applyCRDs(t *testing.T, cfg *rest.Config) {
 			names = append(names, crd.Name)
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for _, n := range names {
-		for {
-			crd, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, n, metav1.GetOptions{})
-			if err == nil && crdEstablished(crd) {
-				break
+	pending := names
+	// Polling the apiserver; no watch needed for a few CRDs.
+	err = testkit.Poll(ctx, "CRDs established", time.Minute, 100*time.Millisecond, func(ctx context.Context) error {
+		for len(pending) > 0 {
+			crd, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, pending[0], metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("CRD %s: %w", pending[0], err)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("CRD %s not established after 1m: %v", n, err)
+			if !crdEstablished(crd) {
+				return fmt.Errorf("CRD %s not established", pending[0])
 			}
-			time.Sleep(100 * time.Millisecond) // polling the apiserver; no watch needed for a few CRDs
+			pending = pending[1:]
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("%d CRDs established", len(names))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"syscall"
 )
@@ -137,14 +136,4 @@ func (s *Stack) PIDs() map[string]int {
 		}
 	}
 	return out
-}
-
-// freePort returns a 127.0.0.1 port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := listen(0)
-	if err != nil {
-		return 0, fmt.Errorf("stack: find a free port: %w", err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

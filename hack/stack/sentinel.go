@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // SentinelMaster is the master name of the Sentinel deployment (RedisSentinel).
@@ -27,11 +29,11 @@ const (
 // replica and one sentinel (quorum 1, master down after 1s), and waits until the sentinel
 // sees the replica in sync (so a failover can succeed).
 func startSentinel(ctx context.Context, r *redisInstance, path, masterAddr, dir string, out io.Writer, timeout time.Duration) error {
-	replicaPort, err := freePort()
+	replicaPort, err := testkit.PickPort()
 	if err != nil {
 		return err
 	}
-	sentinelPort, err := freePort()
+	sentinelPort, err := testkit.PickPort()
 	if err != nil {
 		return err
 	}

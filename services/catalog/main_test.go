@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatewarden/gatewarden/hack/testkit"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
 )
@@ -91,7 +92,7 @@ func TestRunOnPostgres(t *testing.T) {
 		t.Errorf("exit %d after the outage", code)
 	}
 
-	var stderr svctest.LogBuffer
+	var stderr testkit.LogBuffer
 	code := run(context.Background(), svcmain.Process{
 		Args:      []string{"--listen", "127.0.0.1:0", "--issuer", iss.Spec(), "--database", "postgres://nobody:pw@127.0.0.1:1/none?connect_timeout=2"},
 		LookupEnv: svctest.MapEnv(env), Stdout: io.Discard, Stderr: &stderr,

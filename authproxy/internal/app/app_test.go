@@ -15,12 +15,11 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // The tests here run the App as main builds it, on a real redis-server
-// (sessiontest.StartRedis): what the fail-fast client and the circuit
+// (testkit.StartRedis): what the fail-fast client and the circuit
 // breaker make of a Redis that stops or hangs. The server's decisions are
 // tested in package server against in-memory stand-ins.
 
@@ -125,7 +124,7 @@ func status(t testing.TB, c *http.Client, req *http.Request) (int, error) {
 // bound far above the fail-fast path, and no answer is not a 503).
 func TestRedisDownFailsFast(t *testing.T) {
 	t.Parallel()
-	rs := sessiontest.StartRedis(t)
+	rs := testkit.StartRedis(t)
 	srv := serveApp(t, appConfig(t, rs.Addr(), 0))
 	cookie := adminSession(t, rs.Addr())
 	if code, err := status(t, srv.Client(), authz(t, srv, "forwarded", "/admin/x", cookie)); err != nil || code != http.StatusOK {
@@ -158,7 +157,7 @@ func TestRedisDownFailsFast(t *testing.T) {
 // once (within the probe interval).
 func TestStoreKnownDownCostsNothing(t *testing.T) {
 	t.Parallel()
-	rs := sessiontest.StartRedis(t)
+	rs := testkit.StartRedis(t)
 	srv := serveApp(t, appConfig(t, rs.Addr(), 0))
 	cookie := adminSession(t, rs.Addr())
 	rs.Pause()

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // Decision benchmarks run the whole /authz handler in process (request id,
@@ -16,7 +16,7 @@ import (
 //
 //	go test -run '^$' -bench Decision -benchtime 2000x ./authproxy/internal/app/
 func benchDecision(b *testing.B, cacheTTL time.Duration, uri string, withSession bool) {
-	rs := sessiontest.StartRedis(b)
+	rs := testkit.StartRedis(b)
 	a, err := New(Deps{Config: appConfig(b, rs.Addr(), cacheTTL)})
 	if err != nil {
 		b.Fatal(err)

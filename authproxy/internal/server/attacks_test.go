@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // TestForgedAndTamperedCookies: only a cookie minted by a login opens a
@@ -259,7 +260,7 @@ func TestUntrustedPeer(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "untrusted peer log", func() bool {
+	testkit.WaitFor(t, "untrusted peer log", func() bool {
 		return strings.Contains(e.logs.String(), `"outcome":"untrusted_peer"`) && strings.Contains(e.logs.String(), `"peer":"127.0.0.2"`)
 	})
 }

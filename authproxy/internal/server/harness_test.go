@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +22,8 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit"
+	"github.com/gatewarden/gatewarden/hack/testkit/devlogin"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
@@ -65,7 +65,7 @@ type env struct {
 	idpURL string
 	fake   *fakeProvider // nil with the dev IdP
 	store  *sessiontest.Memory
-	logs   *syncBuffer
+	logs   *testkit.LogBuffer
 	// tokenDown makes the IdP's token endpoint answer 503 (IdP outage).
 	tokenDown atomic.Bool
 	// refreshAs, when set, replaces the refresh token of every refresh
@@ -73,23 +73,6 @@ type env struct {
 	refreshAs atomic.Pointer[string]
 	// tokenAnswer, when set, answers the IdP's token endpoint instead.
 	tokenAnswer atomic.Pointer[http.HandlerFunc]
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 type envOpts struct {
@@ -124,7 +107,7 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 		lns[i], urls[i] = listen(t)
 		redirects = append(redirects, urls[i]+"/oauth2/callback")
 	}
-	e := &env{t: t, logs: &syncBuffer{}}
+	e := &env{t: t, logs: &testkit.LogBuffer{}}
 	if o.fakeIdP {
 		e.fake = newFakeProvider(o.now)
 	} else {
@@ -225,7 +208,7 @@ func (e *env) provider(cfg *config.Config, logger *slog.Logger, o envOpts) *oidc
 		t.Fatal(err)
 	}
 	p.Start(t.Context())
-	waitFor(t, "discovery", func() bool { return p.Ready() == nil })
+	testkit.WaitFor(t, "discovery", func() bool { return p.Ready() == nil })
 	return p
 }
 
@@ -249,17 +232,6 @@ func testConfig(t testing.TB, publicURL, idpURL string) *config.Config {
 		SessionCacheTTL:    time.Second,
 		PassUserHeaders:    true,
 		ShutdownTimeout:    time.Second,
-	}
-}
-
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -332,25 +304,14 @@ func (b *browser) startLogin(p *proxy, rd string) string {
 	return resp.Header.Get("Location")
 }
 
-// idpLogin posts devidp's login form for the authorize URL and returns the
-// callback URL the IdP redirects to.
+// idpLogin signs in at the dev IdP's login page for the authorize URL
+// (devlogin) and returns the callback URL the IdP redirects to.
 func (b *browser) idpLogin(authURL, email string) string {
 	b.t.Helper()
-	u, err := url.Parse(authURL)
+	resp, body, err := devlogin.Login(b.t.Context(), b.c, authURL, email)
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	resp, body := b.get(authURL)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="login-form"`) {
-		b.t.Fatalf("authorize page: %d %s", resp.StatusCode, body)
-	}
-	form := u.Query()
-	form.Set("loginId", email)
-	form.Set("password", strings.Split(email, "@")[0]+"-pass")
-	u.RawQuery = ""
-	req, _ := http.NewRequest(http.MethodPost, u.String(), strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, body = b.do(req)
 	if resp.StatusCode != http.StatusFound {
 		b.t.Fatalf("login POST: %d %s", resp.StatusCode, body)
 	}
@@ -469,7 +430,7 @@ func gatewayVerifier(t testing.TB, p *proxy, aud string) *jwtauth.Verifier {
 		t.Fatal(err)
 	}
 	t.Cleanup(v.Close)
-	waitFor(t, "gateway jwks", func() bool { return v.Ready() == nil })
+	testkit.WaitFor(t, "gateway jwks", func() bool { return v.Ready() == nil })
 	return v
 }
 
@@ -486,7 +447,7 @@ func fusionVerifier(t testing.TB, e *env) *jwtauth.Verifier {
 		t.Fatal(err)
 	}
 	t.Cleanup(v.Close)
-	waitFor(t, "idp jwks", func() bool { return v.Ready() == nil })
+	testkit.WaitFor(t, "idp jwks", func() bool { return v.Ready() == nil })
 	return v
 }
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 func TestSessionExpiry(t *testing.T) {
@@ -38,7 +38,7 @@ func TestSessionExpiry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := sessiontest.NewClock(time.Now())
+			clock := testkit.NewClock(time.Now())
 			_, ps := newEnv(t, envOpts{
 				now: clock.Now,
 				idp: func(c *devidp.Config) { c.Now = clock.Now },
@@ -69,7 +69,7 @@ func TestSessionExpiry(t *testing.T) {
 // rotated refresh token is stored.
 func TestRefreshTwoInstances(t *testing.T) {
 	t.Parallel()
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{
 		proxies: 2, now: clock.Now,
 		idp: func(c *devidp.Config) { c.Now = clock.Now; c.RotateRefreshTokens = true },
@@ -150,7 +150,7 @@ func TestRefreshTwoInstances(t *testing.T) {
 // session; the user is logged out (public rules still pass, anonymously).
 func TestRevokedRefreshTokenEndsSession(t *testing.T) {
 	t.Parallel()
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
 	p := ps[0]
 	cookie, _ := loggedIn(t, p, "customer@example.com")
@@ -182,7 +182,7 @@ func TestRevokedRefreshTokenEndsSession(t *testing.T) {
 // stale allow); when the IdP returns, the next request refreshes.
 func TestRefreshWhileIdPDown(t *testing.T) {
 	t.Parallel()
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
 	p := ps[0]
 	cookie, _ := loggedIn(t, p, "admin@example.com")
@@ -314,7 +314,7 @@ func TestMetricsAndProbes(t *testing.T) {
 // decides whether an answer arrives.
 func TestOrphanLockDoesNotHoldDecisions(t *testing.T) {
 	t.Parallel()
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	_, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
 	p := ps[0]
 	cookie, _ := loggedIn(t, p, "manager@example.com")

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // TestStartIsStateless: /oauth2/start asks the session store nothing,
@@ -57,7 +57,7 @@ func TestStartIsStateless(t *testing.T) {
 // expired; and a login-state cookie is no session cookie.
 func TestLoginStateCookieAttacks(t *testing.T) {
 	t.Parallel()
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{now: clock.Now})
 	p := ps[0]
 	base := must(url.Parse(p.url))

@@ -13,8 +13,8 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // jwtNonce reads the nonce claim of a JWT (test helper; no verification).
@@ -64,7 +64,7 @@ func TestRefreshRefusalEndsSession(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := sessiontest.NewClock(time.Now())
+			clock := testkit.NewClock(time.Now())
 			e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
 			p := ps[0]
 			cookie, _ := loggedIn(t, p, "customer@example.com")
@@ -113,7 +113,7 @@ func TestRefreshRefusalEndsSession(t *testing.T) {
 // lifetime, with a warning, so a fresh token is not refreshed at once.
 func TestRefreshWindowClamped(t *testing.T) {
 	t.Parallel()
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{
 		now: clock.Now,
 		idp: func(c *devidp.Config) { c.Now = clock.Now; c.AccessTokenTTL = 10 * time.Minute },

@@ -19,9 +19,9 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/authproxy/internal/session/sessiontest"
 	"github.com/gatewarden/gatewarden/authproxy/internal/token"
 	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
@@ -204,7 +204,7 @@ func TestAuthzResponseHeaders(t *testing.T) {
 // requests do not keep calling the IdP.
 func TestRefreshAnswerForAnotherUser(t *testing.T) {
 	t.Parallel()
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
 	p := ps[0]
 	customer, _ := loggedIn(t, p, "customer@example.com")
@@ -229,7 +229,7 @@ func TestRefreshAnswerForAnotherUser(t *testing.T) {
 // keep granting the roles of an expired token until the session lifetime.
 func TestExpiredAccessTokenWithoutRefreshToken(t *testing.T) {
 	t.Parallel()
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	_, ps := newEnv(t, envOpts{
 		now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now },
 		cfg: func(c *config.Config) { c.SessionIdleTimeout = 12 * time.Hour },
@@ -268,7 +268,7 @@ func TestExpiredAccessTokenWithoutRefreshToken(t *testing.T) {
 // labels name rules, never paths or users.
 func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 	t.Parallel()
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
 	p := ps[0]
 	b := newBrowser(t)
@@ -388,7 +388,7 @@ func TestMintedTokenCacheIsolation(t *testing.T) {
 // retries of the unknown key end within the decision's refresh grace.)
 func TestRefreshSignedWithUnknownKey(t *testing.T) {
 	t.Parallel()
-	clock := sessiontest.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	e, ps := newEnv(t, envOpts{
 		now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now },
 		oidc: func(c *oidc.Config) { c.JWKSRefetch = 50 * time.Millisecond },

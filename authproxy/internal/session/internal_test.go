@@ -9,6 +9,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // A touch computed from an old read must not undo a Save made meanwhile
@@ -18,8 +20,8 @@ func TestTouchDoesNotClobberSave(t *testing.T) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = c.Close() })
-	now := time.Now()
-	st, err := NewRedisStore(Config{Client: c, Now: func() time.Time { return now }})
+	clock := testkit.NewClock(time.Now())
+	st, err := NewRedisStore(Config{Client: c, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +40,8 @@ func TestTouchDoesNotClobberSave(t *testing.T) {
 	if err := st.Save(ctx, cookie, fresh); err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(10 * time.Minute)
-	st.touchRecord(ctx, p, stale, raw, now) // ... then A touches with its old copy.
+	clock.Advance(10 * time.Minute)
+	st.touchRecord(ctx, p, stale, raw, clock.Now()) // ... then A touches with its old copy.
 	got, err := st.Load(ctx, cookie)
 	if err != nil {
 		t.Fatal(err)

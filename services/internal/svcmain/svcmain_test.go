@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gatewarden/gatewarden/hack/testkit"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
@@ -143,7 +144,7 @@ func TestMainExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var stdout, stderr svctest.LogBuffer
+			var stdout, stderr testkit.LogBuffer
 			svc := slowService(make(chan struct{}), nil)
 			code := svcmain.Main(context.Background(), svc, svcmain.Process{
 				Args: tt.args, LookupEnv: svctest.MapEnv(tt.env), Stdout: &stdout, Stderr: &stderr,

@@ -29,6 +29,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatewarden/gatewarden/hack/testkit"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
@@ -184,7 +185,7 @@ func Do(t testing.TB, client *http.Client, method, url, token, body string) Resp
 // Running is a service started in-process by Start.
 type Running struct {
 	URL    string // http://127.0.0.1:port
-	Stderr *LogBuffer
+	Stderr *testkit.LogBuffer
 	cancel context.CancelFunc
 	done   chan int
 }
@@ -202,7 +203,7 @@ func (r *Running) Stop() int {
 func Start(t testing.TB, run func(context.Context, svcmain.Process) int, args []string, env map[string]string) *Running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Running{Stderr: &LogBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	r := &Running{Stderr: &testkit.LogBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	listening := make(chan net.Addr, 1)
 	p := svcmain.Process{
 		Args:      append([]string{"--listen", "127.0.0.1:0"}, args...),

@@ -1,30 +1,16 @@
 package httpkit
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
-// logBuffer is a goroutine-safe log sink for tests.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer is the test kit's log sink (testkit.LogBuffer) that decodes what it holds as JSON
+// log lines.
+type logBuffer struct{ testkit.LogBuffer }
 
 // lines decodes every log line as a JSON object, failing on non-JSON lines.
 func (b *logBuffer) lines(t *testing.T) []map[string]any {

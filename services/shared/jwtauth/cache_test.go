@@ -10,10 +10,12 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // pemHMACVerifier trusts the PEM and HMAC issuers only (no network).
-func pemHMACVerifier(t *testing.T, clk *clock, cacheSize int) *Verifier {
+func pemHMACVerifier(t *testing.T, clk *testkit.Clock, cacheSize int) *Verifier {
 	t.Helper()
 	cfg := testConfig(t, clk, "http://127.0.0.1:1/unused")
 	cfg.Issuers = cfg.Issuers[:2]
@@ -54,9 +56,9 @@ func TestCacheNeverServesPastExp(t *testing.T) {
 		v := pemHMACVerifier(t, clk, 0)
 		verifyErrIs(t, v, tok, nil)
 		dropKeys(v)
-		clk.Add(time.Minute - time.Second)
+		clk.Advance(time.Minute - time.Second)
 		verifyErrIs(t, v, tok, nil) // cache hit
-		clk.Add(time.Second)        // exactly exp: the entry is gone, so the missing keys show
+		clk.Advance(time.Second)    // exactly exp: the entry is gone, so the missing keys show
 		verifyErrIs(t, v, tok, ErrUnknownKey)
 	})
 	t.Run("expired beyond leeway after a hit", func(t *testing.T) {
@@ -65,7 +67,7 @@ func TestCacheNeverServesPastExp(t *testing.T) {
 		v := pemHMACVerifier(t, clk, 0)
 		verifyErrIs(t, v, tok, nil)
 		verifyErrIs(t, v, tok, nil)
-		clk.Add(time.Minute + DefaultLeeway + time.Second)
+		clk.Advance(time.Minute + DefaultLeeway + time.Second)
 		verifyErrIs(t, v, tok, ErrExpired)
 	})
 }
@@ -171,7 +173,7 @@ func TestCacheDropsTokensOfWithdrawnKeys(t *testing.T) {
 	tok := sign(t, jwt.SigningMethodRS256, b.rsa, kidRSA, with(claims(issJWKS), "exp", t0.Add(time.Hour).Unix()))
 	trigger := func(kid string) { // an unknown kid makes the verifier refetch
 		t.Helper()
-		clk.Add(DefaultJWKSRefetch)
+		clk.Advance(DefaultJWKSRefetch)
 		verifyErrIs(t, v, sign(t, jwt.SigningMethodRS256, c.rsa, kid, claims(issJWKS)), ErrUnknownKey)
 	}
 	cached := func() bool {

@@ -1,7 +1,6 @@
 package jwtauth
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // keyPair holds one private key of each kind used in tests.
@@ -69,25 +70,8 @@ const (
 // t0 is the fixed "now" of tests.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// clock is an adjustable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is a fake clock showing t0.
+func newClock() *testkit.Clock { return testkit.NewClock(t0) }
 
 func pemPublic(t testing.TB, pub crypto.PublicKey) []byte {
 	t.Helper()
@@ -171,7 +155,7 @@ func defaultJWKS() []byte {
 
 // testConfig trusts three issuers: gw.test (PEM: RSA, EC, Ed25519 of keys A),
 // hs.test (HS256 secret of keys A) and idp.test (JWKS at jwksURL, keys B).
-func testConfig(t testing.TB, c *clock, jwksURL string) Config {
+func testConfig(t testing.TB, c *testkit.Clock, jwksURL string) Config {
 	t.Helper()
 	a := keysA()
 	return Config{
@@ -244,22 +228,4 @@ func rawToken(header string, c jwt.MapClaims, sig []byte) string {
 		panic(err)
 	}
 	return b64u([]byte(header)) + "." + b64u(p) + "." + b64u(sig)
-}
-
-// logBuffer is a goroutine-safe log sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // jwksOnly builds a verifier trusting only issuer idp.test at url.
-func jwksOnly(t *testing.T, clk *clock, url string, refresh time.Duration) *Verifier {
+func jwksOnly(t *testing.T, clk *testkit.Clock, url string, refresh time.Duration) *Verifier {
 	t.Helper()
 	cfg := testConfig(t, clk, url)
 	cfg.Issuers = cfg.Issuers[2:]
@@ -52,7 +54,7 @@ func TestJWKSEndpointDown(t *testing.T) {
 			v := jwksOnly(t, clk, s.URL, time.Hour)
 			verifyErrIs(t, v, known, nil)
 			tt.down(s)
-			clk.Add(time.Minute) // allow an unknown-kid refetch
+			clk.Advance(time.Minute) // allow an unknown-kid refetch
 			verifyErrIs(t, v, unknown, ErrUnknownKey)
 			verifyErrIs(t, v, known, nil)
 			if err := v.Ready(); err != nil {
@@ -68,24 +70,14 @@ func TestJWKSBackgroundRefresh(t *testing.T) {
 	s := newJWKSServer(t, defaultJWKS())
 	v := jwksOnly(t, newClock(), s.URL, 5*time.Millisecond)
 	src := v.jwks[0]
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
 	// Failing refreshes keep the last good key set.
 	s.set(http.StatusOK, []byte("<html>oops</html>"))
 	h := s.hits.Load()
-	waitFor("two failed refreshes", func() bool { return s.hits.Load() >= h+2 })
+	testkit.WaitFor(t, "two failed refreshes", func() bool { return s.hits.Load() >= h+2 })
 	verifyErrIs(t, v, sign(t, jwt.SigningMethodRS256, b.rsa, kidRSA, claims(issJWKS)), nil)
 	// A rotated key set is picked up without any unknown-kid refetch.
 	s.set(http.StatusOK, jwksBody(jwkJSON("rot-2", "", "", &c.rsa.PublicKey)))
-	waitFor("rotated key", func() bool { _, ok := src.keys.Load().find("rot-2", "RS256"); return ok })
+	testkit.WaitFor(t, "rotated key", func() bool { _, ok := src.keys.Load().find("rot-2", "RS256"); return ok })
 	verifyErrIs(t, v, sign(t, jwt.SigningMethodRS256, c.rsa, "rot-2", claims(issJWKS)), nil)
 	verifyErrIs(t, v, sign(t, jwt.SigningMethodRS256, b.rsa, kidRSA, claims(issJWKS)), ErrUnknownKey)
 }
@@ -126,7 +118,7 @@ func TestJWKSGarbage(t *testing.T) {
 			verifyErrIs(t, v, known, ErrNotReady)
 			// Once the endpoint recovers, the next allowed refetch loads the keys.
 			s.set(http.StatusOK, defaultJWKS())
-			clk.Add(DefaultJWKSRefetch)
+			clk.Advance(DefaultJWKSRefetch)
 			verifyErrIs(t, v, known, nil)
 			if err := v.Ready(); err != nil {
 				t.Fatalf("Ready after recovery: %v", err)
@@ -138,7 +130,7 @@ func TestJWKSGarbage(t *testing.T) {
 			clk := newClock()
 			v := jwksOnly(t, clk, s.URL, time.Hour)
 			s.set(http.StatusOK, g.body)
-			clk.Add(DefaultJWKSRefetch)
+			clk.Advance(DefaultJWKSRefetch)
 			h := s.hits.Load()
 			verifyErrIs(t, v, sign(t, jwt.SigningMethodRS256, b.rsa, "other", claims(issJWKS)), ErrUnknownKey)
 			if s.hits.Load() != h+1 {
@@ -184,13 +176,13 @@ func TestJWKSUnknownKidRefetchRateLimit(t *testing.T) {
 	}
 	// The key is published now, but within 30 s no further refetch happens.
 	s.set(http.StatusOK, jwksBody(jwkJSON("rot-1", "", "", &c.rsa.PublicKey)))
-	clk.Add(DefaultJWKSRefetch - time.Second)
+	clk.Advance(DefaultJWKSRefetch - time.Second)
 	verifyErrIs(t, v, rotated, ErrUnknownKey)
 	if got := s.hits.Load(); got != 2 {
 		t.Fatalf("hits within 30 s = %d, want 2", got)
 	}
 	// After 30 s, one refetch finds the new key.
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	verifyErrIs(t, v, rotated, nil)
 	verifyErrIs(t, v, rotated, nil)
 	if got := s.hits.Load(); got != 3 {
@@ -318,7 +310,7 @@ func TestJWKSBoundedFetch(t *testing.T) {
 		v := jwksOnly(t, clk, s.URL, time.Hour)
 		v.issuers[issJWKS].jwks.timeout = 50 * time.Millisecond
 		slow.Store(true)
-		clk.Add(time.Minute) // allow an unknown-kid refetch
+		clk.Advance(time.Minute) // allow an unknown-kid refetch
 		done := make(chan struct{})
 		go func() {
 			defer close(done)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 var bodyForbidden = map[string]any{"error": "forbidden", "message": "requires one of the roles: admin, branch-manager"}
@@ -75,7 +77,7 @@ func TestMiddlewareAndRoles(t *testing.T) {
 func TestRejectionLoggedWithoutToken(t *testing.T) {
 	t.Parallel()
 	a := keysA()
-	var logs logBuffer
+	var logs testkit.LogBuffer
 	cfg := testConfig(t, newClock(), "http://127.0.0.1:1/unused")
 	cfg.Issuers = cfg.Issuers[:2]
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

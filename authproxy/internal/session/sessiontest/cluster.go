@@ -27,7 +27,7 @@ type Cluster struct {
 // slots (CLUSTER ADDSLOTSRANGE) and returns once every node reports
 // cluster_state:ok with all n nodes known. It needs no redis-cli. Stopped
 // when the test ends; skipped or failed without redis-server like
-// StartRedis. A fresh master holds its state at fail for its first two
+// testkit.StartRedis. A fresh master holds its state at fail for its first two
 // seconds (Redis's writable delay), so this takes about that long.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()

@@ -33,7 +33,7 @@ type Sentinel struct {
 // StartSentinel starts the deployment and returns once the sentinel knows
 // the master and sees the replica in sync (so SENTINEL FAILOVER can
 // succeed). Everything is stopped when the test ends. Skipped or failed
-// without redis-server like StartRedis.
+// without redis-server like testkit.StartRedis.
 func StartSentinel(t testing.TB) *Sentinel {
 	t.Helper()
 	return StartSentinelAuth(t, "")

@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatewarden/gatewarden/hack/testkit"
 	"github.com/gatewarden/gatewarden/services/catalog/internal/products"
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
@@ -300,7 +301,7 @@ func TestOpenRoutesAndJSONErrors(t *testing.T) {
 
 func TestLogsCarryRequestIDAndNoToken(t *testing.T) {
 	t.Parallel()
-	var logs svctest.LogBuffer
+	var logs testkit.LogBuffer
 	e := newEnv(t, &logs)
 	bad := e.issuer.Token(t, "inventory", "cleo", nil)
 	for _, tok := range []string{e.token, bad} {

@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatewarden/gatewarden/hack/testkit"
 	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/services/internal/svcmain"
 	"github.com/gatewarden/gatewarden/services/internal/svctest"
@@ -213,7 +214,7 @@ func TestOpenRoutes(t *testing.T) {
 
 func TestDecisionLogs(t *testing.T) {
 	t.Parallel()
-	var logs svctest.LogBuffer
+	var logs testkit.LogBuffer
 	e := newEnv(t, &logs)
 	tok := e.tokens(t)
 	for _, caller := range []string{"manager", "customer", "admin for catalog"} {
