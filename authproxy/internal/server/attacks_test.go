@@ -402,3 +402,55 @@ func TestLogout(t *testing.T) {
 		t.Errorf("session alive after Referer logout: %d", r.StatusCode)
 	}
 }
+
+// TestNoSessionNeverAllows sends every combination of method, Accept,
+// Sec-Fetch-*, X-Requested-With and malformed credentials through each
+// dialect to session rules: none may answer 200 or carry a token.
+func TestNoSessionNeverAllows(t *testing.T) {
+	t.Parallel()
+	_, ps := newEnv(t, envOpts{})
+	p := ps[0]
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions}
+	shapes := []map[string]string{
+		{"Accept": htmlAccept, "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-Site": "same-origin"},
+		{"Accept": "*/*", "X-Requested-With": "XMLHttpRequest", "Sec-Fetch-Mode": "cors"},
+		{"Accept": "application/json"},
+		{},
+	}
+	creds := []map[string]string{
+		{},
+		{"Authorization": "Bearer"},
+		{"Authorization": "Bearer "},
+		{"Authorization": "bearer  eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."},
+		{"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIyYTdmNmM0My01ZDBlLTRiNmEtOWMzMS0wZjFlMmQzYzRiNWEiLCJyb2xlcyI6WyJhZG1pbiJdfQ."},
+		{"Authorization": "Basic YWRtaW46YWRtaW4tcGFzcw=="},
+		{"Cookie": "gw_session="},
+		{"Cookie": "gw_session=."},
+		{"Cookie": "gw_session=admin; gw_session_login=x"},
+		{"X-Auth-Request-User": adminID, "X-Forwarded-User": adminID, "X-Remote-User": adminID},
+	}
+	for _, dialect := range []string{dialectForwarded, dialectNginx, dialectEnvoy} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			for _, uri := range []string{"/admin/x", "/account/me"} {
+				for _, m := range methods {
+					for _, shape := range shapes {
+						for _, cred := range creds {
+							h := map[string]string{}
+							for k, v := range shape {
+								h[k] = v
+							}
+							for k, v := range cred {
+								h[k] = v
+							}
+							resp, body := fwd{method: m, uri: uri, headers: h}.send(t, p, dialect)
+							if resp.StatusCode < 300 || resp.Header.Get("Authorization") != "" {
+								t.Errorf("%s %s %v: %d %s (Authorization %q)", m, uri, h, resp.StatusCode, body, resp.Header.Get("Authorization"))
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}

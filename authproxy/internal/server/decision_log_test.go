@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
+	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 )
 
@@ -86,5 +90,73 @@ func BenchmarkDecisionBookkeeping(b *testing.B) {
 				s.logDecision(r, dialectForwarded, allow, time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestNoSecretsInLogsOrMetrics drives a login, decisions with good and bad
+// bearer tokens, a refresh, a replayed callback and a logout, then checks
+// that no token, code, cookie or secret reached the logs, and that metric
+// labels name rules, never paths or users.
+func TestNoSecretsInLogsOrMetrics(t *testing.T) {
+	t.Parallel()
+	clock := testkit.NewClock(time.Now())
+	e, ps := newEnv(t, envOpts{now: clock.Now, idp: func(c *devidp.Config) { c.Now = clock.Now }})
+	p := ps[0]
+	b := newBrowser(t)
+	cb := b.idpLogin(b.startLogin(p, "/account/secret-path-1"), "admin@example.com")
+	cbURL, _ := url.Parse(cb)
+	code, state := cbURL.Query().Get("code"), cbURL.Query().Get("state")
+	if resp, body := b.get(cb); resp.StatusCode != http.StatusFound {
+		t.Fatalf("callback: %d %s", resp.StatusCode, body)
+	}
+	b.get(cb) // replayed callback: refused and logged
+	cookie := b.session(p)
+	first := loadSession(t, p, cookie)
+	forgedJWT := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+	for _, f := range []fwd{
+		{uri: "/account/" + adminID, cookie: cookie},
+		{uri: "/admin/user-path-2", bearer: first.AccessToken},
+		{uri: "/admin/user-path-3", bearer: forgedJWT, accept: jsonAccept},
+		{uri: "/account/x", bearer: first.IDToken, accept: jsonAccept},
+		{uri: "/nowhere/secret-path-4", cookie: cookie},
+	} {
+		f.send(t, p, dialectForwarded)
+	}
+	clock.Advance(59 * time.Minute) // refresh on the next request
+	if resp, body := (fwd{uri: "/admin/x", cookie: cookie}).send(t, p, dialectForwarded); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after refresh: %d %s", resp.StatusCode, body)
+	}
+	second := loadSession(t, p, cookie)
+	if second.AccessToken == first.AccessToken {
+		t.Fatal("no refresh happened")
+	}
+	req, _ := http.NewRequest(http.MethodPost, p.url+"/oauth2/logout", nil)
+	req.Header.Set("Origin", p.url)
+	b.do(req)
+
+	logs := e.logs.String()
+	secrets := map[string]string{
+		"code": code, "state": state, "cookie": cookie, "cookie secret half": strings.Split(cookie, ".")[1],
+		"access token": first.AccessToken, "refreshed access token": second.AccessToken,
+		"refresh token": first.RefreshToken, "id_token": first.IDToken, "forged bearer": forgedJWT,
+		"client secret": devidp.DefaultClientSecret, "cookie-secret": "0123456789abcdef0123456789abcdef",
+	}
+	for name, v := range secrets {
+		if v != "" && strings.Contains(logs, v) {
+			t.Errorf("the %s appears in the logs", name)
+		}
+	}
+	if strings.Contains(logs, "eyJ") {
+		t.Errorf("something JWT-shaped appears in the logs")
+	}
+	metrics := scrape(t, p)
+	for _, v := range []string{"secret-path", "user-path", adminID, "/account", "/nowhere"} {
+		if strings.Contains(metrics, v) {
+			t.Errorf("metrics mention %q", v)
+		}
+	}
+	if !strings.Contains(metrics, `authproxy_decisions_total{outcome="allow",rule="admin"}`) ||
+		!strings.Contains(metrics, `authproxy_decisions_total{outcome="no_rule",rule=""}`) {
+		t.Errorf("decision metrics lack rule labels:\n%s", metrics)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/authproxy/internal/token"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -136,6 +139,111 @@ func TestDecisionsPerDialect(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestAuthzResponseHeaders: identity headers on an /authz answer come from
+// authproxy only: client-supplied X-Auth-Request-* never reach the answer,
+// anonymous and refused requests carry none, and HEAD is decided like GET.
+func TestAuthzResponseHeaders(t *testing.T) {
+	t.Parallel()
+	e, ps := newEnv(t, envOpts{fakeIdP: true})
+	p := ps[0]
+	customer, _ := e.sessionFor("customer@example.com")
+	forged := map[string]string{HeaderUser: adminID, HeaderEmail: "admin@example.com", "X-Auth-Request-Groups": "admin"}
+	tests := []struct {
+		name            string
+		req             fwd
+		status          int
+		wantUser, email string
+	}{
+		{name: "customer", req: fwd{uri: "/account/me", cookie: customer, headers: forged}, status: 200, wantUser: customerID, email: "customer@example.com"},
+		{name: "anonymous public", req: fwd{uri: "/products", headers: forged}, status: 200},
+		{name: "refused", req: fwd{uri: "/admin/x", cookie: customer, headers: forged}, status: 403},
+		{name: "unauthenticated", req: fwd{uri: "/admin/x", accept: jsonAccept, headers: forged}, status: 401},
+		{name: "HEAD anonymous", req: fwd{method: http.MethodHead, uri: "/account/me", accept: htmlAccept, headers: forged}, status: 302},
+		{name: "HEAD customer", req: fwd{method: http.MethodHead, uri: "/products", cookie: customer, headers: forged}, status: 200, wantUser: customerID, email: "customer@example.com"},
+	}
+	for _, dialect := range []string{dialectForwarded, dialectNginx, dialectEnvoy} {
+		for _, tt := range tests {
+			t.Run(dialect+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				resp, body := tt.req.send(t, p, dialect)
+				status := tt.status
+				if status == 302 && dialect == dialectNginx {
+					status = 401
+				}
+				if resp.StatusCode != status {
+					t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, body)
+				}
+				if got := resp.Header.Get(HeaderUser); got != tt.wantUser {
+					t.Errorf("%s = %q, want %q", HeaderUser, got, tt.wantUser)
+				}
+				if got := resp.Header.Get(HeaderEmail); got != tt.email {
+					t.Errorf("%s = %q, want %q", HeaderEmail, got, tt.email)
+				}
+				// An allow always carries both headers (empty for anonymous), so a
+				// proxy copying them overwrites whatever the client sent.
+				for _, h := range []string{HeaderUser, HeaderEmail} {
+					if n := len(resp.Header.Values(h)); status == 200 && n != 1 {
+						t.Errorf("%s present %d times on an allow, want exactly once", h, n)
+					}
+				}
+				if got := resp.Header.Get("X-Auth-Request-Groups"); got != "" {
+					t.Errorf("client header echoed: %q", got)
+				}
+			})
+		}
+	}
+}
+
+// TestMintedTokenCacheIsolation: on one rule, tokens minted for one user are
+// never served to another or to an anonymous request, and anonymous tokens
+// carry no roles, session or tenant, whatever was cached before them.
+func TestMintedTokenCacheIsolation(t *testing.T) {
+	t.Parallel()
+	e, ps := newEnv(t, envOpts{fakeIdP: true})
+	p := ps[0]
+	admin, _ := e.sessionFor("admin@example.com")
+	admin2, _ := e.sessionFor("admin@example.com") // same user, second session
+	customer, _ := e.sessionFor("customer@example.com")
+	v := gatewayVerifier(t, p, "catalog")
+	type seen struct{ sub, sid, roles string }
+	got := func(cookie string) seen {
+		t.Helper()
+		resp, body := fwd{uri: "/products", cookie: cookie}.send(t, p, dialectForwarded)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		c, err := v.Verify(context.Background(), bearerOf(t, resp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var branches jwtauth.StringList
+		if _, err := c.Extra("branches", &branches); err != nil {
+			t.Fatal(err)
+		}
+		if c.Subject == token.Anonymous && (c.TenantID != "" || len(branches) != 0) {
+			t.Errorf("anonymous token carries identity: %+v", c)
+		}
+		return seen{sub: c.Subject, sid: c.SessionID, roles: strings.Join(c.Roles, ",")}
+	}
+	// Twice each, so the second answer comes from the cache.
+	for range 2 {
+		for _, tt := range []struct {
+			name, cookie string
+			want         seen
+		}{
+			{name: "admin", cookie: admin, want: seen{sub: adminID, sid: session.SID(admin), roles: "admin"}},
+			{name: "anonymous", want: seen{sub: token.Anonymous}},
+			{name: "admin's second session", cookie: admin2, want: seen{sub: adminID, sid: session.SID(admin2), roles: "admin"}},
+			{name: "customer", cookie: customer, want: seen{sub: customerID, sid: session.SID(customer), roles: "user"}},
+			{name: "broken cookie", cookie: "x.y", want: seen{sub: token.Anonymous}},
+		} {
+			if g := got(tt.cookie); g != tt.want {
+				t.Errorf("%s: got %+v, want %+v", tt.name, g, tt.want)
+			}
 		}
 	}
 }

@@ -143,3 +143,43 @@ func TestHTTPSCookie(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginURLHost: the login URL built by /authz always points at the
+// public URL, and its rd names the request's host only when that host is
+// allow-listed; a Host header the client chose (evil.example), passed on by
+// a trusted proxy, yields a relative rd, so the login ends on the public host.
+func TestLoginURLHost(t *testing.T) {
+	t.Parallel()
+	_, ps := newEnv(t, envOpts{fakeIdP: true, cfg: func(c *config.Config) { c.AllowedRedirectHosts = []string{"shop.example"} }})
+	p := ps[0]
+	start := p.url + "/oauth2/start?rd="
+	tests := []struct {
+		name, host, uri, wantRD string
+	}{
+		{name: "foreign host", host: "evil.example", uri: "/account/me", wantRD: "/account/me"},
+		{name: "foreign host with port", host: "evil.example:8443", uri: "/account/me", wantRD: "/account/me"},
+		{name: "allow-listed host", host: "shop.example", uri: "/account/me?x=1", wantRD: "https://shop.example/account/me?x=1"},
+		{name: "allow-listed suffix", host: "shop.example.evil.example", uri: "/account/me", wantRD: "/account/me"},
+	}
+	for _, dialect := range []string{dialectForwarded, dialectNginx, dialectEnvoy} {
+		for _, tt := range tests {
+			t.Run(dialect+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				resp, body := fwd{uri: tt.uri, host: tt.host, accept: jsonAccept}.send(t, p, dialect)
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("status %d: %s", resp.StatusCode, body)
+				}
+				want := start + url.QueryEscape(tt.wantRD)
+				if got := decodeJSON(t, body)["login_url"]; got != want {
+					t.Errorf("login_url %q, want %q", got, want)
+				}
+				// The login it starts returns to the same place.
+				b := newBrowser(t)
+				r, body := b.get(want)
+				if r.StatusCode != http.StatusFound {
+					t.Fatalf("start: %d %s", r.StatusCode, body)
+				}
+			})
+		}
+	}
+}
