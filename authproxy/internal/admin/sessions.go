@@ -118,7 +118,7 @@ func Sessions(ctx context.Context, args []string, env Env) int {
 	}
 	cmd := options.Set{Program: r.program(), Synopsis: synopsis + "\n" + description, Options: r.options()}
 	cfg, err := config.LoadRedis(cmd, args[1:], env.Getenv, env.Stderr)
-	if cfg != nil {
+	if cfg != nil && !cfg.CheckOnly() {
 		if p := r.problem(); p != "" {
 			return usageError(env.Stderr, r.program(), p)
 		}

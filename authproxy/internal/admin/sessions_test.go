@@ -302,6 +302,12 @@ func TestSessionsUsage(t *testing.T) {
 			want: result{Code: 2, Stderr: "authproxy sessions list: invalid configuration:\n  redis-addrs: required (host:port, comma separated)\n"},
 		},
 		{name: "help", args: []string{"--help"}, want: result{Stderr: synopsis + "\n" + description + "\n"}},
+		{
+			name: "check-config: the Redis settings only, no --user needed", env: env, args: []string{"revoke", "--check-config", "--redis-db=2"},
+			want: result{Stdout: "config ok\nredis-addrs: 127.0.0.1:1  # env AUTHPROXY_REDIS_ADDRS\nredis-master-name:\nredis-username:\nredis-password:\n" +
+				"redis-password-file:\nredis-db: 2  # flag --redis-db\nredis-sentinel-username:\nredis-sentinel-password:\nredis-sentinel-password-file:\n" +
+				"redis-tls: false  # default\n"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
