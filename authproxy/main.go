@@ -6,6 +6,9 @@
 // Configuration: flags > AUTHPROXY_* environment > --config YAML file >
 // defaults (the table in internal/config); run with -h for the list,
 // --check-config to validate, print the effective configuration and exit.
+//
+// `authproxy sessions list|revoke` is the operator's command for a user's
+// sessions (package admin); run `authproxy sessions -h`.
 package main
 
 import (
@@ -17,6 +20,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/admin"
 	"github.com/gatewarden/gatewarden/authproxy/internal/app"
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
@@ -24,11 +30,25 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == admin.Command {
+		// The command reports Redis failures itself, once; go-redis would
+		// also log each failed dial to stderr.
+		redis.SetLogger(quietRedis{})
+	}
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 // run returns the exit code: 0 ok, 1 runtime failure, 2 bad configuration.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == admin.Command {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return admin.Sessions(ctx, args[1:], admin.Env{Getenv: getenv, Stdout: stdout, Stderr: stderr})
+	}
 	cfg, err := config.Load(args, getenv, stderr)
 	if code, stop := options.Report("authproxy", cfg, err, stdout, stderr); stop {
 		return code

@@ -102,3 +102,14 @@ func TestCheckConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionsCommand: `authproxy sessions ...` is the operator command,
+// not the server: it demands none of the server's settings.
+func TestSessionsCommand(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"sessions", "list"}, func(string) string { return "" }, &stdout, &stderr)
+	if want := "authproxy sessions list: --user is required\n"; code != 2 || !strings.HasPrefix(stderr.String(), want) || stdout.Len() != 0 {
+		t.Fatalf("exit %d stdout %q stderr %q; want 2 and %q first", code, stdout.String(), stderr.String(), want)
+	}
+}

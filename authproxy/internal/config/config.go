@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,15 +106,18 @@ type Config struct {
 
 	// sources says where each option's value came from (--check-config).
 	sources map[string]string
+	// redisOnly marks a configuration loaded by LoadRedis.
+	redisOnly bool
 }
 
-// LogValue implements slog.LogValuer: every option of the table, secrets
-// redacted.
-func (c *Config) LogValue() slog.Value { return c.options().LogValue() }
+// LogValue implements slog.LogValuer: every option of the table (the Redis
+// options only, for LoadRedis), secrets redacted.
+func (c *Config) LogValue() slog.Value { return c.table().LogValue() }
 
-// Summary is the effective configuration for --check-config: every option,
-// where its value came from, secrets redacted.
-func (c *Config) Summary() string { return c.options().Summary(c.sources) }
+// Summary is the effective configuration for --check-config: every option
+// (the Redis options only, for LoadRedis), where its value came from,
+// secrets redacted.
+func (c *Config) Summary() string { return c.table().Summary(c.sources) }
 
 // CheckOnly reports whether --check-config was given.
 func (c *Config) CheckOnly() bool { return c.CheckConfig }
@@ -187,25 +191,7 @@ func (c *Config) Validate() error {
 			bad("oidc-scopes: %q is not a scope token", sc)
 		}
 	}
-	if len(c.RedisAddrs) == 0 {
-		bad("redis-addrs: required (host:port, comma separated)")
-	}
-	for _, a := range c.RedisAddrs {
-		if _, _, err := splitHostPort(a); err != nil {
-			bad("redis-addrs: %q: %v", a, err)
-		}
-	}
-	if c.RedisDB < 0 {
-		bad("redis-db: must not be negative")
-	}
-	if c.RedisMasterName == "" {
-		if c.RedisSentinelUsername != "" {
-			bad("redis-sentinel-username: only with redis-master-name (Sentinel)")
-		}
-		if c.RedisSentinelPassword != "" {
-			bad("redis-sentinel-password: only with redis-master-name (Sentinel)")
-		}
-	}
+	c.validateRedis(bad)
 	if c.CookieName == "" {
 		bad("cookie-name: required")
 	} else if !validCookieName(c.CookieName) {
@@ -265,6 +251,29 @@ func (c *Config) Validate() error {
 		bad("session-idle-timeout (%s) must not exceed session-lifetime (%s)", c.SessionIdleTimeout, c.SessionLifetime)
 	}
 	return errors.Join(errs...)
+}
+
+// validateRedis checks the Redis settings (Validate and LoadRedis).
+func (c *Config) validateRedis(bad func(format string, args ...any)) {
+	if len(c.RedisAddrs) == 0 {
+		bad("redis-addrs: required (host:port, comma separated)")
+	}
+	for _, a := range c.RedisAddrs {
+		if _, _, err := splitHostPort(a); err != nil {
+			bad("redis-addrs: %q: %v", a, err)
+		}
+	}
+	if c.RedisDB < 0 {
+		bad("redis-db: must not be negative")
+	}
+	if c.RedisMasterName == "" {
+		if c.RedisSentinelUsername != "" {
+			bad("redis-sentinel-username: only with redis-master-name (Sentinel)")
+		}
+		if c.RedisSentinelPassword != "" {
+			bad("redis-sentinel-password: only with redis-master-name (Sentinel)")
+		}
+	}
 }
 
 func checkAbsHTTP(raw string) error {
@@ -328,6 +337,7 @@ func (c *Config) options() options.Set {
 	str := options.String
 	return options.Set{
 		Program:    "authproxy",
+		Synopsis:   "usage: authproxy [flags]\n       authproxy sessions list|revoke ...  (a user's sessions in Redis; see authproxy sessions -h)",
 		EnvPrefix:  EnvPrefix,
 		ConfigFile: true,
 		Options: []options.Option{
@@ -373,6 +383,19 @@ func (c *Config) options() options.Set {
 	}
 }
 
+// table is the option table c was loaded with: every option, or the Redis
+// options for a LoadRedis configuration.
+func (c *Config) table() options.Set {
+	if c.redisOnly {
+		return c.options().Subset(func(o options.Option) bool { return isRedis(o.Name) })
+	}
+	return c.options()
+}
+
+// isRedis reports whether the option (or secret file) named is a Redis
+// setting: those LoadRedis reads.
+func isRedis(name string) bool { return strings.HasPrefix(name, "redis-") }
+
 // parsePrefix reads a CIDR, or an address as its single-address prefix.
 func parsePrefix(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
@@ -397,39 +420,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		return nil, err
 	}
 	c.CheckConfig, c.sources = loaded.CheckConfig, loaded.Sources
-	errs := loaded.Problems
+	errs := append(loaded.Problems, c.readSecretFiles(func(string) bool { return true })...)
 	problem := func(name string, err error) {
 		errs = append(errs, &options.Problem{Option: name, Source: c.sources[name], Err: err})
-	}
-
-	// Secret files: giving both the inline value and its file is ambiguous
-	// and rejected.
-	secretFiles := []struct {
-		file   string
-		path   string
-		inline string
-		target *Secret
-	}{
-		{"client-secret-file", c.ClientSecretFile, "client-secret", &c.ClientSecret},
-		{"redis-password-file", c.RedisPasswordFile, "redis-password", &c.RedisPassword},
-		{"redis-sentinel-password-file", c.RedisSentinelPasswordFile, "redis-sentinel-password", &c.RedisSentinelPassword},
-		{"cookie-secret-file", c.CookieSecretFile, "cookie-secret", &c.CookieSecret},
-		{"hs256-secret-file", c.HS256SecretFile, "", &c.HS256Secret},
-	}
-	for _, sf := range secretFiles {
-		if sf.path == "" {
-			continue
-		}
-		if sf.inline != "" && *sf.target != "" {
-			errs = append(errs, options.Problemf("%s and %s are both set; give one", sf.inline, sf.file))
-			continue
-		}
-		b, err := os.ReadFile(sf.path) //nolint:gosec // G304: the path comes from the operator's configuration
-		if err != nil {
-			problem(sf.file, err)
-			continue
-		}
-		*sf.target = Secret(strings.TrimRight(string(b), "\r\n"))
 	}
 	for _, f := range c.SigningKeyFiles {
 		b, err := os.ReadFile(f) //nolint:gosec // G304: the path comes from the operator's configuration
@@ -447,4 +440,62 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		c.Rules = rules
 	}
 	return c, options.Invalid(append(errs, c.Validate())...)
+}
+
+// LoadRedis is Load for a command that only talks to authproxy's Redis
+// (authproxy sessions): the Redis options come from the same flags,
+// AUTHPROXY_* variables and --config file as the server's (the file's other
+// keys are accepted and ignored, so the server's file serves), the Redis
+// password files are read, and only the Redis settings are checked: nothing
+// else is demanded. cmd gives the command's Program, Synopsis and its own
+// arguments (FlagOnly options), listed before the Redis options. The Config
+// has only its Redis fields set; its Summary and LogValue show only them.
+func LoadRedis(cmd options.Set, args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
+	c := &Config{redisOnly: true}
+	set := c.table()
+	set.Program, set.Synopsis = cmd.Program, cmd.Synopsis
+	set.Options = append(slices.Clone(cmd.Options), set.Options...)
+	loaded, err := set.Load(args, getenv, usage)
+	if err != nil {
+		return nil, err
+	}
+	c.CheckConfig, c.sources = loaded.CheckConfig, loaded.Sources
+	errs := append(loaded.Problems, c.readSecretFiles(isRedis)...)
+	c.validateRedis(func(format string, args ...any) { errs = append(errs, options.Problemf(format, args...)) })
+	return c, options.Invalid(errs...)
+}
+
+// readSecretFiles reads the secret files that keep selects (by option name)
+// into their secrets. Giving both the inline value and its file is
+// ambiguous and rejected.
+func (c *Config) readSecretFiles(keep func(name string) bool) []error {
+	secretFiles := []struct {
+		file   string
+		path   string
+		inline string
+		target *Secret
+	}{
+		{"client-secret-file", c.ClientSecretFile, "client-secret", &c.ClientSecret},
+		{"redis-password-file", c.RedisPasswordFile, "redis-password", &c.RedisPassword},
+		{"redis-sentinel-password-file", c.RedisSentinelPasswordFile, "redis-sentinel-password", &c.RedisSentinelPassword},
+		{"cookie-secret-file", c.CookieSecretFile, "cookie-secret", &c.CookieSecret},
+		{"hs256-secret-file", c.HS256SecretFile, "", &c.HS256Secret},
+	}
+	var errs []error
+	for _, sf := range secretFiles {
+		if sf.path == "" || !keep(sf.file) {
+			continue
+		}
+		if sf.inline != "" && *sf.target != "" {
+			errs = append(errs, options.Problemf("%s and %s are both set; give one", sf.inline, sf.file))
+			continue
+		}
+		b, err := os.ReadFile(sf.path) //nolint:gosec // G304: the path comes from the operator's configuration
+		if err != nil {
+			errs = append(errs, &options.Problem{Option: sf.file, Source: c.sources[sf.file], Err: err})
+			continue
+		}
+		*sf.target = Secret(strings.TrimRight(string(b), "\r\n"))
+	}
+	return errs
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +22,6 @@ const (
 	defaultHealthInterval  = 5 * time.Second
 	maxResubscribeBackoff  = 2 * time.Second
 	initialResubscribeWait = 50 * time.Millisecond
-	probePrefix            = "p:" // health probe messages on the channel
 )
 
 // CacheConfig configures Cached.
@@ -58,6 +58,7 @@ type CacheConfig struct {
 type Cached struct {
 	inner   Store
 	rdb     redis.UniversalClient
+	inval   *Invalidator
 	limits  Limits
 	ttl     time.Duration
 	max     int
@@ -121,7 +122,8 @@ func NewCached(cfg CacheConfig) (*Cached, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cached{
-		inner: cfg.Store, rdb: cfg.Client, limits: cfg.Limits, ttl: cfg.TTL,
+		inner: cfg.Store, rdb: cfg.Client, inval: NewInvalidator(cfg.Client, cfg.Channel),
+		limits: cfg.Limits, ttl: cfg.TTL,
 		max: cfg.MaxEntries, channel: cfg.Channel, health: cfg.HealthInterval,
 		now: cfg.Now, log: cfg.Logger,
 		entries: make(map[[32]byte]*cacheEntry),
@@ -231,10 +233,10 @@ func (c *Cached) setUp(up bool) {
 	clear(c.entries)
 }
 
-// publish tells every replica (this one included) to drop msg's entries.
-func (c *Cached) publish(ctx context.Context, msg string) {
-	if err := c.rdb.Publish(ctx, c.channel, msg).Err(); err != nil {
-		// Other replicas may serve the old entry for up to TTL.
+// published logs an invalidation (c.inval) that did not go out: other
+// replicas may serve the old entry for up to TTL.
+func (c *Cached) published(ctx context.Context, err error) {
+	if err != nil {
 		c.log.WarnContext(ctx, "session cache invalidation not published", slog.String("error", err.Error()))
 	}
 }
@@ -253,7 +255,7 @@ func (c *Cached) Save(ctx context.Context, cookie string, s *Session) error {
 	c.drop(p.hash)
 	err = c.inner.Save(ctx, cookie, s)
 	c.drop(p.hash)
-	c.publish(ctx, "s:"+p.tag())
+	c.published(ctx, c.inval.Session(ctx, p.tag()))
 	return err
 }
 
@@ -268,16 +270,15 @@ func (c *Cached) Delete(ctx context.Context, cookie string) error {
 		return err // not the owner: nothing changed
 	}
 	c.drop(p.hash)
-	c.publish(ctx, "s:"+p.tag())
+	c.published(ctx, c.inval.Session(ctx, p.tag()))
 	return err
 }
 
 // DeleteUser implements Store.
 func (c *Cached) DeleteUser(ctx context.Context, userID string) error {
 	err := c.inner.DeleteUser(ctx, userID)
-	tag := userTag(userID)
-	c.dropUser(tag)
-	c.publish(ctx, "u:"+tag)
+	c.dropUser(userTag(userID))
+	c.published(ctx, c.inval.User(ctx, userID))
 	return err
 }
 
@@ -286,22 +287,22 @@ func (c *Cached) Lock(ctx context.Context, cookie string, ttl time.Duration) (fu
 	return c.inner.Lock(ctx, cookie, ttl)
 }
 
-// handle applies one invalidation message.
+// handle applies one invalidation message (invalidate.go).
 func (c *Cached) handle(payload string) {
 	if len(payload) < 2 || payload[1] != ':' {
 		return
 	}
-	switch payload[0] {
-	case 's':
+	switch {
+	case strings.HasPrefix(payload, msgSession):
 		var h [32]byte
-		if n, err := b64.Decode(h[:], []byte(payload[2:])); err == nil && n == len(h) {
+		if n, err := b64.Decode(h[:], []byte(payload[len(msgSession):])); err == nil && n == len(h) {
 			c.drop(h)
 			return
 		}
-	case 'u':
-		c.dropUser(payload[2:])
+	case strings.HasPrefix(payload, msgUser):
+		c.dropUser(payload[len(msgUser):])
 		return
-	case probePrefix[0]: // some replica's health probe
+	case strings.HasPrefix(payload, msgProbe): // some replica's health probe
 		return
 	}
 	c.flush() // unknown message: drop everything to be safe
@@ -349,9 +350,9 @@ func (c *Cached) subscribe(ctx context.Context) {
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && probe == "" {
-				probe = probePrefix + rand.Text()
+				probe = msgProbe + rand.Text()
 				due = time.Now().Add(c.health)
-				if err = c.rdb.Publish(ctx, c.channel, probe).Err(); err == nil {
+				if err = c.inval.publish(ctx, probe); err == nil {
 					continue
 				}
 			}

@@ -21,7 +21,12 @@
 //	gw:{<b64url sha256(id)>}:lock           refresh lock (random token, PX ttl)
 //	gw:{u:<b64url sha256(user id)>}:idx     sorted set: session hash -> absolute expiry (unix ms)
 //	gw:st:<b64url sha256(state)>            used-login-state marker (SET NX at the callback, TTL = state's remaining life)
-//	gw:sess:inval                           pub/sub channel of the Cached wrapper
+//	gw:sess:inval                           pub/sub channel of the Cached wrapper (Invalidator)
+//
+// The user index is what an operator acts on (authproxy sessions):
+// UserSessions lists a user's sessions by the tag that names each record,
+// which opens nothing; DeleteSession and DeleteUserSessions end them, and an
+// Invalidator tells every replica's cache to drop them.
 //
 // # Hot path
 //

@@ -93,13 +93,9 @@ func (s *RedisStore) Limits() Limits { return s.limits }
 // Ping reports whether Redis answers (wrapping ErrUnavailable); for /readyz.
 func (s *RedisStore) Ping(ctx context.Context) error { return ping(ctx, s.rdb) }
 
-func (s *RedisStore) sessionKey(p *cookieParts) string {
-	return s.prefix + ":{" + p.tag() + "}:s"
-}
+func (s *RedisStore) sessionKey(p *cookieParts) string { return s.sessionKeyFromTag(p.tag()) }
 
-func (s *RedisStore) lockKey(p *cookieParts) string {
-	return s.prefix + ":{" + p.tag() + "}:lock"
-}
+func (s *RedisStore) lockKey(p *cookieParts) string { return s.lockKeyFromTag(p.tag()) }
 
 func userTag(userID string) string {
 	h := sha256.Sum256([]byte("gatewarden user v1\x00" + userID))
@@ -112,6 +108,10 @@ func (s *RedisStore) userKey(userID string) string {
 
 func (s *RedisStore) sessionKeyFromTag(tag string) string {
 	return s.prefix + ":{" + tag + "}:s"
+}
+
+func (s *RedisStore) lockKeyFromTag(tag string) string {
+	return s.prefix + ":{" + tag + "}:lock"
 }
 
 // ownerTag is a one-way tag of the cookie's secret stored in front of the
@@ -345,30 +345,8 @@ func (s *RedisStore) Delete(ctx context.Context, cookie string) error {
 	return nil
 }
 
-// DeleteUser implements Store: every session in the user's index is
-// deleted, then exactly those members leave the index (a session created
-// meanwhile stays indexed).
+// DeleteUser implements Store: DeleteUserSessions without the list.
 func (s *RedisStore) DeleteUser(ctx context.Context, userID string) error {
-	idx := s.userKey(userID)
-	tags, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
-	if err != nil {
-		return storeErr("delete user", err)
-	}
-	if len(tags) == 0 {
-		return nil
-	}
-	_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		members := make([]any, len(tags))
-		for i, t := range tags {
-			// One DEL per session: the keys live in different slots.
-			pipe.Del(ctx, s.sessionKeyFromTag(t))
-			members[i] = t
-		}
-		pipe.ZRem(ctx, idx, members...)
-		return nil
-	})
-	if err != nil {
-		return storeErr("delete user", err)
-	}
-	return nil
+	_, err := s.DeleteUserSessions(ctx, userID)
+	return err
 }

@@ -193,7 +193,9 @@ func (s Set) readFile(path string) (map[string][]string, []error) {
 	}
 	byKey := make(map[string]Option, len(s.Options))
 	for _, o := range s.Options {
-		byKey[FileKey(o.Name)] = o
+		if !o.FlagOnly {
+			byKey[FileKey(o.Name)] = o
+		}
 	}
 	keys := make([]string, 0, len(doc))
 	for k := range doc {
@@ -204,6 +206,9 @@ func (s Set) readFile(path string) (map[string][]string, []error) {
 	var errs []error
 	for _, k := range keys {
 		o, ok := byKey[k]
+		if !ok && slices.Contains(s.ignoredKeys, k) {
+			continue
+		}
 		if !ok {
 			errs = append(errs, fail("unknown key %q", k)...)
 			continue

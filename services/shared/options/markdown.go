@@ -56,7 +56,11 @@ func (s Set) Markdown() string {
 		if def == "" {
 			def = code(o.Default)
 		}
-		line(flag, code(s.EnvVar(o)), code(FileKey(o.Name)), def, o.Usage)
+		key := code(FileKey(o.Name))
+		if o.FlagOnly {
+			key = ""
+		}
+		line(flag, code(s.EnvVar(o)), key, def, o.Usage)
 	}
 	if s.ConfigFile {
 		line(code("--"+configName), code(s.configEnv()), "", "", configHelp)

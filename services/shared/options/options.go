@@ -22,6 +22,13 @@ type Set struct {
 	ConfigFile bool
 	// Options in the order usage, summaries, logs and docs list them.
 	Options []Option
+	// Synopsis, when set, replaces the first line of the -h text
+	// ("usage: <Program> [flags]"); it may span several lines.
+	Synopsis string
+
+	// ignoredKeys are config-file keys accepted and ignored: those of the
+	// options a Subset left out.
+	ignoredKeys []string
 }
 
 // Option is one setting.
@@ -45,6 +52,10 @@ type Option struct {
 	// Repeatable lets a list flag be given several times, the occurrences
 	// adding up; otherwise the last occurrence wins, as for other flags.
 	Repeatable bool
+	// FlagOnly makes the option a command argument rather than a setting:
+	// a flag only, with no environment variable or file key (Env must be
+	// empty). A subcommand's own flags are such options.
+	FlagOnly bool
 	// Value is where the parsed value goes (String, Duration, List, ...).
 	Value Value
 }
@@ -65,6 +76,9 @@ func (o Option) sep() string {
 
 // EnvVar returns the option's environment variable, or "" when it has none.
 func (s Set) EnvVar(o Option) string {
+	if o.FlagOnly {
+		return ""
+	}
 	switch o.Env {
 	case "-":
 		return ""
@@ -114,6 +128,9 @@ func (s Set) Check() error {
 			}
 			envs[e] = o.Name
 		}
+		if o.FlagOnly && o.Env != "" {
+			errs = append(errs, fmt.Errorf("options: %s: option %q: a FlagOnly option has no variable", s.Program, o.Name))
+		}
 		if o.Value.set == nil {
 			errs = append(errs, fmt.Errorf("options: %s: option %q has no Value", s.Program, o.Name))
 			continue
@@ -123,6 +140,27 @@ func (s Set) Check() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Subset returns the options of s that keep selects, for a subcommand that
+// reads part of the binary's configuration: the same flags and variables,
+// and the same --config file, in which the keys of the options left out
+// are accepted and ignored (as their variables are), so one file serves
+// the binary and its subcommands. The subcommand sets its own Program and
+// Synopsis and appends its FlagOnly arguments.
+func (s Set) Subset(keep func(Option) bool) Set {
+	sub := s
+	sub.Options = nil
+	sub.ignoredKeys = slices.Clone(s.ignoredKeys)
+	for _, o := range s.Options {
+		switch {
+		case keep(o):
+			sub.Options = append(sub.Options, o)
+		case !o.FlagOnly:
+			sub.ignoredKeys = append(sub.ignoredKeys, FileKey(o.Name))
+		}
+	}
+	return sub
 }
 
 // LogValue implements slog.LogValuer for the whole table: every option

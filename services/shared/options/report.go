@@ -125,14 +125,19 @@ func Report(program string, cfg Checkable, err error, stdout, stderr io.Writer) 
 	return ExitOK, false
 }
 
-// WriteUsage writes the -h text: every flag with its variable, default and
-// usage, the built-in --config and --check-config last.
+// WriteUsage writes the -h text: the Synopsis, then every flag with its
+// variable, default and usage, the built-in --config and --check-config
+// last.
 func (s Set) WriteUsage(w io.Writer) {
 	order := "a flag beats its variable, which beats the default"
 	if s.ConfigFile {
 		order = "a flag beats its variable, which beats the --config file, which beats the default"
 	}
-	fmt.Fprintf(w, "usage: %s [flags]\n\nEach flag may also be given by its environment variable (%s; an empty variable counts as unset).\n\n", s.Program, order)
+	synopsis := s.Synopsis
+	if synopsis == "" {
+		synopsis = "usage: " + s.Program + " [flags]"
+	}
+	fmt.Fprintf(w, "%s\n\nEach flag may also be given by its environment variable where one is shown (%s; an empty variable counts as unset).\n\n", strings.TrimRight(synopsis, "\n"), order)
 	for _, o := range s.Options {
 		var notes []string
 		if e := s.EnvVar(o); e != "" {
