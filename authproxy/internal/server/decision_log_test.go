@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -158,5 +159,33 @@ func TestNoSecretsInLogsOrMetrics(t *testing.T) {
 	if !strings.Contains(metrics, `authproxy_decisions_total{outcome="allow",rule="admin"}`) ||
 		!strings.Contains(metrics, `authproxy_decisions_total{outcome="no_rule",rule=""}`) {
 		t.Errorf("decision metrics lack rule labels:\n%s", metrics)
+	}
+}
+
+// TestClientCanceledIsNotAStoreFailure: a decision whose client went away
+// while its session was being read (a load run's end, a browser closing a
+// tab) is logged as outcome "canceled" at INFO, not as the store being
+// unavailable at ERROR, and the store error counter does not move.
+func TestClientCanceledIsNotAStoreFailure(t *testing.T) {
+	t.Parallel()
+	e, ps := newEnv(t, envOpts{fakeIdP: true})
+	p := ps[0]
+	cookie, _ := e.sessionFor("admin@example.com")
+	req := fwd{uri: "/admin/x", cookie: cookie}.request(t, p, dialectForwarded)
+	req.RemoteAddr = "127.0.0.1:40000" // the trusted proxy, as over the wire
+	ctx, cancel := context.WithCancel(req.Context())
+	cancel()
+	rec := httptest.NewRecorder()
+	p.srv.Handler().ServeHTTP(rec, req.WithContext(ctx))
+
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"outcome":"canceled"`) {
+		t.Fatalf("answer %d %s; no decision logged as canceled:\n%s", rec.Code, rec.Body, logs)
+	}
+	if strings.Contains(logs, `"level":"ERROR"`) || strings.Contains(logs, `"outcome":"unavailable"`) {
+		t.Errorf("a client's cancellation was logged as a failure:\n%s", logs)
+	}
+	if m := scrape(t, p); strings.Contains(m, "authproxy_session_store_errors_total{") {
+		t.Errorf("a client's cancellation counted as a store error")
 	}
 }

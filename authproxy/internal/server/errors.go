@@ -81,6 +81,7 @@ const (
 	kindMethod
 	kindLoginFailed
 	kindNotFound
+	kindCanceled
 	numKinds
 )
 
@@ -109,7 +110,18 @@ var kinds = [numKinds]struct {
 	kindMethod:          {ErrMethod, answer{http.StatusMethodNotAllowed, "method_not_allowed", outcomeError, "method not allowed"}},
 	kindLoginFailed:     {ErrLoginFailed, answer{http.StatusBadRequest, "login_failed", outcomeError, "the login could not be completed; start again"}},
 	kindNotFound:        {ErrNotFound, answer{http.StatusNotFound, "not_found", outcomeError, "not found"}},
+	// The client went away before the answer (nobody reads it; 499 is
+	// nginx's "client closed request"): not a failure of any dependency.
+	kindCanceled: {errCanceled, answer{statusClientClosed, "canceled", outcomeCanceled, "the client closed the request"}},
 }
+
+// statusClientClosed is the status logged for a request its client
+// abandoned (nginx's 499).
+const statusClientClosed = 499
+
+// errCanceled is kindCanceled's sentinel; classify also finds the kind from
+// context.Canceled.
+var errCanceled = errors.New("request canceled")
 
 // answer returns how k looks to clients, logs and metrics.
 func (k errKind) answer() answer { return kinds[k].answer }
@@ -124,6 +136,10 @@ func classify(err error) errKind {
 		}
 	}
 	switch {
+	case errors.Is(err, context.Canceled):
+		// Before the store's ErrUnavailable: a store call cut short by
+		// the client's own cancellation says nothing about the store.
+		return kindCanceled
 	case errors.Is(err, forward.ErrUntrustedPeer):
 		return kindUntrustedPeer
 	case errors.Is(err, forward.ErrMalformed), errors.Is(err, policy.ErrInvalidPath):

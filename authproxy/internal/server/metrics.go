@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,11 +21,12 @@ const (
 	outcomeUntrusted       = "untrusted_peer"
 	outcomeError           = "error"
 	outcomeCrossSite       = "cross_site"
+	outcomeCanceled        = "canceled" // the client went away first
 )
 
 var outcomes = [...]string{
 	outcomeAllow, outcomeUnauthenticated, outcomeForbidden, outcomeNoRule,
-	outcomeUnavailable, outcomeBadRequest, outcomeUntrusted, outcomeError, outcomeCrossSite,
+	outcomeUnavailable, outcomeBadRequest, outcomeUntrusted, outcomeError, outcomeCrossSite, outcomeCanceled,
 }
 
 // decisionKey names one child of the decisions counter.
@@ -103,7 +105,7 @@ func (m *metrics) decision(rule, outcome string) {
 
 // storeErr counts a session store failure of op when it is an outage.
 func (m *metrics) storeErr(op string, err error) {
-	if errors.Is(err, session.ErrUnavailable) {
+	if errors.Is(err, session.ErrUnavailable) && !errors.Is(err, context.Canceled) {
 		m.storeErrs.WithLabelValues(op).Inc()
 	}
 }

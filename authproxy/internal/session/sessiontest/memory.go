@@ -120,13 +120,18 @@ func (m *Memory) unavailable(op string) error {
 	return nil
 }
 
-// begin counts a call, checks the cookie and the store, and locks m.mu
-// (released by the caller) on success.
-func (m *Memory) begin(op, cookie string) (id, secret string, err error) {
+// begin counts a call, checks the cookie, the caller's context and the
+// store, and locks m.mu (released by the caller) on success. A call whose
+// context is already done fails as the Redis store's does: ErrUnavailable
+// wrapping the context's error.
+func (m *Memory) begin(ctx context.Context, op, cookie string) (id, secret string, err error) {
 	m.calls.Add(1)
 	id, secret, err = session.SplitCookie(cookie)
 	if err != nil {
 		return "", "", fmt.Errorf("sessiontest: memory: %s: %w", op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", "", fmt.Errorf("sessiontest: memory: %s: %w: %w", op, session.ErrUnavailable, err)
 	}
 	m.mu.Lock()
 	if err := m.unavailable(op); err != nil {
@@ -166,8 +171,8 @@ func (m *Memory) Create(_ context.Context, s *session.Session) (string, error) {
 
 // Load implements session.Store: the limits are checked (an expired session
 // is deleted) and LastSeen moves at most once per touch interval.
-func (m *Memory) Load(_ context.Context, cookie string) (*session.Session, error) {
-	id, secret, err := m.begin("load", cookie)
+func (m *Memory) Load(ctx context.Context, cookie string) (*session.Session, error) {
+	id, secret, err := m.begin(ctx, "load", cookie)
 	if err != nil {
 		return nil, err
 	}
@@ -189,8 +194,8 @@ func (m *Memory) Load(_ context.Context, cookie string) (*session.Session, error
 
 // Save implements session.Store: it replaces an existing session of the
 // cookie's owner and never resurrects a deleted one.
-func (m *Memory) Save(_ context.Context, cookie string, s *session.Session) error {
-	id, secret, err := m.begin("save", cookie)
+func (m *Memory) Save(ctx context.Context, cookie string, s *session.Session) error {
+	id, secret, err := m.begin(ctx, "save", cookie)
 	if err != nil {
 		return err
 	}
@@ -207,8 +212,8 @@ func (m *Memory) Save(_ context.Context, cookie string, s *session.Session) erro
 }
 
 // Delete implements session.Store.
-func (m *Memory) Delete(_ context.Context, cookie string) error {
-	id, secret, err := m.begin("delete", cookie)
+func (m *Memory) Delete(ctx context.Context, cookie string) error {
+	id, secret, err := m.begin(ctx, "delete", cookie)
 	if err != nil {
 		return err
 	}
@@ -242,7 +247,7 @@ func (m *Memory) DeleteUser(_ context.Context, userID string) error {
 
 // Lock implements session.Store.
 func (m *Memory) Lock(ctx context.Context, cookie string, ttl time.Duration) (func(), error) {
-	id, _, err := m.begin("lock", cookie)
+	id, _, err := m.begin(ctx, "lock", cookie)
 	if err != nil {
 		return nil, err
 	}
