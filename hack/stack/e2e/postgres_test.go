@@ -9,7 +9,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/hack/e2e"
 	"github.com/gatewarden/gatewarden/hack/stack"
-	"github.com/gatewarden/gatewarden/services/pgserver"
+	"github.com/gatewarden/gatewarden/hack/testkit/pgserver"
 )
 
 // TestPostgres runs the shared data checks (reads, writes by role, cross-site refusals, parallel

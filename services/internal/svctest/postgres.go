@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/services/internal/database"
-	"github.com/gatewarden/gatewarden/services/pgserver"
+	"github.com/gatewarden/gatewarden/hack/testkit/pgserver"
 )
 
-// Postgres is a throwaway PostgreSQL server (services/pgserver) started
+// Postgres is a throwaway PostgreSQL server (hack/testkit/pgserver) started
 // for one test.
 type Postgres struct {
 	srv *pgserver.Server

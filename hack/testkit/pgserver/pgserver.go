@@ -14,7 +14,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -26,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatewarden/gatewarden/hack/testkit"
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 )
 
@@ -100,7 +100,7 @@ func Start(ctx context.Context) (*Server, error) {
 	if out, err := command("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--no-instructions").CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("pgserver: initdb: %w\n%s", err, out))
 	}
-	if s.Port, err = freePort(); err != nil {
+	if s.Port, err = testkit.PickPort(); err != nil {
 		return fail(err)
 	}
 	logPath := filepath.Join(dir, "postgres.log")
@@ -121,23 +121,22 @@ func Start(ctx context.Context) (*Server, error) {
 	if s.db, err = sql.Open("pgx", s.URL("postgres")); err != nil {
 		return fail(fmt.Errorf("pgserver: %w", err))
 	}
-	for {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		err = s.db.PingContext(pctx)
-		cancel()
-		if err == nil {
-			return s, nil
-		}
-		log, _ := os.ReadFile(logPath)
+	err = testkit.Poll(ctx, "postgres to accept connections", 0, 50*time.Millisecond, func(ctx context.Context) error {
 		select {
 		case werr := <-s.exited:
 			s.exited <- werr
-			return fail(fmt.Errorf("pgserver: postgres exited: %v\n%s", werr, log))
-		case <-ctx.Done():
-			return fail(fmt.Errorf("pgserver: postgres not ready: %w\n%s", err, log))
-		case <-time.After(50 * time.Millisecond):
+			return testkit.Abort(fmt.Errorf("postgres exited: %v", werr))
+		default:
 		}
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return s.db.PingContext(pctx)
+	})
+	if err != nil {
+		log, _ := os.ReadFile(logPath)
+		return fail(fmt.Errorf("pgserver: postgres not ready: %w\n%s", err, log))
 	}
+	return s, nil
 }
 
 // URL is the connection URL of database db.
@@ -203,13 +202,4 @@ func credential(dir string) (*syscall.Credential, error) {
 		return nil, fmt.Errorf("pgserver: %w", err)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pgserver: free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
