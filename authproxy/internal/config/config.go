@@ -256,17 +256,17 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// LoadRules reads and parses the rules file and checks the rules against
-// the rest of the configuration, as Load does at start: the rules reload
-// (server.WatchRules) takes a changed file only through it. The error
+// ParseRules parses a rules document and checks the rules against the rest
+// of the configuration, as Load does at start: the rules reload
+// (server.ReloadRules) takes a changed file only through it. The error
 // joins every problem.
-func (c *Config) LoadRules() (*policy.Rules, error) {
-	rules, err := policy.Load(c.RulesFile)
+func (c *Config) ParseRules(data []byte) (*policy.Rules, error) {
+	rules, err := policy.Parse(data)
 	if err != nil {
 		return nil, err
 	}
 	if errs := c.checkRules(rules); len(errs) > 0 {
-		return nil, fmt.Errorf("config: rules %s: %w", c.RulesFile, errors.Join(errs...))
+		return nil, fmt.Errorf("config: rules: %w", errors.Join(errs...))
 	}
 	return rules, nil
 }

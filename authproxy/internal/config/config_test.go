@@ -393,12 +393,11 @@ func TestOIDCOptions(t *testing.T) {
 	}
 }
 
-// TestLoadRules: the reload's check is the start's: a file that parses but
-// that this configuration cannot serve (a rule forwarding opaque access
+// TestParseRules: the reload's check is the start's: a document that parses
+// but that this configuration cannot serve (a rule forwarding opaque access
 // tokens) is refused with every problem, a valid one is returned.
-func TestLoadRules(t *testing.T) {
+func TestParseRules(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
 	const forwarding = `rules:
   - {name: a, match: {path: "/a"}, access: authenticated, upstream: x, forward: access-token}
   - {name: b, match: {path: "/b"}, access: authenticated, upstream: x, forward: access-token}
@@ -407,30 +406,26 @@ func TestLoadRules(t *testing.T) {
 		name     string
 		format   string
 		content  string
-		wantErrs []string // "" = valid
+		wantErrs []string // none = valid
 	}{
 		{name: "valid", format: AccessTokenJWT, content: forwarding},
 		{name: "opaque tokens forwarded", format: AccessTokenOpaque, content: forwarding, wantErrs: []string{`rule "a" forwards the access token`, `rule "b" forwards the access token`}},
 		{name: "parse problems, every one", format: AccessTokenJWT, content: "rules:\n  - {name: a, match: {path: x}, access: nobody}\n", wantErrs: []string{"match.path", "unknown access"}},
-		{name: "missing file", format: AccessTokenJWT, wantErrs: []string{"no such file"}},
+		{name: "empty", format: AccessTokenJWT, wantErrs: []string{"document is empty"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yaml")
-			if tt.content != "" {
-				path = writeFile(t, dir, filepath.Base(path), tt.content)
-			}
-			c := &Config{RulesFile: path, AccessTokenFormat: tt.format}
-			rules, err := c.LoadRules()
+			c := &Config{AccessTokenFormat: tt.format}
+			rules, err := c.ParseRules([]byte(tt.content))
 			if len(tt.wantErrs) == 0 {
 				if err != nil || rules.Len() != 2 {
-					t.Fatalf("LoadRules = %v, %v; want the 2 rules", rules, err)
+					t.Fatalf("ParseRules = %v, %v; want the 2 rules", rules, err)
 				}
 				return
 			}
 			if err == nil || rules != nil {
-				t.Fatalf("LoadRules = %v, %v; want an error", rules, err)
+				t.Fatalf("ParseRules = %v, %v; want an error", rules, err)
 			}
 			for _, w := range tt.wantErrs {
 				if !strings.Contains(err.Error(), w) {
