@@ -18,6 +18,7 @@ const (
 	keyRulesHash = "hash"
 	keyFile      = "file"
 	keyProblems  = "problems"
+	keyInForce   = "in_force"
 )
 
 // liveRules are the route rules in force. A decision reads them once
@@ -72,9 +73,10 @@ func (s *Server) ReloadRules() {
 	defer l.mu.Unlock()
 	path := s.cfg.RulesFile
 	data, err := os.ReadFile(path) //nolint:gosec // G304: the path comes from the operator's configuration
-	seen := "unreadable: " + fmt.Sprint(err)
+	hash, seen := "", "unreadable: "+fmt.Sprint(err)
 	if err == nil {
-		seen = policy.HashOf(data)
+		hash = policy.HashOf(data)
+		seen = hash
 	}
 	if seen == l.seen {
 		return
@@ -87,10 +89,15 @@ func (s *Server) ReloadRules() {
 	if err != nil {
 		s.metrics.reloadErr.Inc()
 		s.metrics.reloadFailed.Set(1)
-		// Every problem, as a list; the rules file holds no secret.
-		s.log.Error("rules reload failed, keeping the rules in force",
-			slog.String(keyFile, path), slog.String(keyRulesHash, l.current().Hash()),
-			slog.Any(keyProblems, problems(err)))
+		// Every problem, as a list; the rules file holds no secret. hash is
+		// the refused content's (none when unreadable), in_force the kept
+		// rules'.
+		attrs := []slog.Attr{slog.String(keyFile, path)}
+		if hash != "" {
+			attrs = append(attrs, slog.String(keyRulesHash, hash))
+		}
+		attrs = append(attrs, slog.String(keyInForce, l.current().Hash()), slog.Any(keyProblems, problems(err)))
+		s.log.LogAttrs(context.Background(), slog.LevelError, "rules reload failed, keeping the rules in force", attrs...)
 		return
 	}
 	s.metrics.addRules(ruleNames(rules.All()))

@@ -152,7 +152,8 @@ func TestRulesReload(t *testing.T) {
 	}
 
 	// Invalid: two problems; the rules in force stay.
-	cm.update(rulesV2 + "  - {name: b, match: {path: /c}, access: nobody, upstream: up}\n")
+	bad := rulesV2 + "  - {name: b, match: {path: /c}, access: nobody, upstream: up}\n"
+	cm.update(bad)
 	testkit.WaitFor(t, "the invalid file reported", func() bool { _, _, errs := reloadMetrics(t, p); return errs == 1 })
 	if failed, ok, _ := reloadMetrics(t, p); failed != 1 || ok != 1 {
 		t.Errorf("after an invalid change: failed %v ok %v; want 1 1", failed, ok)
@@ -161,7 +162,8 @@ func TestRulesReload(t *testing.T) {
 		t.Errorf("/b with an invalid file on disk: %d, want the rules in force kept", got)
 	}
 	for _, want := range []string{
-		`"msg":"rules reload failed, keeping the rules in force"`,
+		fmt.Sprintf(`"msg":"rules reload failed, keeping the rules in force","file":%q,"hash":%q,"in_force":%q`,
+			path, policy.HashOf([]byte(bad)), policy.HashOf([]byte(rulesV2))),
 		`rule 2 (\"b\"): duplicate name (also rule 1)`,
 		`rule 2 (\"b\"): unknown access \"nobody\"`,
 	} {
@@ -232,7 +234,7 @@ func TestRulesReloadRefused(t *testing.T) {
 			if got := status(t, p, "/gone"); got != http.StatusOK {
 				t.Errorf("/gone: %d, want the rules in force kept", got)
 			}
-			for _, want := range append(tt.wantLogs, `"msg":"rules reload failed, keeping the rules in force"`, `"hash":"`+policy.HashOf([]byte(rulesV1))+`"`) {
+			for _, want := range append(tt.wantLogs, `"msg":"rules reload failed, keeping the rules in force"`, `"in_force":"`+policy.HashOf([]byte(rulesV1))+`"`) {
 				if !strings.Contains(e.logs.String(), want) {
 					t.Errorf("logs lack %s:\n%s", want, e.logs.String())
 				}
