@@ -45,7 +45,7 @@ func (l *liveRules) current() *policy.Rules { return l.ptr.Load() }
 // in the rules of a changed file (ReloadRules). Reading the file's content
 // rather than watching it for events is what sees a Kubernetes ConfigMap
 // update: the kubelet swaps a `..data` symlink, and the mounted file itself
-// never changes. main starts it when rules-reload is on.
+// never changes. Package app starts it when rules-reload is on.
 func (s *Server) WatchRules(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
