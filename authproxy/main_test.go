@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,6 +44,8 @@ dev-mode: true  # flag --dev-mode
 hs256-secret-file:
 token-ttl: 1m0s  # default
 rules-file: rules.example.yaml  # flag --rules-file
+rules-reload: true  # default
+rules-reload-interval: 2s  # default
 trusted-proxies: 127.0.0.1/32  # default
 trusted-proxies: ::1/128  # default
 allowed-redirect-hosts:
@@ -64,6 +69,11 @@ func TestCheckConfig(t *testing.T) {
 		"AUTHPROXY_CLIENT_SECRET": "s3cret",
 		"AUTHPROXY_COOKIE_SECRET": "0123456789abcdef0123456789abcdef",
 	}
+	// The rules file is checked offline too, every problem named.
+	badRules := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(badRules, []byte("rules:\n  - {name: a, match: {path: x}, access: nobody, upstream: u}\n  - {name: a, match: {path: /b}, access: public}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -77,6 +87,11 @@ func TestCheckConfig(t *testing.T) {
 			name: "every problem at once", args: []string{"--check-config", "--public-url=ftp://x", "--token-ttl=0s"},
 			wantCode:   2,
 			wantStderr: []string{"public-url", "fusionauth-url: required", "client-id: required", "client-secret: required", "cookie-secret", "rules-file: required", "token-ttl"},
+		},
+		{
+			name: "invalid rules file", args: append(slices.Clone(valid), "--rules-file="+badRules), env: env,
+			wantCode:   2,
+			wantStderr: []string{"rules-file", `rule 0 ("a"): match.path`, `rule 0 ("a"): unknown access "nobody"`, `rule 1 ("a"): duplicate name`, `rule 1 ("a"): upstream is required`},
 		},
 		{name: "help", args: []string{"-h"}, wantCode: 0, wantStderr: []string{"-check-config", "AUTHPROXY_PUBLIC_URL"}},
 	}

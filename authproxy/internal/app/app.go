@@ -45,7 +45,8 @@ type App struct {
 // New builds the Redis client (NewRedisClient), the circuit breaker on it,
 // the session store (cached when session-cache-ttl > 0), the login-state
 // store and the provider, starts their background work (breaker probe,
-// cache invalidation, discovery) and builds the server on them.
+// cache invalidation, discovery), builds the server on them and, with
+// rules-reload, starts its watch of the rules file.
 func New(d Deps) (*App, error) {
 	cfg := d.Config
 	if cfg == nil {
@@ -105,6 +106,9 @@ func New(d Deps) (*App, error) {
 	})
 	if err != nil {
 		return fail(err)
+	}
+	if cfg.RulesReload {
+		go a.server.WatchRules(ctx, cfg.RulesReloadInterval)
 	}
 	return a, nil
 }

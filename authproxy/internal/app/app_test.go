@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -227,4 +229,33 @@ func TestRedisOptions(t *testing.T) {
 		o.SentinelUsername != "su" || o.SentinelPassword != "sp" || o.TLS == nil || o.PoolSize != 10*runtime.GOMAXPROCS(0) {
 		t.Errorf("options not all passed: master %q addrs %v db %d tls %v pool %d sentinel user %q", o.MasterName, o.Addrs, o.DB, o.TLS != nil, o.PoolSize, o.SentinelUsername)
 	}
+}
+
+// TestRulesReloadStarted: with rules-reload the App watches the rules file
+// (main's wiring): a rule added to the file is served without a restart.
+// The decision is on a public rule, without a cookie, so Redis is not asked.
+func TestRulesReloadStarted(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	const v1 = "rules:\n  - {name: a, match: {path: /a}, access: public, upstream: up}\n"
+	if err := os.WriteFile(path, []byte(v1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := appConfig(t, "127.0.0.1:1", 0)
+	rules, err := policy.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RulesFile, cfg.Rules, cfg.RulesReload, cfg.RulesReloadInterval = path, rules, true, 10*time.Millisecond
+	srv := serveApp(t, cfg)
+	if code, err := status(t, srv.Client(), authz(t, srv, "forwarded", "/b", "")); err != nil || code == http.StatusOK {
+		t.Fatalf("/b before the change: %d %v, want refused", code, err)
+	}
+	if err := os.WriteFile(path, []byte(v1+"  - {name: b, match: {path: /b}, access: public, upstream: up}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the added rule served", func() bool {
+		code, err := status(t, srv.Client(), authz(t, srv, "forwarded", "/b", ""))
+		return err == nil && code == http.StatusOK
+	})
 }

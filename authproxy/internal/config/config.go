@@ -90,6 +90,10 @@ type Config struct {
 	RulesFile string
 	// Rules is the parsed rules file.
 	Rules *policy.Rules `json:"-"`
+	// RulesReload polls RulesFile every RulesReloadInterval and swaps in
+	// a changed file's rules once they pass LoadRules.
+	RulesReload         bool
+	RulesReloadInterval time.Duration
 
 	TrustedProxies       []netip.Prefix
 	AllowedRedirectHosts []string
@@ -174,11 +178,7 @@ func (c *Config) Validate() error {
 	case "", AccessTokenJWT:
 	case AccessTokenOpaque:
 		if c.Rules != nil {
-			for _, r := range c.Rules.All() {
-				if r.Forward == policy.ForwardAccessToken {
-					bad("rules-file: rule %q forwards the access token, which needs a JWT access token; this provider's are opaque (oidc-access-token-format=opaque): use forward: gateway-jwt", r.Name)
-				}
-			}
+			errs = append(errs, c.checkRules(c.Rules)...)
 		}
 	default:
 		bad("oidc-access-token-format: %q is not jwt or opaque", c.AccessTokenFormat)
@@ -224,6 +224,9 @@ func (c *Config) Validate() error {
 	if c.RulesFile == "" {
 		bad("rules-file: required")
 	}
+	if c.RulesReload && c.RulesReloadInterval <= 0 {
+		bad("rules-reload-interval: must be positive with rules-reload (got %s)", c.RulesReloadInterval)
+	}
 	for _, h := range c.AllowedRedirectHosts {
 		if h == "" || strings.ContainsAny(h, "/\\@ ") {
 			bad("allowed-redirect-hosts: %q is not a host name", h)
@@ -251,6 +254,36 @@ func (c *Config) Validate() error {
 		bad("session-idle-timeout (%s) must not exceed session-lifetime (%s)", c.SessionIdleTimeout, c.SessionLifetime)
 	}
 	return errors.Join(errs...)
+}
+
+// ParseRules parses a rules document and checks the rules against the rest
+// of the configuration, as Load does at start: the rules reload
+// (server.ReloadRules) takes a changed file only through it. The error
+// joins every problem.
+func (c *Config) ParseRules(data []byte) (*policy.Rules, error) {
+	rules, err := policy.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if errs := c.checkRules(rules); len(errs) > 0 {
+		return nil, fmt.Errorf("config: rules: %w", errors.Join(errs...))
+	}
+	return rules, nil
+}
+
+// checkRules reports the rules this configuration cannot serve: with opaque
+// access tokens, a rule that forwards the access token.
+func (c *Config) checkRules(rules *policy.Rules) []error {
+	if c.AccessTokenFormat != AccessTokenOpaque {
+		return nil
+	}
+	var errs []error
+	for _, r := range rules.All() {
+		if r.Forward == policy.ForwardAccessToken {
+			errs = append(errs, options.Problemf("rules-file: rule %q forwards the access token, which needs a JWT access token; this provider's are opaque (oidc-access-token-format=opaque): use forward: gateway-jwt", r.Name))
+		}
+	}
+	return errs
 }
 
 // validateRedis checks the Redis settings (Validate and LoadRedis).
@@ -370,6 +403,8 @@ func (c *Config) options() options.Set {
 			{Name: "hs256-secret-file", Usage: "file holding the shared secret for `HS256` (tutorial compatibility)", Value: str(&c.HS256SecretFile)},
 			{Name: "token-ttl", Default: "60s", Usage: "lifetime of minted gateway tokens", Value: options.Duration(&c.TokenTTL)},
 			{Name: "rules-file", DocDefault: "required", Usage: "route rules YAML file (above)", Value: str(&c.RulesFile)},
+			{Name: "rules-reload", Default: "true", Usage: "pick up a changed rules file without a restart (a ConfigMap update); an invalid file keeps the rules in force", Value: options.Bool(&c.RulesReload)},
+			{Name: "rules-reload-interval", Default: "2s", Usage: "how often the rules file is read for a change, with `--rules-reload`", Value: options.Duration(&c.RulesReloadInterval)},
 			{Name: "trusted-proxies", Default: "127.0.0.1/32,::1/128", Usage: "CIDRs or addresses of the peers whose forwarded headers are honoured; others get 403", Value: options.List(&c.TrustedProxies, parsePrefix, netip.Prefix.String)},
 			{Name: "allowed-redirect-hosts", Usage: "hosts besides relative paths accepted as return URLs", Value: options.Strings(&c.AllowedRedirectHosts)},
 			{Name: "session-lifetime", Default: "12h", Usage: "absolute session lifetime", Value: options.Duration(&c.SessionLifetime)},

@@ -75,6 +75,8 @@ func TestLoadDefaults(t *testing.T) {
 		"level":         c.LogLevel,
 		"trusted":       fmt.Sprint(c.TrustedProxies),
 		"passHeaders":   c.PassUserHeaders,
+		"rulesReload":   c.RulesReload,
+		"reloadEvery":   c.RulesReloadInterval,
 	}
 	want := map[string]any{
 		"listen":        ":4180",
@@ -89,6 +91,8 @@ func TestLoadDefaults(t *testing.T) {
 		"level":         slog.LevelInfo,
 		"trusted":       fmt.Sprint([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}),
 		"passHeaders":   false,
+		"rulesReload":   true,
+		"reloadEvery":   2 * time.Second,
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("defaults (-want +got):\n%s", d)
@@ -241,6 +245,8 @@ func TestValidateCases(t *testing.T) {
 		{name: "sentinel username without master name", args: []string{"--redis-sentinel-username=sen"}, wantErr: "redis-sentinel-username: only with redis-master-name"},
 		{name: "sentinel password without master name", args: []string{"--redis-sentinel-password=pw"}, wantErr: "redis-sentinel-password: only with redis-master-name"},
 		{name: "sentinel password and file", args: []string{"--redis-master-name=mymaster", "--redis-sentinel-password=pw", "--redis-sentinel-password-file=/dev/null"}, wantErr: "redis-sentinel-password and redis-sentinel-password-file"},
+		{name: "reload interval zero", args: []string{"--rules-reload-interval=0s"}, wantErr: "rules-reload-interval: must be positive"},
+		{name: "reload off, interval unused", args: []string{"--rules-reload=false", "--rules-reload-interval=0s"}},
 		{name: "sentinel auth with master name", args: []string{"--redis-master-name=mymaster", "--redis-sentinel-username=sen", "--redis-sentinel-password=pw"}},
 	}
 	for _, tt := range tests {
@@ -383,6 +389,49 @@ func TestOIDCOptions(t *testing.T) {
 				t.Fatalf("Load: %v", err)
 			}
 			tc.check(t, c)
+		})
+	}
+}
+
+// TestParseRules: the reload's check is the start's: a document that parses
+// but that this configuration cannot serve (a rule forwarding opaque access
+// tokens) is refused with every problem, a valid one is returned.
+func TestParseRules(t *testing.T) {
+	t.Parallel()
+	const forwarding = `rules:
+  - {name: a, match: {path: "/a"}, access: authenticated, upstream: x, forward: access-token}
+  - {name: b, match: {path: "/b"}, access: authenticated, upstream: x, forward: access-token}
+`
+	tests := []struct {
+		name     string
+		format   string
+		content  string
+		wantErrs []string // none = valid
+	}{
+		{name: "valid", format: AccessTokenJWT, content: forwarding},
+		{name: "opaque tokens forwarded", format: AccessTokenOpaque, content: forwarding, wantErrs: []string{`rule "a" forwards the access token`, `rule "b" forwards the access token`}},
+		{name: "parse problems, every one", format: AccessTokenJWT, content: "rules:\n  - {name: a, match: {path: x}, access: nobody}\n", wantErrs: []string{"match.path", "unknown access"}},
+		{name: "empty", format: AccessTokenJWT, wantErrs: []string{"document is empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := &Config{AccessTokenFormat: tt.format}
+			rules, err := c.ParseRules([]byte(tt.content))
+			if len(tt.wantErrs) == 0 {
+				if err != nil || rules.Len() != 2 {
+					t.Fatalf("ParseRules = %v, %v; want the 2 rules", rules, err)
+				}
+				return
+			}
+			if err == nil || rules != nil {
+				t.Fatalf("ParseRules = %v, %v; want an error", rules, err)
+			}
+			for _, w := range tt.wantErrs {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
 		})
 	}
 }

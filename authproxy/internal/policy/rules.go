@@ -8,6 +8,8 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +69,7 @@ type Rule struct {
 // concurrent use.
 type Rules struct {
 	rules []Rule
+	hash  string
 }
 
 type file struct {
@@ -144,7 +147,14 @@ func Parse(data []byte) (*Rules, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("policy: parse: %w: %w", ErrInvalidRules, errors.Join(problems...))
 	}
-	return &Rules{rules: f.Rules}, nil
+	return &Rules{rules: f.Rules, hash: HashOf(data)}, nil
+}
+
+// HashOf is the content hash Parse gives a document (Rules.Hash): the first
+// 8 bytes of its SHA-256, in hex.
+func HashOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
 }
 
 // unknownKeys walks the decoded document and reports every key that is not
@@ -275,6 +285,11 @@ func (r *Rule) compile() []error {
 func (rs *Rules) All() []Rule {
 	return slices.Clone(rs.rules)
 }
+
+// Hash is the content hash of the document the rules were parsed from
+// (HashOf): it tells a changed rules file from an unchanged one, and names
+// the rules in force in the logs.
+func (rs *Rules) Hash() string { return rs.hash }
 
 // Len returns the number of rules.
 func (rs *Rules) Len() int { return len(rs.rules) }

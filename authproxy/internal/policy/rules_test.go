@@ -223,6 +223,19 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestHash: the hash names the document's content: the same bytes give the
+// same hash, any change (a comment too) another.
+func TestHash(t *testing.T) {
+	t.Parallel()
+	a, b := mustParse(t, exampleRules), mustParse(t, exampleRules)
+	if a.Hash() == "" || a.Hash() != b.Hash() || a.Hash() != HashOf([]byte(exampleRules)) {
+		t.Fatalf("hashes of the same document: %q %q %q", a.Hash(), b.Hash(), HashOf([]byte(exampleRules)))
+	}
+	if c := mustParse(t, exampleRules+"# changed\n"); c.Hash() == a.Hash() {
+		t.Fatalf("a changed document kept hash %q", c.Hash())
+	}
+}
+
 func TestMatch(t *testing.T) {
 	t.Parallel()
 	rs := mustParse(t, exampleRules)

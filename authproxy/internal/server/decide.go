@@ -144,7 +144,7 @@ func (s *Server) decide(r *http.Request, dialect string) result {
 		return result{err: err}
 	}
 	res := result{req: req}
-	rule, ok := s.cfg.Rules.Match(req.Host, req.Method, req.Path)
+	rule, ok := s.rules.current().Match(req.Host, req.Method, req.Path)
 	if !ok {
 		res.err = &decisionError{err: ErrNoRule}
 		return res

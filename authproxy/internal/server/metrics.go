@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"maps"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -38,9 +40,10 @@ type metrics struct {
 	reg       *prometheus.Registry
 	decisions *prometheus.CounterVec
 	// decided holds the decisions children for every rule (and "" for no
-	// rule) × outcome, looked up once here rather than per decision.
-	// Read-only after newMetrics.
-	decided    map[decisionKey]prometheus.Counter
+	// rule) × outcome, looked up once here rather than per decision. The
+	// map is never written once stored: a rules reload stores a copy with
+	// the new rules' children added (addRules).
+	decided    atomic.Pointer[map[decisionKey]prometheus.Counter]
 	latency    *prometheus.HistogramVec
 	storeErrs  *prometheus.CounterVec
 	refreshes  *prometheus.CounterVec
@@ -48,6 +51,10 @@ type metrics struct {
 	tokenHit   prometheus.Counter
 	tokenMiss  prometheus.Counter
 	logins     *prometheus.CounterVec
+	// rules reload (rules.go)
+	reloadFailed prometheus.Gauge
+	reloadOK     prometheus.Counter
+	reloadErr    prometheus.Counter
 }
 
 // newMetrics builds the collectors; rules are the route rule names.
@@ -81,22 +88,46 @@ func newMetrics(rules []string) *metrics {
 			Help: "Completed and failed logins at /oauth2/callback.",
 		}, []string{"outcome"}),
 	}
-	m.decided = make(map[decisionKey]prometheus.Counter, (len(rules)+1)*len(outcomes))
-	for _, rule := range append([]string{""}, rules...) {
-		for _, o := range outcomes {
-			m.decided[decisionKey{rule, o}] = m.decisions.WithLabelValues(rule, o)
-		}
-	}
+	m.decided.Store(&map[decisionKey]prometheus.Counter{})
+	m.addRules(append([]string{""}, rules...))
 	m.tokenHit = m.tokenCache.WithLabelValues("hit")
 	m.tokenMiss = m.tokenCache.WithLabelValues("miss")
+	m.reloadFailed = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Name: "rules_reload_failed",
+		Help: "1 while the rules file on disk is invalid (the rules in force are the last valid ones), 0 otherwise.",
+	})
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "rules_reloads_total",
+		Help: "Reloads of a changed rules file by result (ok, error).",
+	}, []string{"result"})
+	m.reloadOK, m.reloadErr = reloads.WithLabelValues("ok"), reloads.WithLabelValues("error")
 	m.reg.MustRegister(m.decisions, m.latency, m.storeErrs, m.refreshes, m.tokenCache, m.logins,
+		m.reloadFailed, reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
+// addRules pre-creates the decisions children of the rules named (a rules
+// reload's new rules among them). The children of rules no longer in force
+// stay: their counts are history, and a decision still running on the old
+// rules may count one more. Callers are serialised (New, then the reload).
+func (m *metrics) addRules(rules []string) {
+	old := *m.decided.Load()
+	next := make(map[decisionKey]prometheus.Counter, len(old)+len(rules)*len(outcomes))
+	maps.Copy(next, old)
+	for _, rule := range rules {
+		for _, o := range outcomes {
+			if _, ok := next[decisionKey{rule, o}]; !ok {
+				next[decisionKey{rule, o}] = m.decisions.WithLabelValues(rule, o)
+			}
+		}
+	}
+	m.decided.Store(&next)
+}
+
 // decision counts one decision.
 func (m *metrics) decision(rule, outcome string) {
-	if c, ok := m.decided[decisionKey{rule, outcome}]; ok {
+	if c, ok := (*m.decided.Load())[decisionKey{rule, outcome}]; ok {
 		c.Inc()
 		return
 	}

@@ -143,6 +143,8 @@ type Server struct {
 	tokens   *tokens
 	parser   *forward.Parser
 	metrics  *metrics
+	// rules are the route rules in force, swapped by a reload (rules.go).
+	rules liveRules
 	// refresher renews access tokens before they expire (refresh.go).
 	refresher *refresher
 	cookie    cookieSpec
@@ -181,6 +183,7 @@ func New(d Deps) (*Server, error) {
 		public:  public,
 		origin:  public.Scheme + "://" + public.Host,
 	}
+	s.rules.init(cfg.Rules)
 	if s.cookie, err = newCookieSpec(cfg); err != nil {
 		return nil, fmt.Errorf("server: new: %w", err)
 	}

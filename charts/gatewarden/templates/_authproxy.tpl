@@ -71,6 +71,8 @@ the data of the ConfigMap the sidecar takes its environment from, so both read o
   value: {{ $ap.tokenTTL | quote }}
 - name: AUTHPROXY_RULES_FILE
   value: /etc/gatewarden/rules/rules.yaml
+- name: AUTHPROXY_RULES_RELOAD
+  value: {{ $ap.rulesReload | quote }}
 - name: AUTHPROXY_TRUSTED_PROXIES
   value: {{ include "gatewarden.trustedProxies" . | quote }}
 {{- with $ap.allowedRedirectHosts }}
