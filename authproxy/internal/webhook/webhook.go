@@ -42,6 +42,8 @@ import (
 const (
 	DefaultMaxBody = 1 << 20
 	DefaultMarkTTL = 24 * time.Hour
+	// Path is where authproxy serves the handler.
+	Path = "/webhooks/fusionauth"
 	// SignatureHeader carries FusionAuth's signature JWT.
 	SignatureHeader = "X-FusionAuth-Signature-JWT"
 	// BodyHashClaim is the signature JWT's claim holding the body's hash.
