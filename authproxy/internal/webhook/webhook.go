@@ -36,6 +36,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // Defaults for Config.
@@ -72,7 +74,9 @@ type Marks interface {
 }
 
 // Keys finds the identity provider's public key for a signature JWT's kid
-// and alg; *oidc.Provider implements it (SigningKey).
+// and alg; *oidc.Provider implements it (SigningKey). An error wrapping
+// jwtauth.ErrUnknownKey refuses the request (401); any other (keys not
+// loaded, JWKS unreachable) answers 503.
 type Keys interface {
 	SigningKey(ctx context.Context, kid, alg string) (any, error)
 }
@@ -145,6 +149,7 @@ var (
 	errSignature   = errors.New("missing or invalid signature")
 	errMalformed   = errors.New("malformed event")
 	errStore       = errors.New("session store unavailable")
+	errKeys        = errors.New("signing keys unavailable")
 )
 
 // sentinels maps each refusal to its status; the answer names the
@@ -159,6 +164,7 @@ var sentinels = []struct {
 	{errSignature, http.StatusUnauthorized},
 	{errMalformed, http.StatusBadRequest},
 	{errStore, http.StatusServiceUnavailable},
+	{errKeys, http.StatusServiceUnavailable},
 }
 
 // ServeHTTP implements http.Handler; it is the one place errors become
@@ -206,7 +212,7 @@ func (h *Handler) serve(r *http.Request) error {
 		return fmt.Errorf("%w: read body: %w", errMalformed, err)
 	}
 	if err := h.verify(r.Context(), r.Header.Get(SignatureHeader), body); err != nil {
-		return fmt.Errorf("%w: %w", errSignature, err)
+		return err
 	}
 	var env struct {
 		Event *Event `json:"event"`
@@ -217,30 +223,39 @@ func (h *Handler) serve(r *http.Request) error {
 	return h.handle(r.Context(), env.Event)
 }
 
-// verify checks the signature JWT and that it names body's hash.
+// verify checks the signature JWT and that it names body's hash. A key
+// the provider does not publish is a bad signature (401); keys not loaded
+// yet, or not fetchable, are the provider's outage (503: FusionAuth
+// retries).
 func (h *Handler) verify(ctx context.Context, sig string, body []byte) error {
 	if sig == "" {
-		return errors.New("no signature header")
+		return fmt.Errorf("%w: no %s header", errSignature, SignatureHeader)
 	}
 	claims := jwt.MapClaims{}
+	var keyErr error
 	if _, err := h.parser.ParseWithClaims(sig, claims, func(t *jwt.Token) (any, error) {
 		alg := t.Method.Alg()
 		if _, ok := t.Method.(*jwt.SigningMethodHMAC); ok {
 			return h.cfg.HMACKey, nil // the parser admits HS* only with a key
 		}
 		kid, _ := t.Header["kid"].(string)
-		return h.cfg.Keys.SigningKey(ctx, kid, alg)
+		k, err := h.cfg.Keys.SigningKey(ctx, kid, alg)
+		keyErr = err
+		return k, err
 	}); err != nil {
-		return err
+		if keyErr != nil && !errors.Is(keyErr, jwtauth.ErrUnknownKey) {
+			return fmt.Errorf("%w: %w", errKeys, keyErr)
+		}
+		return fmt.Errorf("%w: %w", errSignature, err)
 	}
 	want, ok := claims[BodyHashClaim].(string)
 	if !ok {
-		return fmt.Errorf("no %s claim", BodyHashClaim)
+		return fmt.Errorf("%w: no %s claim", errSignature, BodyHashClaim)
 	}
 	sum := sha256.Sum256(body)
 	got := base64.StdEncoding.EncodeToString(sum[:])
 	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		return errors.New("body does not match its signature")
+		return fmt.Errorf("%w: body does not match its signature", errSignature)
 	}
 	return nil
 }

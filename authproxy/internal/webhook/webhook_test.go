@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 const (
@@ -37,12 +39,16 @@ var rsaKey = func() *rsa.PrivateKey {
 	return k
 }()
 
-// keys is the IdP's JWKS: one RSA key, bound to RS256.
-type keys struct{}
+// keys is the IdP's JWKS: one RSA key, bound to RS256; down, it is not
+// loaded.
+type keys struct{ down bool }
 
-func (keys) SigningKey(_ context.Context, k, alg string) (any, error) {
-	if k != kid || alg != "RS256" {
-		return nil, errors.New("unknown key")
+func (k keys) SigningKey(_ context.Context, id, alg string) (any, error) {
+	switch {
+	case k.down:
+		return nil, errors.New("jwks not loaded")
+	case id != kid || alg != "RS256":
+		return nil, fmt.Errorf("%w: no such key", jwtauth.ErrUnknownKey)
 	}
 	return &rsaKey.PublicKey, nil
 }
@@ -132,6 +138,7 @@ func TestHandler(t *testing.T) {
 		tenant   string
 		premark  string
 		down     bool
+		keysDown bool
 		want     int
 		wantUser []string
 	}{
@@ -207,6 +214,16 @@ func TestHandler(t *testing.T) {
 		{name: "application-wide revoke", body: event("e7", webhook.TypeRefreshTokenRevoke, map[string]any{"applicationId": clientID}), want: 204},
 		{name: "duplicate id", premark: "e-revoke", body: revokeAll, want: 204},
 		{name: "store down", down: true, body: revokeAll, want: 503},
+		{name: "keys not loaded", keysDown: true, body: revokeAll, want: 503},
+		{name: "unknown kid", body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b)})
+			tok.Header["kid"] = "other"
+			s, err := tok.SignedString(rsaKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, want: 401},
 		{name: "unknown type", body: event("e8", "user.login.success", map[string]any{"user": map[string]any{"id": "u1"}}), want: 204},
 	}
 	for _, tt := range tests {
@@ -217,7 +234,7 @@ func TestHandler(t *testing.T) {
 				st.marks[tt.premark] = true
 			}
 			h, err := webhook.New(webhook.Config{
-				Sessions: st, Marks: st, Keys: keys{}, HMACKey: tt.hmac,
+				Sessions: st, Marks: st, Keys: keys{down: tt.keysDown}, HMACKey: tt.hmac,
 				ClientID: clientID, TenantID: tt.tenant,
 			})
 			if err != nil {
