@@ -28,6 +28,7 @@ const (
 const (
 	EventRefreshTokenRevoke = "jwt.refresh-token.revoke"
 	EventUserDeactivate     = "user.deactivate"
+	EventUserDelete         = "user.delete"
 )
 
 // ErrUnknownUser is returned by the admin actions for a user id not in the directory.
@@ -53,6 +54,17 @@ func (s *Server) RevokeUserTokens(ctx context.Context, userID string) (int, erro
 // does: logins, SSO sessions and refresh tokens stop working, and the
 // user.deactivate event goes to the webhook URL, if one is configured.
 func (s *Server) DeactivateUser(ctx context.Context, userID string) error {
+	return s.disable(ctx, userID, EventUserDeactivate)
+}
+
+// DeleteUser deletes a user, as FusionAuth's DELETE
+// /api/user/{id}?hardDelete=true does: as DeactivateUser (the dev IdP keeps
+// the account, refused), with the user.delete event.
+func (s *Server) DeleteUser(ctx context.Context, userID string) error {
+	return s.disable(ctx, userID, EventUserDelete)
+}
+
+func (s *Server) disable(ctx context.Context, userID, eventType string) error {
 	u, ok := s.users.byID[userID]
 	if !ok {
 		return ErrUnknownUser
@@ -62,9 +74,9 @@ func (s *Server) DeactivateUser(ctx context.Context, userID string) error {
 	s.mu.Unlock()
 	s.revokeRefreshTokens(userID)
 	s.EndSSOSessions(userID)
-	s.log.Info("user deactivated", slog.String("user_id", userID))
+	s.log.Info("user disabled", slog.String("user_id", userID), slog.String("event_type", eventType))
 	return s.emit(ctx, map[string]any{
-		"type": EventUserDeactivate,
+		"type": eventType,
 		"user": map[string]any{
 			"id": u.ID, "email": u.Email, "fullName": u.Name, "active": false,
 			"tenantId": s.cfg.TenantID, "verified": u.emailVerified(),
@@ -131,7 +143,8 @@ func (s *Server) deliver(ctx context.Context, body []byte, sig string) error {
 
 // adminAPI serves the admin actions with FusionAuth's API shapes, behind
 // the API key (Authorization header, as FusionAuth takes it):
-// DELETE /api/jwt/refresh?userId=... and DELETE /api/user/{userId}.
+// DELETE /api/jwt/refresh?userId=... and DELETE /api/user/{userId}
+// (?hardDelete=true deletes).
 func (s *Server) adminAPI(mux *http.ServeMux) {
 	if s.cfg.APIKey == "" {
 		return
@@ -148,7 +161,11 @@ func (s *Server) adminAPI(mux *http.ServeMux) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	mux.HandleFunc("DELETE /api/user/{userId}", s.apiKey(func(w http.ResponseWriter, r *http.Request) {
-		err := s.DeactivateUser(r.Context(), r.PathValue("userId"))
+		action := s.DeactivateUser
+		if r.URL.Query().Get("hardDelete") == "true" {
+			action = s.DeleteUser
+		}
+		err := action(r.Context(), r.PathValue("userId"))
 		switch {
 		case errors.Is(err, ErrUnknownUser):
 			w.WriteHeader(http.StatusNotFound)

@@ -127,24 +127,33 @@ func TestRevokeEmitsWebhookAndKillsRefreshTokens(t *testing.T) {
 	}
 }
 
-func TestDeactivateEmitsWebhookAndRefusesLogin(t *testing.T) {
+func TestDeactivateOrDeleteEmitsWebhookAndRefusesLogin(t *testing.T) {
 	t.Parallel()
+	for query, typ := range map[string]string{"": EventUserDeactivate, "?hardDelete=true": EventUserDelete} {
+		t.Run(typ, func(t *testing.T) {
+			t.Parallel()
+			disableUser(t, query, typ)
+		})
+	}
+}
+
+func disableUser(t *testing.T, query, typ string) {
 	f, rc := startWithWebhook(t, 0)
 	tok := f.tokens("customer@example.com", "customer-pass")
 	userID := tok["userId"].(string)
-	if st := f.admin("/api/user/"+userID, testAPIKey); st != http.StatusOK {
+	if st := f.admin("/api/user/"+userID+query, testAPIKey); st != http.StatusOK {
 		t.Fatalf("DELETE /api/user: status %d", st)
 	}
-	if st := f.admin("/api/user/00000000-0000-4000-8000-000000000000", testAPIKey); st != http.StatusNotFound {
+	if st := f.admin("/api/user/00000000-0000-4000-8000-000000000000"+query, testAPIKey); st != http.StatusNotFound {
 		t.Fatalf("DELETE /api/user for an unknown user: status %d, want 404", st)
 	}
 	_, events := rc.got()
 	if len(events) != 1 {
 		t.Fatalf("%d events, want 1", len(events))
 	}
-	checkEvent(t, events[0], EventUserDeactivate)
+	checkEvent(t, events[0], typ)
 	if u, _ := events[0]["user"].(map[string]any); u["id"] != userID || u["active"] != false {
-		t.Fatalf("deactivate event user %v, want id %s, active false", events[0]["user"], userID)
+		t.Fatalf("%s event user %v, want id %s, active false", typ, events[0]["user"], userID)
 	}
 	res := f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
 	if res.status != http.StatusBadRequest {

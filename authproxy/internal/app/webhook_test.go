@@ -18,7 +18,7 @@ import (
 // TestWebhookEndsSessionsOnEveryReplica (issue 10): two authproxy replicas
 // share one Redis; a user has two sessions ("two browsers"), each used on
 // both replicas, so both replicas' caches hold both. The dev IdP, acting as
-// FusionAuth, revokes the user's tokens (or deactivates the user) and
+// FusionAuth, revokes the user's tokens (or deactivates or deletes the user) and
 // sends its signed webhook to replica A only; both replicas then refuse
 // both cookies. The cache TTL is a minute, so only the invalidation can
 // make replica B refuse within the wait. The window from the admin action
@@ -36,6 +36,9 @@ func TestWebhookEndsSessionsOnEveryReplica(t *testing.T) {
 		}},
 		{name: "user deactivated", userID: "7c1b9e2d-8f3a-4e5b-a6c7-d8e9f0a1b2c3", act: func(ctx context.Context, idp *devidp.Server, userID string) error {
 			return idp.DeactivateUser(ctx, userID)
+		}},
+		{name: "user deleted", userID: "4e8d2a1f-3b6c-4d7e-8f90-a1b2c3d4e5f6", act: func(ctx context.Context, idp *devidp.Server, userID string) error {
+			return idp.DeleteUser(ctx, userID)
 		}},
 	}
 	for _, tt := range tests {
