@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,4 +156,20 @@ func userSession(t *testing.T, addr, userID string) string {
 		t.Fatal(err)
 	}
 	return cookie
+}
+
+// TestWebhookOffByDefault: without --webhook-enabled nothing is served at
+// the webhook's path, signed or not.
+func TestWebhookOffByDefault(t *testing.T) {
+	t.Parallel()
+	rs := testkit.StartRedis(t)
+	srv := serveApp(t, appConfig(t, rs.Addr(), 0))
+	req, err := http.NewRequest(http.MethodPost, srv.URL+webhook.Path, strings.NewReader(`{"event":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if code, err := status(t, srv.Client(), req); err != nil || code != http.StatusNotFound {
+		t.Fatalf("POST %s with the webhook off: %d %v, want 404", webhook.Path, code, err)
+	}
 }
