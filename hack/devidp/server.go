@@ -81,7 +81,8 @@ func New(cfg Config) (*Server, error) {
 		requests: map[string]int{},
 		inactive: map[string]bool{},
 
-		webhookClient: &http.Client{Timeout: cfg.WebhookTimeout},
+		// Its own transport: no one else's CloseIdleConnections breaks a delivery.
+		webhookClient: &http.Client{Timeout: cfg.WebhookTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}, nil
 }
 

@@ -5,11 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -78,9 +79,18 @@ const testAPIKey = "dev-api-key"
 func startWithWebhook(t *testing.T, failures int) (*fixture, *receiver) {
 	t.Helper()
 	rc := &receiver{t: t, failures: failures}
-	hook := httptest.NewServer(rc)
-	t.Cleanup(hook.Close)
-	f := start(t, func(c *Config) { c.WebhookURL, c.APIKey = hook.URL+"/webhooks/fusionauth", testAPIKey })
+	// A plain http.Server: httptest.Server.Close would close the idle
+	// connections of http.DefaultTransport, under the parallel tests' feet.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := &http.Server{Handler: rc, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hook.Serve(ln) }()
+	t.Cleanup(func() { _ = hook.Close() })
+	f := start(t, func(c *Config) {
+		c.WebhookURL, c.APIKey = "http://"+ln.Addr().String()+"/webhooks/fusionauth", testAPIKey
+	})
 	rc.srv = f.srv
 	return f, rc
 }
