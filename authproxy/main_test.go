@@ -53,6 +53,9 @@ session-lifetime: 12h0m0s  # default
 session-idle-timeout: 1h0m0s  # default
 refresh-window: 2m0s  # default
 session-cache-ttl: 1s  # default
+webhook-enabled: false  # default
+webhook-hmac-key-file:
+webhook-tenant-id:
 pass-user-headers: false  # default
 log-level: info  # default
 shutdown-timeout: 15s  # default

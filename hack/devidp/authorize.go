@@ -96,6 +96,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 
 	if r.Method == http.MethodPost {
 		u, ok := s.users.authenticate(form.Get("loginId"), form.Get("password"))
+		if ok && !s.active(u.ID) {
+			ok = false // FusionAuth refuses a deactivated user's login
+		}
 		if !ok {
 			s.log.Info("authorize: login failed")
 			s.loginPage(w, a, form.Get("loginId"), "Invalid login credentials.")

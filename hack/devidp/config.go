@@ -60,6 +60,14 @@ type Config struct {
 	PKCEOptional bool
 	// Users are the accounts; nil means DefaultUsers().
 	Users []User
+	// WebhookURL receives FusionAuth's events (signed, X-FusionAuth-Signature-JWT) on the admin
+	// actions (RevokeUserTokens, DeactivateUser); empty sends none.
+	WebhookURL string
+	// WebhookTimeout bounds one delivery attempt; 0 = DefaultWebhookTimeout.
+	WebhookTimeout time.Duration
+	// APIKey, when set, serves the admin API (DELETE /api/jwt/refresh, DELETE /api/user/{id})
+	// to requests whose Authorization header is this key.
+	APIKey string
 	// SigningKey signs tokens (RS256); nil means a fresh 2048-bit key.
 	SigningKey *rsa.PrivateKey
 	// Logger receives JSON logs; nil discards them.
@@ -90,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SSOTTL == 0 {
 		c.SSOTTL = DefaultSSOTTL
+	}
+	if c.WebhookTimeout == 0 {
+		c.WebhookTimeout = DefaultWebhookTimeout
 	}
 	if c.Users == nil {
 		c.Users = DefaultUsers()
@@ -129,6 +140,11 @@ func (c Config) Validate() error {
 	} {
 		if d < time.Second {
 			errs = append(errs, fmt.Errorf("devidp: %s: %v is shorter than 1s", name, d))
+		}
+	}
+	if c.WebhookURL != "" {
+		if err := checkURL(c.WebhookURL, true); err != nil {
+			errs = append(errs, fmt.Errorf("devidp: webhook URL: %w", err))
 		}
 	}
 	if c.SigningKey != nil && c.SigningKey.N.BitLen() < 2048 {
@@ -174,5 +190,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("rotate_refresh_tokens", c.RotateRefreshTokens),
 		slog.Bool("pkce_optional", c.PKCEOptional),
 		slog.Int("users", len(c.Users)),
+		slog.String("webhook_url", c.WebhookURL),
+		slog.Bool("admin_api", c.APIKey != ""),
 	)
 }

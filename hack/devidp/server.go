@@ -1,6 +1,7 @@
 package devidp
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -32,6 +33,9 @@ type Server struct {
 	refresh  map[string]*refreshToken
 	sso      map[string]*ssoSession
 	requests map[string]int
+	inactive map[string]bool // deactivated user ids
+
+	webhookClient *http.Client
 }
 
 type authCode struct {
@@ -75,6 +79,10 @@ func New(cfg Config) (*Server, error) {
 		refresh:  map[string]*refreshToken{},
 		sso:      map[string]*ssoSession{},
 		requests: map[string]int{},
+		inactive: map[string]bool{},
+
+		// Its own transport: no one else's CloseIdleConnections breaks a delivery.
+		webhookClient: &http.Client{Timeout: cfg.WebhookTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}, nil
 }
 
@@ -91,6 +99,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /oauth2/logout", s.logout)
 	mux.HandleFunc("POST /oauth2/introspect", s.introspect)
 	mux.HandleFunc("POST /oauth2/device_authorize", s.deviceAuthorize)
+	s.adminAPI(mux)
 	return s.accessLog(mux)
 }
 
@@ -114,8 +123,17 @@ func (s *Server) PublicKey() *rsa.PublicKey { return &s.key.PublicKey }
 
 // RevokeRefreshTokens deletes every refresh token of a user, like FusionAuth's
 // DELETE /api/jwt/refresh?userId=..., and returns how many were revoked. Access tokens already
-// issued stay valid until they expire, as in FusionAuth.
+// issued stay valid until they expire, as in FusionAuth. With a webhook URL it also sends the
+// jwt.refresh-token.revoke event (see RevokeUserTokens; a failed delivery is logged).
 func (s *Server) RevokeRefreshTokens(userID string) int {
+	n, err := s.RevokeUserTokens(context.Background(), userID)
+	if err != nil {
+		s.log.Warn("webhook not delivered", slog.String("error", err.Error()))
+	}
+	return n
+}
+
+func (s *Server) revokeRefreshTokens(userID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0

@@ -42,6 +42,10 @@ func Proxies() []Proxy { return []Proxy{ProxyCaddyEmbedded, ProxyNginx, ProxyCad
 const (
 	ClientID     = "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e"
 	ClientSecret = "dev-client-secret"
+	// DevIDPAPIKey opens the dev IdP's admin API (the Authorization header of
+	// DELETE /api/jwt/refresh?userId= and DELETE /api/user/<id>), whose
+	// actions send FusionAuth's webhook to the first authproxy.
+	DevIDPAPIKey = "dev-api-key"
 )
 
 // User is a dev IdP account.
@@ -321,6 +325,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		"--client-secret=" + ClientSecret,
 		"--redirect-uris=" + s.GatewayURL + "/oauth2/callback",
 		"--logout-uris=" + s.GatewayURL + "/",
+		"--webhook-url=" + s.AuthProxyURL + "/webhooks/fusionauth",
+		"--api-key=" + DevIDPAPIKey,
 	}, opts.DevIDPArgs...), s.DevIDPURL+"/.well-known/openid-configuration"); err != nil {
 		return nil, err
 	}
@@ -337,6 +343,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"--dev-mode",
 			"--trusted-proxies=127.0.0.1/32",
 			"--pass-user-headers",
+			"--webhook-enabled",
 			"--log-level=" + opts.LogLevel,
 		}
 		args = append(args, redisFlags...)

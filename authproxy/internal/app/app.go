@@ -20,6 +20,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/server"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 )
 
 // Deps are what main hands the App. Config is required.
@@ -99,10 +100,14 @@ func New(d Deps) (*App, error) {
 		return fail(err)
 	}
 	provider.Start(ctx)
+	hook, err := newWebhook(cfg, store, a.rdb, provider, d.Logger)
+	if err != nil {
+		return fail(err)
+	}
 	a.server, err = server.New(server.Deps{
 		Config: cfg, Store: store, Fresh: fresh, States: session.NewStateStore(a.rdb, ""),
 		Provider: provider, Ping: fresh.Ping, CircuitOpen: breaker.Open,
-		Logger: d.Logger, Now: d.Now,
+		Webhook: hook, Logger: d.Logger, Now: d.Now,
 	})
 	if err != nil {
 		return fail(err)
@@ -111,6 +116,25 @@ func New(d Deps) (*App, error) {
 		go a.server.WatchRules(ctx, cfg.RulesReloadInterval)
 	}
 	return a, nil
+}
+
+// newWebhook is FusionAuth's webhook handler when cfg enables it (nil
+// otherwise): events end sessions through store (the cached store, which
+// tells every replica), event ids are remembered in Redis, and signatures
+// are verified with the provider's published keys and the HMAC key if set.
+func newWebhook(cfg *config.Config, store session.Store, rdb redis.UniversalClient, keys webhook.Keys, log *slog.Logger) (http.Handler, error) {
+	if !cfg.WebhookEnabled {
+		return nil, nil
+	}
+	h, err := webhook.New(webhook.Config{
+		Sessions: store, Marks: session.NewEventMarks(rdb, ""), Keys: keys,
+		HMACKey: []byte(cfg.WebhookHMACKey.Reveal()), ClientID: cfg.ClientID, TenantID: cfg.WebhookTenantID,
+		Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // Handler returns the server's root handler.

@@ -104,6 +104,13 @@ type Config struct {
 	SessionCacheTTL    time.Duration
 	PassUserHeaders    bool
 
+	// WebhookEnabled serves FusionAuth's webhook at /webhooks/fusionauth.
+	WebhookEnabled     bool
+	WebhookHMACKeyFile string
+	// WebhookHMACKey is read from WebhookHMACKeyFile.
+	WebhookHMACKey  Secret
+	WebhookTenantID string
+
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
 	CheckConfig     bool
@@ -246,6 +253,9 @@ func (c *Config) Validate() error {
 		if p.d <= 0 {
 			bad("%s: must be positive (got %s)", p.name, p.d)
 		}
+	}
+	if c.WebhookHMACKeyFile != "" && len(c.WebhookHMACKey) < MinCookieSecret {
+		bad("webhook-hmac-key-file: the key must be at least %d bytes (got %d)", MinCookieSecret, len(c.WebhookHMACKey))
 	}
 	if c.SessionCacheTTL < 0 {
 		bad("session-cache-ttl: must not be negative (0 disables the cache)")
@@ -411,6 +421,9 @@ func (c *Config) options() options.Set {
 			{Name: "session-idle-timeout", Default: "1h", Usage: "session idle timeout", Value: options.Duration(&c.SessionIdleTimeout)},
 			{Name: "refresh-window", Default: "2m", Usage: "refresh the access token when it expires within this window; a window not shorter than the provider's token lifetime is clamped to half the lifetime, with a warning", Value: options.Duration(&c.RefreshWindow)},
 			{Name: "session-cache-ttl", Default: "1s", Usage: "in-process session cache lifetime (0 disables); entries are dropped on every replica at logout and refresh", Value: options.Duration(&c.SessionCacheTTL)},
+			{Name: "webhook-enabled", Default: "false", Usage: "serve FusionAuth's webhook at `/webhooks/fusionauth` (revocation, see above); every request must carry FusionAuth's signature, verified with the IdP's JWKS or `--webhook-hmac-key-file`", Value: options.Bool(&c.WebhookEnabled)},
+			{Name: "webhook-hmac-key-file", Usage: "file holding the HMAC key (≥ 32 bytes) FusionAuth signs webhooks with, when it signs with an HMAC key rather than a published one", Value: str(&c.WebhookHMACKeyFile)},
+			{Name: "webhook-tenant-id", DocDefault: "any", Usage: "act only on webhook events of this FusionAuth tenant", Value: str(&c.WebhookTenantID)},
 			{Name: "pass-user-headers", Default: "false", Usage: "add `X-Auth-Request-User`/`-Email` to allowed answers", Value: options.Bool(&c.PassUserHeaders)},
 			{Name: "log-level", Default: "info", Usage: "debug, info, warn or error", Value: options.Level(&c.LogLevel)},
 			{Name: "shutdown-timeout", Default: "15s", Usage: "time in-flight requests get after SIGTERM", Value: options.Duration(&c.ShutdownTimeout)},
@@ -515,6 +528,7 @@ func (c *Config) readSecretFiles(keep func(name string) bool) []error {
 		{"redis-sentinel-password-file", c.RedisSentinelPasswordFile, "redis-sentinel-password", &c.RedisSentinelPassword},
 		{"cookie-secret-file", c.CookieSecretFile, "cookie-secret", &c.CookieSecret},
 		{"hs256-secret-file", c.HS256SecretFile, "", &c.HS256Secret},
+		{"webhook-hmac-key-file", c.WebhookHMACKeyFile, "", &c.WebhookHMACKey},
 	}
 	var errs []error
 	for _, sf := range secretFiles {

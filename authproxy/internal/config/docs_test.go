@@ -27,9 +27,9 @@ func TestChartVariables(t *testing.T) {
 func TestEveryFieldIsAnOption(t *testing.T) {
 	t.Parallel()
 	var c Config
-	// SigningKeys, Rules and HS256Secret are read from the files options
-	// name; CheckConfig is the loader's own --check-config.
-	if missing := c.options().Unbound(&c, "SigningKeys", "Rules", "HS256Secret", "CheckConfig"); len(missing) > 0 {
+	// SigningKeys, Rules, HS256Secret and WebhookHMACKey are read from the
+	// files options name; CheckConfig is the loader's own --check-config.
+	if missing := c.options().Unbound(&c, "SigningKeys", "Rules", "HS256Secret", "WebhookHMACKey", "CheckConfig"); len(missing) > 0 {
 		t.Fatalf("Config fields without an option: %v", missing)
 	}
 }

@@ -834,3 +834,19 @@ func usableAlg(alg string) bool {
 	}
 	return false
 }
+
+// SigningKey returns the provider's public key for kid and alg from its
+// JWKS (refetched at most once per refetch interval for an unknown kid),
+// for verifying what the provider signs besides tokens: FusionAuth's
+// webhook signature JWTs. The key is bound to alg.
+func (p *Provider) SigningKey(ctx context.Context, kid, alg string) (any, error) {
+	d, err := p.loaded()
+	if err != nil {
+		return nil, err
+	}
+	k, err := d.verifier.Key(ctx, d.issuer, kid, alg)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: signing key: %w", err)
+	}
+	return k, nil
+}

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/gatewarden/gatewarden/hack/devidp"
 	"github.com/gatewarden/gatewarden/hack/testkit"
 	"github.com/gatewarden/gatewarden/hack/testkit/devlogin"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 const (
@@ -329,5 +331,31 @@ func TestLogoutURL(t *testing.T) {
 	want := base + "/oauth2/logout?client_id=" + devidp.DefaultClientID + "&id_token_hint=id.token.hint&post_logout_redirect_uri=" + url.QueryEscape("http://127.0.0.1:4180/")
 	if got != want || !ok {
 		t.Errorf("LogoutURL = %q, %v, want %q", got, ok, want)
+	}
+}
+
+// TestSigningKey: the provider hands out its published key by kid and alg
+// (the webhook's signature check), not before discovery, and never under
+// another algorithm.
+func TestSigningKey(t *testing.T) {
+	t.Parallel()
+	idp, base := startIDP(t, nil)
+	p := newProvider(t, base, nil)
+	if _, err := p.SigningKey(context.Background(), idp.KeyID(), "RS256"); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("SigningKey before discovery: %v, want ErrNotReady", err)
+	}
+	if err := p.Discover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, p)
+	k, err := p.SigningKey(context.Background(), idp.KeyID(), "RS256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub, ok := k.(*rsa.PublicKey); !ok || !pub.Equal(idp.PublicKey()) {
+		t.Fatalf("SigningKey = %T, want the IdP's RSA key", k)
+	}
+	if _, err := p.SigningKey(context.Background(), idp.KeyID(), "HS256"); !errors.Is(err, jwtauth.ErrUnknownKey) {
+		t.Fatalf("SigningKey under HS256: %v, want ErrUnknownKey", err)
 	}
 }

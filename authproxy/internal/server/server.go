@@ -31,6 +31,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
@@ -101,6 +102,9 @@ type Deps struct {
 	// and its commands fail fast (the session_store_circuit_open gauge);
 	// nil = never.
 	CircuitOpen func() bool
+	// Webhook, when set, is served at /webhooks/fusionauth (any method:
+	// it answers its own 405).
+	Webhook http.Handler
 	// Logger receives JSON logs; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil = time.Now.
@@ -149,7 +153,8 @@ type Server struct {
 	refresher *refresher
 	cookie    cookieSpec
 	public    *url.URL
-	origin    string // scheme://host of the public URL
+	origin    string       // scheme://host of the public URL
+	webhook   http.Handler // nil = not served
 	handler   http.Handler
 }
 
@@ -179,6 +184,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: d.Logger, now: d.Now,
 		store: d.Store, fresh: d.Fresh, states: d.States, provider: d.Provider, ping: d.Ping,
+		webhook: d.Webhook,
 		metrics: newMetrics(ruleNames(cfg.Rules.All())),
 		public:  public,
 		origin:  public.Scheme + "://" + public.Host,
@@ -277,6 +283,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(callbackPath, s.only(http.MethodGet, s.callbackPage))
 	mux.Handle("/oauth2/logout", s.only(http.MethodPost, s.logout))
 	mux.Handle("/oauth2/userinfo", s.only(http.MethodGet, s.userinfo))
+	if s.webhook != nil {
+		mux.Handle(webhook.Path, s.webhook)
+	}
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, ErrNotFound, "") })
 	envoy := s.decisionHandler(dialectEnvoy)

@@ -249,6 +249,11 @@ func (is *issuer) keyFor(ctx context.Context, t *jwt.Token) (any, *key, error) {
 		}
 		kid = s
 	}
+	return is.key(ctx, kid, alg)
+}
+
+// key is keyFor once kid and alg are known.
+func (is *issuer) key(ctx context.Context, kid, alg string) (any, *key, error) {
 	if is.jwks != nil {
 		k, err := is.jwks.lookup(ctx, kid, alg)
 		if err != nil {
@@ -330,4 +335,19 @@ func cloneDate(d *jwt.NumericDate) *jwt.NumericDate {
 	}
 	cp := *d
 	return &cp
+}
+
+// Key returns the verification key material the trusted issuer named iss
+// holds for kid and alg (a JWKS issuer refetches at most once per refetch
+// interval for an unknown kid), for a caller that verifies a JWT which is
+// not a bearer token, such as a webhook signature. The key is bound to
+// exactly alg: an HS256 lookup never returns an RSA public key. Errors wrap
+// ErrUntrustedIssuer, ErrUnknownKey or ErrNotReady.
+func (v *Verifier) Key(ctx context.Context, iss, kid, alg string) (any, error) {
+	is, ok := v.issuers[iss]
+	if !ok {
+		return nil, ErrUntrustedIssuer
+	}
+	m, _, err := is.key(ctx, kid, alg)
+	return m, err
 }

@@ -24,6 +24,8 @@ type config struct {
 	LogoutURIs          []string
 	AccessTokenTTL      time.Duration
 	RotateRefreshTokens bool
+	WebhookURL          string
+	APIKey              options.Secret
 	LogLevel            slog.Level
 	CheckConfig         bool
 
@@ -46,6 +48,8 @@ func (c *config) options() options.Set {
 			{Name: "logout-uris", Default: "http://localhost:8000/,http://localhost:4180/,http://127.0.0.1:4180/", DocDefault: "the local stack's pages", Usage: "authorised post-logout URLs; the first is the default", Value: options.Strings(&c.LogoutURIs)},
 			{Name: "access-token-ttl", Default: devidp.DefaultAccessTokenTTL.String(), Usage: "access and id token lifetime", Value: options.Duration(&c.AccessTokenTTL)},
 			{Name: "rotate-refresh-tokens", Default: "false", Usage: `rotate refresh tokens on use (FusionAuth's "OneTimeUse" policy)`, Value: options.Bool(&c.RotateRefreshTokens)},
+			{Name: "webhook-url", Usage: "where FusionAuth's signed webhook events go (`jwt.refresh-token.revoke`, `user.deactivate`, `user.delete`), e.g. authproxy's `/webhooks/fusionauth`; empty sends none", Value: options.String(&c.WebhookURL)},
+			{Name: "api-key", Usage: "serves the admin API (`DELETE /api/jwt/refresh?userId=`, `DELETE /api/user/<id>[?hardDelete=true]`) to requests with this `Authorization` header; empty serves none", Value: options.SecretString(&c.APIKey)},
 			{Name: "log-level", Default: "info", Usage: "debug, info, warn or error", Value: options.Level(&c.LogLevel)},
 		},
 	}
@@ -88,6 +92,8 @@ func (c *config) idp(logger *slog.Logger) devidp.Config {
 		LogoutURIs:          c.LogoutURIs,
 		AccessTokenTTL:      c.AccessTokenTTL,
 		RotateRefreshTokens: c.RotateRefreshTokens,
+		WebhookURL:          c.WebhookURL,
+		APIKey:              c.APIKey.Reveal(),
 		Users:               c.users,
 		Logger:              logger,
 	}

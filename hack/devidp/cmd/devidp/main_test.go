@@ -76,6 +76,8 @@ redirect-uris: http://127.0.0.1:4180/oauth2/callback  # default
 logout-uris: http://gw.test/  # flag --logout-uris
 access-token-ttl: 1h0m0s  # default
 rotate-refresh-tokens: true  # env DEVIDP_ROTATE_REFRESH_TOKENS
+webhook-url:
+api-key:
 log-level: info  # default
 `
 	if d := cmp.Diff(want, stdout.String()); code != options.ExitOK || d != "" {

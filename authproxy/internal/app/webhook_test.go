@@ -1,0 +1,175 @@
+package app
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
+	"github.com/gatewarden/gatewarden/hack/devidp"
+	"github.com/gatewarden/gatewarden/hack/testkit"
+)
+
+// TestWebhookEndsSessionsOnEveryReplica (issue 10): two authproxy replicas
+// share one Redis; a user has two sessions ("two browsers"), each used on
+// both replicas, so both replicas' caches hold both. The dev IdP, acting as
+// FusionAuth, revokes the user's tokens (or deactivates or deletes the user) and
+// sends its signed webhook to replica A only; both replicas then refuse
+// both cookies. The cache TTL is a minute, so only the invalidation can
+// make replica B refuse within the wait. The window from the admin action
+// to the last refusal is logged, not asserted.
+func TestWebhookEndsSessionsOnEveryReplica(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		userID string
+		act    func(ctx context.Context, idp *devidp.Server, userID string) error
+	}{
+		{name: "refresh tokens revoked", userID: adminID, act: func(ctx context.Context, idp *devidp.Server, userID string) error {
+			_, err := idp.RevokeUserTokens(ctx, userID)
+			return err
+		}},
+		{name: "user deactivated", userID: "7c1b9e2d-8f3a-4e5b-a6c7-d8e9f0a1b2c3", act: func(ctx context.Context, idp *devidp.Server, userID string) error {
+			return idp.DeactivateUser(ctx, userID)
+		}},
+		{name: "user deleted", userID: "4e8d2a1f-3b6c-4d7e-8f90-a1b2c3d4e5f6", act: func(ctx context.Context, idp *devidp.Server, userID string) error {
+			return idp.DeleteUser(ctx, userID)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rs := testkit.StartRedis(t)
+			lnA, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			idp, idpURL := startIDP(t, "http://"+lnA.Addr().String()+webhook.Path)
+			cfg := appConfig(t, rs.Addr(), time.Minute)
+			cfg.FusionAuthURL, cfg.ClientID, cfg.ClientSecret = idpURL, idp.ClientID(), config.Secret(idp.ClientSecret())
+			cfg.WebhookEnabled = true
+			replicaA := serveAppOn(t, cfg, lnA)
+			replicaB := serveApp(t, cfg)
+			replicas := map[string]*httptest.Server{"A": replicaA, "B": replicaB}
+			for name, r := range replicas {
+				testkit.WaitUntil(t, "replica "+name+" ready", 10*time.Second, func(ctx context.Context) error {
+					return testkit.HTTPOK(ctx, nil, r.URL+"/readyz")
+				})
+			}
+			cookies := map[string]string{"browser 1": userSession(t, rs.Addr(), tt.userID), "browser 2": userSession(t, rs.Addr(), tt.userID)}
+			other := userSession(t, rs.Addr(), "9b3c5d7e-1f2a-4b4c-8d6e-f0a1b2c3d4e5")
+			decide := func(r *httptest.Server, cookie string) int {
+				code, err := status(t, r.Client(), authz(t, r, "forwarded", "/admin/x", cookie))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return code
+			}
+			for rn, r := range replicas {
+				for cn, c := range cookies {
+					if code := decide(r, c); code != http.StatusOK {
+						t.Fatalf("before: replica %s, %s: %d, want 200", rn, cn, code)
+					}
+				}
+			}
+			start := time.Now()
+			if err := tt.act(t.Context(), idp, tt.userID); err != nil {
+				t.Fatalf("webhook delivery: %v", err)
+			}
+			delivered := time.Since(start)
+			testkit.WaitFor(t, "both replicas refuse both cookies", func() bool {
+				for _, r := range replicas {
+					for _, c := range cookies {
+						if decide(r, c) != http.StatusUnauthorized {
+							return false
+						}
+					}
+				}
+				return true
+			})
+			t.Logf("revocation window: webhook answered after %v, every replica refused every cookie after %v", delivered, time.Since(start))
+			for rn, r := range replicas {
+				if code := decide(r, other); code != http.StatusOK {
+					t.Errorf("another user's session on replica %s: %d, want 200 (untouched)", rn, code)
+				}
+			}
+		})
+	}
+}
+
+// startIDP runs the dev IdP on 127.0.0.1, sending its webhooks to hookURL.
+func startIDP(t *testing.T, hookURL string) (*devidp.Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	idp, err := devidp.New(devidp.Config{Issuer: base, RedirectURIs: []string{"http://gw.test/oauth2/callback"}, WebhookURL: hookURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(idp.Handler())
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return idp, base
+}
+
+// serveAppOn is serveApp on a listener chosen beforehand (the IdP must know
+// the webhook URL before the App exists).
+func serveAppOn(t *testing.T, cfg *config.Config, ln net.Listener) *httptest.Server {
+	t.Helper()
+	a, err := New(Deps{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	srv := httptest.NewUnstartedServer(a.Handler())
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// userSession stores an admin-role session of userID in the Redis at addr,
+// as a login would, and returns its cookie.
+func userSession(t *testing.T, addr, userID string) string {
+	t.Helper()
+	c := session.NewRedisClient(session.Options{Addrs: []string{addr}})
+	t.Cleanup(func() { _ = c.Close() })
+	store, err := session.NewRedisStore(session.Config{Client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie, err := store.Create(context.Background(), &session.Session{
+		UserID: userID, Roles: []string{"admin"},
+		AccessToken: "at", RefreshToken: "rt", AccessExpiry: time.Now().Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cookie
+}
+
+// TestWebhookOffByDefault: without --webhook-enabled nothing is served at
+// the webhook's path, signed or not.
+func TestWebhookOffByDefault(t *testing.T) {
+	t.Parallel()
+	rs := testkit.StartRedis(t)
+	srv := serveApp(t, appConfig(t, rs.Addr(), 0))
+	req, err := http.NewRequest(http.MethodPost, srv.URL+webhook.Path, strings.NewReader(`{"event":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if code, err := status(t, srv.Client(), req); err != nil || code != http.StatusNotFound {
+		t.Fatalf("POST %s with the webhook off: %d %v, want 404", webhook.Path, code, err)
+	}
+}

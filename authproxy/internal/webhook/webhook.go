@@ -1,0 +1,335 @@
+// Package webhook receives FusionAuth's webhook events and ends the
+// sessions they revoke.
+//
+// A request is accepted only as FusionAuth (1.48 and later) signs it: the
+// X-FusionAuth-Signature-JWT header holds a JWT, signed with a key the
+// identity provider publishes in its JWKS (or with the shared HMAC key),
+// whose request_body_sha256 claim is the standard base64 SHA-256 of the raw
+// body. Anything else is refused with 401 before the body is parsed.
+//
+// Events (the body is {"event": {...}}):
+//   - jwt.refresh-token.revoke with a userId, and either no applicationId
+//     (all of the user's tokens) or this client's: every session of the
+//     user ends, on every replica (the store publishes the invalidation).
+//   - user.deactivate, user.delete (event.user.id): the same.
+//
+// An event for another tenant (when one is configured) or another
+// application, and an event type not handled, is answered 204 and changes
+// nothing. FusionAuth retries a failed delivery, so events are deduplicated
+// on their id: a duplicate is answered 204 without redoing the work (which
+// is idempotent anyway). 204 is answered only once the effect is stored;
+// when the store fails the answer is 503, so FusionAuth retries.
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
+)
+
+// Defaults for Config.
+const (
+	DefaultMaxBody = 1 << 20
+	DefaultMarkTTL = 24 * time.Hour
+	// Path is where authproxy serves the handler.
+	Path = "/webhooks/fusionauth"
+	// SignatureHeader carries FusionAuth's signature JWT.
+	SignatureHeader = "X-FusionAuth-Signature-JWT"
+	// BodyHashClaim is the signature JWT's claim holding the body's hash.
+	BodyHashClaim = "request_body_sha256"
+)
+
+// Event types handled.
+const (
+	TypeRefreshTokenRevoke = "jwt.refresh-token.revoke"
+	TypeUserDeactivate     = "user.deactivate"
+	TypeUserDelete         = "user.delete"
+)
+
+// Sessions ends a user's sessions; the session store implements it.
+type Sessions interface {
+	// DeleteUser removes every session of userID, on every replica.
+	DeleteUser(ctx context.Context, userID string) error
+}
+
+// Marks remembers the ids of events already handled.
+type Marks interface {
+	// Seen reports whether id was marked.
+	Seen(ctx context.Context, id string) (bool, error)
+	// Mark records id for ttl.
+	Mark(ctx context.Context, id string, ttl time.Duration) error
+}
+
+// Keys finds the identity provider's public key for a signature JWT's kid
+// and alg; *oidc.Provider implements it (SigningKey). An error wrapping
+// jwtauth.ErrUnknownKey refuses the request (401); any other (keys not
+// loaded, JWKS unreachable) answers 503.
+type Keys interface {
+	SigningKey(ctx context.Context, kid, alg string) (any, error)
+}
+
+// Config configures the Handler. Sessions, Marks and ClientID are
+// required, and Keys or HMACKey.
+type Config struct {
+	Sessions Sessions
+	Marks    Marks
+	// Keys verifies asymmetric signatures (RS*, PS*, ES*, EdDSA) with the
+	// IdP's published keys; nil accepts none.
+	Keys Keys
+	// HMACKey verifies HS256/384/512 signatures; nil accepts none.
+	HMACKey []byte
+	// ClientID is this application's id: a revoke for another is ignored.
+	ClientID string
+	// TenantID, when set, is the only tenant whose events act.
+	TenantID string
+	MaxBody  int64         // 0 = DefaultMaxBody
+	MarkTTL  time.Duration // how long an event id is remembered; 0 = DefaultMarkTTL
+	Logger   *slog.Logger  // nil = discard
+}
+
+// Handler is the webhook endpoint. Build it with New.
+type Handler struct {
+	cfg    Config
+	parser *jwt.Parser
+	log    *slog.Logger
+}
+
+var asymmetricAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+var hmacAlgs = []string{"HS256", "HS384", "HS512"}
+
+// New checks cfg and builds the handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Sessions == nil || cfg.Marks == nil || cfg.ClientID == "" {
+		return nil, errors.New("webhook: new: sessions, marks and client id are required")
+	}
+	if cfg.Keys == nil && len(cfg.HMACKey) == 0 {
+		return nil, errors.New("webhook: new: a key source or an HMAC key is required")
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MarkTTL <= 0 {
+		cfg.MarkTTL = DefaultMarkTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var algs []string
+	if cfg.Keys != nil {
+		algs = append(algs, asymmetricAlgs...)
+	}
+	if len(cfg.HMACKey) > 0 {
+		algs = append(algs, hmacAlgs...)
+	}
+	return &Handler{
+		cfg: cfg, log: cfg.Logger,
+		parser: jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithLeeway(time.Minute)),
+	}, nil
+}
+
+// Errors the handler maps to its answers (see status).
+var (
+	errMethod      = errors.New("method not allowed")
+	errContentType = errors.New("content type must be application/json")
+	errTooLarge    = errors.New("body too large")
+	errSignature   = errors.New("missing or invalid signature")
+	errMalformed   = errors.New("malformed event")
+	errStore       = errors.New("session store unavailable")
+	errKeys        = errors.New("signing keys unavailable")
+)
+
+// sentinels maps each refusal to its status; the answer names the
+// sentinel only, never a detail such as a key id or a store address.
+var sentinels = []struct {
+	err  error
+	code int
+}{
+	{errMethod, http.StatusMethodNotAllowed},
+	{errContentType, http.StatusUnsupportedMediaType},
+	{errTooLarge, http.StatusRequestEntityTooLarge},
+	{errSignature, http.StatusUnauthorized},
+	{errMalformed, http.StatusBadRequest},
+	{errStore, http.StatusServiceUnavailable},
+	{errKeys, http.StatusServiceUnavailable},
+}
+
+// ServeHTTP implements http.Handler; it is the one place errors become
+// answers.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	err := h.serve(w, r)
+	if err == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	code, msg := http.StatusInternalServerError, "internal error"
+	for _, s := range sentinels {
+		if errors.Is(err, s.err) {
+			code, msg = s.code, s.err.Error()
+			break
+		}
+	}
+	level := slog.LevelWarn
+	if code >= 500 {
+		level = slog.LevelError
+	}
+	h.log.Log(r.Context(), level, "webhook refused", "status", code, "error", err.Error())
+	if code == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return errMethod
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return errContentType
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return errTooLarge
+		}
+		return fmt.Errorf("%w: read body: %w", errMalformed, err)
+	}
+	if err := h.verify(r.Context(), r.Header.Get(SignatureHeader), body); err != nil {
+		return err
+	}
+	var env struct {
+		Event *Event `json:"event"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || env.Event == nil || env.Event.ID == "" || env.Event.Type == "" {
+		return errMalformed
+	}
+	return h.handle(r.Context(), env.Event)
+}
+
+// verify checks the signature JWT and that it names body's hash. A key
+// the provider does not publish is a bad signature (401); keys not loaded
+// yet, or not fetchable, are the provider's outage (503: FusionAuth
+// retries).
+func (h *Handler) verify(ctx context.Context, sig string, body []byte) error {
+	if sig == "" {
+		return fmt.Errorf("%w: no %s header", errSignature, SignatureHeader)
+	}
+	claims := jwt.MapClaims{}
+	var keyErr error
+	if _, err := h.parser.ParseWithClaims(sig, claims, func(t *jwt.Token) (any, error) {
+		alg := t.Method.Alg()
+		if _, ok := t.Method.(*jwt.SigningMethodHMAC); ok {
+			return h.cfg.HMACKey, nil // the parser admits HS* only with a key
+		}
+		kid, _ := t.Header["kid"].(string)
+		k, err := h.cfg.Keys.SigningKey(ctx, kid, alg)
+		keyErr = err
+		return k, err
+	}); err != nil {
+		if keyErr != nil && !errors.Is(keyErr, jwtauth.ErrUnknownKey) {
+			return fmt.Errorf("%w: %w", errKeys, keyErr)
+		}
+		return fmt.Errorf("%w: %w", errSignature, err)
+	}
+	want, ok := claims[BodyHashClaim].(string)
+	if !ok {
+		return fmt.Errorf("%w: no %s claim", errSignature, BodyHashClaim)
+	}
+	sum := sha256.Sum256(body)
+	got := base64.StdEncoding.EncodeToString(sum[:])
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return fmt.Errorf("%w: body does not match its signature", errSignature)
+	}
+	return nil
+}
+
+// Event is a FusionAuth event, the fields this package reads.
+type Event struct {
+	ID            string `json:"id"`
+	Type          string `json:"type"`
+	CreateInstant int64  `json:"createInstant"`
+	TenantID      string `json:"tenantId"`
+	ApplicationID string `json:"applicationId,omitempty"`
+	UserID        string `json:"userId,omitempty"`
+	User          *User  `json:"user,omitempty"`
+}
+
+// User is an event's user, the fields this package reads.
+type User struct {
+	ID string `json:"id"`
+}
+
+// handle acts on a verified event.
+func (h *Handler) handle(ctx context.Context, e *Event) error {
+	log := h.log.With("event_id", e.ID, "event_type", e.Type)
+	if h.cfg.TenantID != "" && e.TenantID != h.cfg.TenantID {
+		log.Info("webhook event for another tenant ignored", "tenant_id", e.TenantID)
+		return nil
+	}
+	user, why := h.target(e)
+	if user == "" {
+		log.Log(ctx, why.level, "webhook event ignored", "reason", why.reason)
+		return nil
+	}
+	seen, err := h.cfg.Marks.Seen(ctx, e.ID)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errStore, err)
+	}
+	if seen {
+		log.Info("webhook event already handled")
+		return nil
+	}
+	if err := h.cfg.Sessions.DeleteUser(ctx, user); err != nil {
+		return fmt.Errorf("%w: %w", errStore, err)
+	}
+	// The sessions are gone; a failed mark only means a redelivery redoes
+	// the (idempotent) deletion.
+	if err := h.cfg.Marks.Mark(ctx, e.ID, h.cfg.MarkTTL); err != nil {
+		log.Warn("webhook event handled but not marked", "error", err.Error())
+	}
+	log.Info("webhook event ended the user's sessions", "user_id", user)
+	return nil
+}
+
+type ignored struct {
+	level  slog.Level
+	reason string
+}
+
+// target is the user whose sessions e ends, or "" and why none.
+func (h *Handler) target(e *Event) (string, ignored) {
+	switch e.Type {
+	case TypeRefreshTokenRevoke:
+		switch {
+		case e.ApplicationID != "" && e.ApplicationID != h.cfg.ClientID:
+			return "", ignored{slog.LevelInfo, "another application"}
+		case e.UserID == "":
+			// All of this application's tokens: not handled yet.
+			return "", ignored{slog.LevelWarn, "application-wide revoke not handled"}
+		}
+		return e.UserID, ignored{}
+	case TypeUserDeactivate, TypeUserDelete:
+		if e.User == nil || e.User.ID == "" {
+			return "", ignored{slog.LevelWarn, "no user id"}
+		}
+		return e.User.ID, ignored{}
+	}
+	return "", ignored{slog.LevelDebug, "event type not handled"}
+}

@@ -1,0 +1,320 @@
+package webhook_test
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
+)
+
+const (
+	clientID = "app-1"
+	tenantID = "tenant-1"
+	kid      = "key-1"
+)
+
+var rsaKey = func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// keys is the IdP's JWKS: one RSA key, bound to RS256; down, it is not
+// loaded.
+type keys struct{ down bool }
+
+func (k keys) SigningKey(_ context.Context, id, alg string) (any, error) {
+	switch {
+	case k.down:
+		return nil, errors.New("jwks not loaded")
+	case id != kid || alg != "RS256":
+		return nil, fmt.Errorf("%w: no such key", jwtauth.ErrUnknownKey)
+	}
+	return &rsaKey.PublicKey, nil
+}
+
+// store records DeleteUser calls and marks; down fails both.
+type store struct {
+	mu      sync.Mutex
+	down    bool
+	deleted []string
+	marks   map[string]bool
+}
+
+var errDown = errors.New("store down")
+
+func (s *store) DeleteUser(_ context.Context, user string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return errDown
+	}
+	s.deleted = append(s.deleted, user)
+	return nil
+}
+
+func (s *store) Seen(_ context.Context, id string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return false, errDown
+	}
+	return s.marks[id], nil
+}
+
+func (s *store) Mark(_ context.Context, id string, _ time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return errDown
+	}
+	s.marks[id] = true
+	return nil
+}
+
+func event(id, typ string, fields map[string]any) []byte {
+	e := map[string]any{"id": id, "type": typ, "createInstant": 1764500000000, "tenantId": tenantID}
+	for k, v := range fields {
+		e[k] = v
+	}
+	b, err := json.Marshal(map[string]any{"event": e})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func bodyHash(body []byte) string {
+	s := sha256.Sum256(body)
+	return base64.StdEncoding.EncodeToString(s[:])
+}
+
+// sign is FusionAuth's signature header for body: RS256 with kid.
+func sign(t *testing.T, body []byte) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(body)})
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestHandler(t *testing.T) {
+	t.Parallel()
+	revokeAll := event("e-revoke", webhook.TypeRefreshTokenRevoke, map[string]any{"userId": "u1"})
+	pubDER, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		method   string
+		ctype    string
+		body     []byte
+		sig      func(t *testing.T, body []byte) string // nil = sign
+		hmac     []byte
+		tenant   string
+		premark  string
+		down     bool
+		keysDown bool
+		want     int
+		wantUser []string
+	}{
+		{name: "revoke all of a user's tokens", body: revokeAll, want: 204, wantUser: []string{"u1"}},
+		{name: "revoke for this application", body: event("e2", webhook.TypeRefreshTokenRevoke, map[string]any{"userId": "u1", "applicationId": clientID, "refreshToken": "rt"}), want: 204, wantUser: []string{"u1"}},
+		{name: "user deactivate", body: event("e3", webhook.TypeUserDeactivate, map[string]any{"user": map[string]any{"id": "u2", "active": false}}), want: 204, wantUser: []string{"u2"}},
+		{name: "user delete", body: event("e4", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}}), want: 204, wantUser: []string{"u3"}},
+		{name: "content type with charset", ctype: "application/json; charset=UTF-8", body: revokeAll, want: 204, wantUser: []string{"u1"}},
+		{name: "unsigned", body: revokeAll, sig: func(*testing.T, []byte) string { return "" }, want: 401},
+		{name: "bad signature", body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			s := sign(t, b)
+			return s[:len(s)-4] + "AAAA"
+		}, want: 401},
+		{name: "body tampered", body: revokeAll, sig: func(t *testing.T, _ []byte) string {
+			return sign(t, event("e-revoke", webhook.TypeRefreshTokenRevoke, map[string]any{"userId": "someone-else"}))
+		}, want: 401},
+		{name: "no body hash claim", body: revokeAll, sig: func(t *testing.T, _ []byte) string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"sub": "x"})
+			tok.Header["kid"] = kid
+			s, err := tok.SignedString(rsaKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, want: 401},
+		{name: "alg none", body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			s, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b)}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, want: 401},
+		{name: "HS256 signed with the RSA public key", body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b)})
+			tok.Header["kid"] = kid
+			s, err := tok.SignedString(pubDER)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, want: 401},
+		{name: "HMAC key configured", hmac: []byte(strings.Repeat("k", 32)), body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b)}).SignedString([]byte(strings.Repeat("k", 32)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, want: 204, wantUser: []string{"u1"}},
+		{name: "HMAC with another key", hmac: []byte(strings.Repeat("k", 32)), body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b)}).SignedString([]byte(strings.Repeat("x", 32)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, want: 401},
+		{name: "expired signature", body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b), "exp": time.Now().Add(-time.Hour).Unix()})
+			tok.Header["kid"] = kid
+			s, err := tok.SignedString(rsaKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, want: 401},
+		{name: "oversized", body: event("e5", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}, "pad": strings.Repeat("x", webhook.DefaultMaxBody)}), want: 413},
+		{name: "wrong method", method: http.MethodGet, body: nil, want: 405},
+		{name: "wrong content type", ctype: "text/plain", body: revokeAll, want: 415},
+		{name: "malformed json", body: []byte(`{"event":`), want: 400},
+		{name: "no event id", body: []byte(`{"event":{"type":"user.delete","user":{"id":"u3"}}}`), want: 400},
+		{name: "wrong tenant", tenant: "tenant-2", body: revokeAll, want: 204},
+		{name: "expected tenant", tenant: tenantID, body: revokeAll, want: 204, wantUser: []string{"u1"}},
+		{name: "other application", body: event("e6", webhook.TypeRefreshTokenRevoke, map[string]any{"userId": "u1", "applicationId": "app-2"}), want: 204},
+		{name: "application-wide revoke", body: event("e7", webhook.TypeRefreshTokenRevoke, map[string]any{"applicationId": clientID}), want: 204},
+		{name: "duplicate id", premark: "e-revoke", body: revokeAll, want: 204},
+		{name: "store down", down: true, body: revokeAll, want: 503},
+		{name: "keys not loaded", keysDown: true, body: revokeAll, want: 503},
+		{name: "unknown kid", body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b)})
+			tok.Header["kid"] = "other"
+			s, err := tok.SignedString(rsaKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, want: 401},
+		{name: "unknown type", body: event("e8", "user.login.success", map[string]any{"user": map[string]any{"id": "u1"}}), want: 204},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := &store{down: tt.down, marks: map[string]bool{}}
+			if tt.premark != "" {
+				st.marks[tt.premark] = true
+			}
+			h, err := webhook.New(webhook.Config{
+				Sessions: st, Marks: st, Keys: keys{down: tt.keysDown}, HMACKey: tt.hmac,
+				ClientID: clientID, TenantID: tt.tenant,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			method := cmp.Or(tt.method, http.MethodPost)
+			r := httptest.NewRequest(method, "/webhooks/fusionauth", strings.NewReader(string(tt.body)))
+			r.Header.Set("Content-Type", cmp.Or(tt.ctype, "application/json"))
+			sig := sign
+			if tt.sig != nil {
+				sig = tt.sig
+			}
+			if s := sig(t, tt.body); s != "" {
+				r.Header.Set(webhook.SignatureHeader, s)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Fatalf("status %d, want %d; body %s", w.Code, tt.want, w.Body)
+			}
+			if !slices.Equal(st.deleted, tt.wantUser) {
+				t.Fatalf("deleted users %v, want %v", st.deleted, tt.wantUser)
+			}
+			if id := eventID(tt.body); tt.want == 204 && len(tt.wantUser) > 0 && !st.marks[id] {
+				t.Fatalf("event %q handled but not marked", id)
+			}
+			if w.Code >= 400 && !strings.Contains(w.Body.String(), `"error"`) {
+				t.Fatalf("refusal without an error body: %s", w.Body)
+			}
+		})
+	}
+}
+
+func eventID(body []byte) string {
+	var env struct {
+		Event struct {
+			ID string `json:"id"`
+		} `json:"event"`
+	}
+	_ = json.Unmarshal(body, &env)
+	return env.Event.ID
+}
+
+// TestDuplicateFlood: a redelivered event does its work once, however often
+// it arrives.
+func TestDuplicateFlood(t *testing.T) {
+	t.Parallel()
+	st := &store{marks: map[string]bool{}}
+	h, err := webhook.New(webhook.Config{Sessions: st, Marks: st, Keys: keys{}, ClientID: clientID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := event("e-dup", webhook.TypeUserDeactivate, map[string]any{"user": map[string]any{"id": "u1"}})
+	sig := sign(t, body)
+	for range 100 {
+		r := httptest.NewRequest(http.MethodPost, "/webhooks/fusionauth", strings.NewReader(string(body)))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set(webhook.SignatureHeader, sig)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusNoContent {
+			t.Fatalf("status %d, want 204", w.Code)
+		}
+	}
+	if len(st.deleted) != 1 {
+		t.Fatalf("DeleteUser called %d times for 100 deliveries, want 1", len(st.deleted))
+	}
+}
+
+func TestNewRequires(t *testing.T) {
+	t.Parallel()
+	st := &store{}
+	for name, cfg := range map[string]webhook.Config{
+		"no key":       {Sessions: st, Marks: st, ClientID: clientID},
+		"no sessions":  {Marks: st, Keys: keys{}, ClientID: clientID},
+		"no marks":     {Sessions: st, Keys: keys{}, ClientID: clientID},
+		"no client id": {Sessions: st, Marks: st, Keys: keys{}},
+	} {
+		if _, err := webhook.New(cfg); err == nil {
+			t.Errorf("%s: New succeeded", name)
+		}
+	}
+}
