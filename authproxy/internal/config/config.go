@@ -91,7 +91,7 @@ type Config struct {
 	// Rules is the parsed rules file.
 	Rules *policy.Rules `json:"-"`
 	// RulesReload polls RulesFile every RulesReloadInterval and swaps in
-	// a changed file's rules once they pass LoadRules.
+	// a changed file's rules once they pass ParseRules.
 	RulesReload         bool
 	RulesReloadInterval time.Duration
 

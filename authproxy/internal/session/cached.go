@@ -274,12 +274,16 @@ func (c *Cached) Delete(ctx context.Context, cookie string) error {
 	return err
 }
 
-// DeleteUser implements Store.
+// DeleteUser implements Store. Unlike a logout, a revocation is only done
+// when every replica has been told: a failed publish is returned (wrapping
+// ErrUnavailable), so a caller that must be sure (a webhook) fails and is
+// retried; a retry deletes nothing new and publishes again.
 func (c *Cached) DeleteUser(ctx context.Context, userID string) error {
 	err := c.inner.DeleteUser(ctx, userID)
 	c.dropUser(userTag(userID))
-	c.published(ctx, c.inval.User(ctx, userID))
-	return err
+	pubErr := c.inval.User(ctx, userID)
+	c.published(ctx, pubErr)
+	return errors.Join(err, pubErr)
 }
 
 // Lock implements Store.

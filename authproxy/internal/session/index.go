@@ -97,10 +97,16 @@ func (s *RedisStore) DeleteSession(ctx context.Context, userID, id string) error
 	return nil
 }
 
-// DeleteUserSessions deletes every session in userID's index, then exactly
-// those members leave the index (a session created meanwhile stays indexed,
-// and live). It returns the ids of the sessions whose record existed (those
-// it ended), by absolute expiry.
+// DeleteUserSessions deletes every session in userID's index (record and
+// refresh lock), then removes from the index exactly the members whose
+// record it deleted. It returns their ids (the sessions it ended), by
+// absolute expiry.
+//
+// A member whose record did not exist stays indexed: it may be a session
+// whose Create has written its index entry but not yet its record (two
+// slots, no transaction), and removing the entry would leave that session
+// live and unindexed, out of reach of every later revocation. Members of
+// records that expired leave the index by their score (Create trims it).
 func (s *RedisStore) DeleteUserSessions(ctx context.Context, userID string) ([]string, error) {
 	idx := s.userKey(userID)
 	tags, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
@@ -112,22 +118,27 @@ func (s *RedisStore) DeleteUserSessions(ctx context.Context, userID string) ([]s
 	}
 	records := make([]*redis.IntCmd, len(tags))
 	_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		members := make([]any, len(tags))
 		for i, t := range tags {
-			// One DEL per session: the keys live in different slots.
+			// One DEL per key: the sessions live in different slots.
 			records[i] = pipe.Del(ctx, s.sessionKeyFromTag(t))
-			members[i] = t
+			pipe.Del(ctx, s.lockKeyFromTag(t))
 		}
-		pipe.ZRem(ctx, idx, members...)
 		return nil
 	})
 	if err != nil {
 		return nil, storeErr("delete user", err)
 	}
 	var ended []string
+	var members []any
 	for i, r := range records {
 		if r.Val() > 0 {
 			ended = append(ended, tags[i])
+			members = append(members, tags[i])
+		}
+	}
+	if len(members) > 0 {
+		if err := s.rdb.ZRem(ctx, idx, members...).Err(); err != nil {
+			return ended, storeErr("delete user", err)
 		}
 	}
 	return ended, nil

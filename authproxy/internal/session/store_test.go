@@ -427,3 +427,31 @@ func TestCachedIgnoresHealthProbes(t *testing.T) {
 		t.Fatalf("Load after probes = %v, %v; want the cached v1", got, err)
 	}
 }
+
+// TestCachedDeleteUserReportsUnpublished: a revocation whose invalidation
+// could not be published is reported (wrapping ErrUnavailable), so a caller
+// that must be sure every replica dropped the sessions (a webhook) fails
+// and is retried; the sessions themselves are deleted all the same.
+func TestCachedDeleteUserReportsUnpublished(t *testing.T) {
+	t.Parallel()
+	data, _ := miniClient(t)
+	store := newStore(t, data, sessiontest.Options{Lifetime: time.Hour, IdleTimeout: time.Hour})
+	pubsub := miniredis.RunT(t)
+	cached, err := session.NewCached(session.CacheConfig{Store: store, Client: newClient(t, pubsub.Addr())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cached.Close() })
+	cookie, err := store.Create(t.Context(), &session.Session{UserID: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubsub.Close() // the invalidation channel is gone; the data is not
+
+	if err := cached.DeleteUser(t.Context(), "alice"); !errors.Is(err, session.ErrUnavailable) {
+		t.Fatalf("DeleteUser with the channel down = %v; want an error wrapping ErrUnavailable", err)
+	}
+	if _, err := store.Load(t.Context(), cookie); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Load after DeleteUser = %v; want ErrNotFound (the delete itself succeeded)", err)
+	}
+}
