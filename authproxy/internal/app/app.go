@@ -121,7 +121,8 @@ func New(d Deps) (*App, error) {
 // newWebhook is FusionAuth's webhook handler when cfg enables it (nil
 // otherwise): events end sessions through store (the cached store, which
 // tells every replica), event ids are remembered in Redis, and signatures
-// are verified with the provider's published keys and the HMAC key if set.
+// are verified with the provider's published keys or, when an HMAC key is
+// set, with that key only.
 func newWebhook(cfg *config.Config, store session.Store, rdb redis.UniversalClient, keys webhook.Keys, log *slog.Logger) (http.Handler, error) {
 	if !cfg.WebhookEnabled {
 		return nil, nil

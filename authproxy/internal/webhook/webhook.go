@@ -5,7 +5,12 @@
 // X-FusionAuth-Signature-JWT header holds a JWT, signed with a key the
 // identity provider publishes in its JWKS (or with the shared HMAC key),
 // whose request_body_sha256 claim is the standard base64 SHA-256 of the raw
-// body. Anything else is refused with 401 before the body is parsed.
+// body. Anything else is refused with 401 before the body is parsed; a
+// request whose header is empty or not a compact JWT is refused before its
+// body is read. With an HMAC key configured only HS256/384/512 signatures
+// are accepted (FusionAuth signs a webhook with the one key configured for
+// it); without one, only the provider's published keys. A signature whose
+// exp or iat (when present) is out of time is refused.
 //
 // Events (the body is {"event": {...}}):
 //   - jwt.refresh-token.revoke with a userId, and either no applicationId
@@ -18,7 +23,17 @@
 // nothing. FusionAuth retries a failed delivery, so events are deduplicated
 // on their id: a duplicate is answered 204 without redoing the work (which
 // is idempotent anyway). 204 is answered only once the effect is stored;
-// when the store fails the answer is 503, so FusionAuth retries.
+// when the store fails the answer is 503, so FusionAuth retries. The effect
+// runs to completion (bounded by EffectTimeout) even when FusionAuth hangs
+// up.
+//
+// The signature JWT carries no freshness of its own and an event id is
+// remembered only MarkTTL, so a replayed delivery could act again once its
+// mark expired: an event whose createInstant (milliseconds since the epoch)
+// is missing, older than MarkTTL less a margin (StaleMargin, at most half
+// of MarkTTL), or more than MaxFuture ahead of the clock is stale. A stale
+// event is answered 204 (FusionAuth stops retrying it), logged at WARN
+// "stale event" and changes nothing.
 package webhook
 
 import (
@@ -33,6 +48,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -50,6 +66,14 @@ const (
 	SignatureHeader = "X-FusionAuth-Signature-JWT"
 	// BodyHashClaim is the signature JWT's claim holding the body's hash.
 	BodyHashClaim = "request_body_sha256"
+	// StaleMargin: an event older than MarkTTL less this (or less half of
+	// MarkTTL, if smaller) is stale, so it is refused while its mark, if
+	// any, still stands.
+	StaleMargin = time.Hour
+	// MaxFuture: an event created further ahead of the clock is stale.
+	MaxFuture = 5 * time.Minute
+	// EffectTimeout bounds an event's effect (dedupe check, deletion, mark).
+	EffectTimeout = 5 * time.Second
 )
 
 // Event types handled.
@@ -87,17 +111,19 @@ type Config struct {
 	Sessions Sessions
 	Marks    Marks
 	// Keys verifies asymmetric signatures (RS*, PS*, ES*, EdDSA) with the
-	// IdP's published keys; nil accepts none.
+	// IdP's published keys; unused when HMACKey is set.
 	Keys Keys
-	// HMACKey verifies HS256/384/512 signatures; nil accepts none.
+	// HMACKey verifies HS256/384/512 signatures; when set, these are the
+	// only ones accepted. Nil accepts none.
 	HMACKey []byte
 	// ClientID is this application's id: a revoke for another is ignored.
 	ClientID string
 	// TenantID, when set, is the only tenant whose events act.
 	TenantID string
-	MaxBody  int64         // 0 = DefaultMaxBody
-	MarkTTL  time.Duration // how long an event id is remembered; 0 = DefaultMarkTTL
-	Logger   *slog.Logger  // nil = discard
+	MaxBody  int64            // 0 = DefaultMaxBody
+	MarkTTL  time.Duration    // how long an event id is remembered; 0 = DefaultMarkTTL
+	Logger   *slog.Logger     // nil = discard
+	Now      func() time.Time // the clock; nil = time.Now
 }
 
 // Handler is the webhook endpoint. Build it with New.
@@ -128,16 +154,19 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	var algs []string
-	if cfg.Keys != nil {
-		algs = append(algs, asymmetricAlgs...)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
+	// FusionAuth signs a webhook with the one key configured for it: an
+	// HMAC key, when one is set, is the only signature accepted.
+	algs := asymmetricAlgs
 	if len(cfg.HMACKey) > 0 {
-		algs = append(algs, hmacAlgs...)
+		algs = hmacAlgs
 	}
 	return &Handler{
 		cfg: cfg, log: cfg.Logger,
-		parser: jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithLeeway(time.Minute)),
+		parser: jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithLeeway(time.Minute),
+			jwt.WithIssuedAt(), jwt.WithTimeFunc(cfg.Now)),
 	}, nil
 }
 
@@ -204,6 +233,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return errContentType
 	}
+	sig := r.Header.Get(SignatureHeader)
+	if err := compactJWT(sig); err != nil {
+		return err // before reading up to MaxBody of an unsigned request
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -211,7 +244,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		return fmt.Errorf("%w: read body: %w", errMalformed, err)
 	}
-	if err := h.verify(r.Context(), r.Header.Get(SignatureHeader), body); err != nil {
+	if err := h.verify(r.Context(), sig, body); err != nil {
 		return err
 	}
 	var env struct {
@@ -220,7 +253,23 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(body, &env); err != nil || env.Event == nil || env.Event.ID == "" || env.Event.Type == "" {
 		return errMalformed
 	}
-	return h.handle(r.Context(), env.Event)
+	// The effect must not be cut short by FusionAuth hanging up: the
+	// sessions would survive a deletion answered by no one.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), EffectTimeout)
+	defer cancel()
+	return h.handle(ctx, env.Event)
+}
+
+// compactJWT refuses a signature header that is empty or not a compact JWT
+// (three dot-separated parts).
+func compactJWT(sig string) error {
+	if sig == "" {
+		return fmt.Errorf("%w: no %s header", errSignature, SignatureHeader)
+	}
+	if strings.Count(sig, ".") != 2 {
+		return fmt.Errorf("%w: %s is not a compact JWT", errSignature, SignatureHeader)
+	}
+	return nil
 }
 
 // verify checks the signature JWT and that it names body's hash. A key
@@ -228,9 +277,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 // yet, or not fetchable, are the provider's outage (503: FusionAuth
 // retries).
 func (h *Handler) verify(ctx context.Context, sig string, body []byte) error {
-	if sig == "" {
-		return fmt.Errorf("%w: no %s header", errSignature, SignatureHeader)
-	}
 	claims := jwt.MapClaims{}
 	var keyErr error
 	if _, err := h.parser.ParseWithClaims(sig, claims, func(t *jwt.Token) (any, error) {
@@ -279,6 +325,10 @@ type User struct {
 // handle acts on a verified event.
 func (h *Handler) handle(ctx context.Context, e *Event) error {
 	log := h.log.With("event_id", e.ID, "event_type", e.Type)
+	if why := h.stale(e); why != "" {
+		log.Warn("stale event", "reason", why, "create_instant", e.CreateInstant)
+		return nil
+	}
 	if h.cfg.TenantID != "" && e.TenantID != h.cfg.TenantID {
 		log.Info("webhook event for another tenant ignored", "tenant_id", e.TenantID)
 		return nil
@@ -306,6 +356,21 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 	}
 	log.Info("webhook event ended the user's sessions", "user_id", user)
 	return nil
+}
+
+// stale says why e is too old, too new or undated to act on, or "".
+func (h *Handler) stale(e *Event) string {
+	if e.CreateInstant <= 0 {
+		return "no createInstant"
+	}
+	age := h.cfg.Now().Sub(time.UnixMilli(e.CreateInstant))
+	switch {
+	case age > h.cfg.MarkTTL-min(StaleMargin, h.cfg.MarkTTL/2):
+		return "older than its dedupe mark lives"
+	case age < -MaxFuture:
+		return "created in the future"
+	}
+	return ""
 }
 
 type ignored struct {

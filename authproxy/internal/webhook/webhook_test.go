@@ -31,6 +31,14 @@ const (
 	kid      = "key-1"
 )
 
+// created is the events' createInstant; now is the handler's clock, a
+// minute later.
+const created = 1764500000000
+
+var now = time.UnixMilli(created).Add(time.Minute)
+
+func clock() time.Time { return now }
+
 var rsaKey = func() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -40,13 +48,15 @@ var rsaKey = func() *rsa.PrivateKey {
 }()
 
 // keys is the IdP's JWKS: one RSA key, bound to RS256; down, it is not
-// loaded.
-type keys struct{ down bool }
+// loaded; unreachable, an unknown kid could not be refetched.
+type keys struct{ down, unreachable bool }
 
 func (k keys) SigningKey(_ context.Context, id, alg string) (any, error) {
 	switch {
 	case k.down:
 		return nil, errors.New("jwks not loaded")
+	case k.unreachable && id != kid:
+		return nil, fmt.Errorf("%w: refetch failed", jwtauth.ErrNotReady)
 	case id != kid || alg != "RS256":
 		return nil, fmt.Errorf("%w: no such key", jwtauth.ErrUnknownKey)
 	}
@@ -63,11 +73,14 @@ type store struct {
 
 var errDown = errors.New("store down")
 
-func (s *store) DeleteUser(_ context.Context, user string) error {
+func (s *store) DeleteUser(ctx context.Context, user string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
 		return errDown
+	}
+	if err := ctx.Err(); err != nil {
+		return err // a store call on a dead context fails
 	}
 	s.deleted = append(s.deleted, user)
 	return nil
@@ -93,8 +106,12 @@ func (s *store) Mark(_ context.Context, id string, _ time.Duration) error {
 }
 
 func event(id, typ string, fields map[string]any) []byte {
-	e := map[string]any{"id": id, "type": typ, "createInstant": 1764500000000, "tenantId": tenantID}
+	e := map[string]any{"id": id, "type": typ, "createInstant": created, "tenantId": tenantID}
 	for k, v := range fields {
+		if v == nil {
+			delete(e, k)
+			continue
+		}
 		e[k] = v
 	}
 	b, err := json.Marshal(map[string]any{"event": e})
@@ -112,7 +129,13 @@ func bodyHash(body []byte) string {
 // sign is FusionAuth's signature header for body: RS256 with kid.
 func sign(t *testing.T, body []byte) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(body)})
+	return signClaims(t, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(body)})
+}
+
+// signClaims signs c as FusionAuth does: RS256 with kid.
+func signClaims(t *testing.T, c jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
 	tok.Header["kid"] = kid
 	s, err := tok.SignedString(rsaKey)
 	if err != nil {
@@ -139,6 +162,7 @@ func TestHandler(t *testing.T) {
 		premark  string
 		down     bool
 		keysDown bool
+		keysGone bool // JWKS unreachable
 		want     int
 		wantUser []string
 	}{
@@ -195,14 +219,22 @@ func TestHandler(t *testing.T) {
 			return s
 		}, want: 401},
 		{name: "expired signature", body: revokeAll, sig: func(t *testing.T, b []byte) string {
-			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b), "exp": time.Now().Add(-time.Hour).Unix()})
-			tok.Header["kid"] = kid
-			s, err := tok.SignedString(rsaKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+			return signClaims(t, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b), "exp": now.Add(-time.Hour).Unix()})
 		}, want: 401},
+		{name: "signature issued in the future", body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			return signClaims(t, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b), "iat": now.Add(time.Hour).Unix()})
+		}, want: 401},
+		{name: "signature issued now", body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			return signClaims(t, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b), "iat": now.Unix()})
+		}, want: 204, wantUser: []string{"u1"}},
+		{name: "HMAC key configured, RS256 refused", hmac: []byte(strings.Repeat("k", 32)), body: revokeAll, want: 401},
+		{name: "signature not a compact JWT", body: revokeAll, sig: func(*testing.T, []byte) string { return "abc.def" }, want: 401},
+		{name: "no createInstant", body: event("e-s1", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}, "createInstant": nil}), want: 204},
+		{name: "createInstant 0", body: event("e-s2", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}, "createInstant": 0}), want: 204},
+		{name: "older than its mark lives less the margin", body: event("e-s3", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}, "createInstant": now.Add(-webhook.DefaultMarkTTL + webhook.StaleMargin - time.Second).UnixMilli()}), want: 204},
+		{name: "just within the window", body: event("e-s4", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}, "createInstant": now.Add(-webhook.DefaultMarkTTL + webhook.StaleMargin + time.Second).UnixMilli()}), want: 204, wantUser: []string{"u3"}},
+		{name: "created in the future", body: event("e-s5", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}, "createInstant": now.Add(webhook.MaxFuture + time.Second).UnixMilli()}), want: 204},
+		{name: "slightly ahead of the clock", body: event("e-s6", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}, "createInstant": now.Add(webhook.MaxFuture - time.Second).UnixMilli()}), want: 204, wantUser: []string{"u3"}},
 		{name: "oversized", body: event("e5", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}, "pad": strings.Repeat("x", webhook.DefaultMaxBody)}), want: 413},
 		{name: "wrong method", method: http.MethodGet, body: nil, want: 405},
 		{name: "wrong content type", ctype: "text/plain", body: revokeAll, want: 415},
@@ -224,6 +256,15 @@ func TestHandler(t *testing.T) {
 			}
 			return s
 		}, want: 401},
+		{name: "rotated kid, JWKS unreachable", keysGone: true, body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b)})
+			tok.Header["kid"] = "rotated"
+			s, err := tok.SignedString(rsaKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, want: 503},
 		{name: "unknown type", body: event("e8", "user.login.success", map[string]any{"user": map[string]any{"id": "u1"}}), want: 204},
 	}
 	for _, tt := range tests {
@@ -234,8 +275,8 @@ func TestHandler(t *testing.T) {
 				st.marks[tt.premark] = true
 			}
 			h, err := webhook.New(webhook.Config{
-				Sessions: st, Marks: st, Keys: keys{down: tt.keysDown}, HMACKey: tt.hmac,
-				ClientID: clientID, TenantID: tt.tenant,
+				Sessions: st, Marks: st, Keys: keys{down: tt.keysDown, unreachable: tt.keysGone}, HMACKey: tt.hmac,
+				ClientID: clientID, TenantID: tt.tenant, Now: clock,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -283,7 +324,7 @@ func eventID(body []byte) string {
 func TestDuplicateFlood(t *testing.T) {
 	t.Parallel()
 	st := &store{marks: map[string]bool{}}
-	h, err := webhook.New(webhook.Config{Sessions: st, Marks: st, Keys: keys{}, ClientID: clientID})
+	h, err := webhook.New(webhook.Config{Sessions: st, Marks: st, Keys: keys{}, ClientID: clientID, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,6 +356,58 @@ func TestNewRequires(t *testing.T) {
 	} {
 		if _, err := webhook.New(cfg); err == nil {
 			t.Errorf("%s: New succeeded", name)
+		}
+	}
+}
+
+// TestEffectOutlivesTheRequest: FusionAuth hanging up does not cut the
+// deletion short.
+func TestEffectOutlivesTheRequest(t *testing.T) {
+	t.Parallel()
+	st := &store{marks: map[string]bool{}}
+	h, err := webhook.New(webhook.Config{Sessions: st, Marks: st, Keys: keys{}, ClientID: clientID, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := event("e-gone", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u1"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client is gone
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, webhook.Path, strings.NewReader(string(body)))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(webhook.SignatureHeader, sign(t, body))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusNoContent || !slices.Equal(st.deleted, []string{"u1"}) || !st.marks["e-gone"] {
+		t.Fatalf("status %d, deleted %v, marked %v; want 204, [u1], true", w.Code, st.deleted, st.marks["e-gone"])
+	}
+}
+
+// unread fails the test when read.
+type unread struct{ t *testing.T }
+
+func (u unread) Read([]byte) (int, error) {
+	u.t.Error("body read before the signature header was checked")
+	return 0, errors.New("read")
+}
+
+// TestUnsignedBodyNotRead: a request without a compact JWT signature is
+// refused before its body is read.
+func TestUnsignedBodyNotRead(t *testing.T) {
+	t.Parallel()
+	h, err := webhook.New(webhook.Config{Sessions: &store{}, Marks: &store{}, Keys: keys{}, ClientID: clientID, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []string{"", "not-a-jwt", "a.b", "a.b.c.d"} {
+		r := httptest.NewRequest(http.MethodPost, webhook.Path, unread{t})
+		r.Header.Set("Content-Type", "application/json")
+		if sig != "" {
+			r.Header.Set(webhook.SignatureHeader, sig)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("signature %q: status %d, want 401", sig, w.Code)
 		}
 	}
 }

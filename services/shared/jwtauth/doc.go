@@ -20,7 +20,11 @@
 //   - a JWKS URL: fetched in New, refreshed in the background every
 //     JWKSRefresh (default 5m), refetched when a token names an unknown kid
 //     (at most once per JWKSRefetch, default 30 s, per issuer; concurrent
-//     misses share one fetch).
+//     misses share one fetch). A kid that fetch (or, within JWKSRefetch, the
+//     last one) does not find is ErrUnknownKey; when the endpoint could not
+//     be reached (network error, timeout, status other than 200) it is
+//     ErrNotReady, since a rotated key may be missing only for the outage.
+//     The Middleware answers both with 401.
 //     A failed or garbage answer (not a key set, no usable signature key)
 //     never replaces the last good key set, and neither does one that an
 //     https URL redirected to plain http. Bodies over 1 MiB are refused and

@@ -32,7 +32,8 @@ var (
 	ErrIDToken = errors.New("jwtauth: id_token is not an access token")
 	// ErrTooLarge: the token exceeds MaxTokenSize.
 	ErrTooLarge = errors.New("jwtauth: token too large")
-	// ErrNotReady: an issuer's key set has never been loaded.
+	// ErrNotReady: an issuer's key set has never been loaded, or a token's
+	// kid is not in it and the key set could not be refetched.
 	ErrNotReady = errors.New("jwtauth: keys not loaded")
 	// ErrConfig: the configuration or an issuer spec is invalid.
 	ErrConfig = errors.New("jwtauth: invalid config")

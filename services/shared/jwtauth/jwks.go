@@ -2,6 +2,7 @@ package jwtauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,14 +39,20 @@ type jwksSource struct {
 
 	keys atomic.Pointer[keySet] // nil until the first good fetch
 
-	mu           sync.Mutex // serialises fetches; guards lastOnDemand
+	mu           sync.Mutex // serialises fetches; guards lastOnDemand, lastErr
 	lastOnDemand time.Time
+	lastErr      error // the last fetch's failure to reach the endpoint, or nil
 }
 
 // lookup returns the key for kid and alg, refetching the key set at most once
 // per DefaultJWKSRefetch when the kid is unknown. It fails closed.
 // A token without a kid, or a key without one, matches only when the set
 // holds a single key for the token's alg (see keySet.only).
+// A kid missing from a key set fetched just now (or by the last fetch, when
+// the rate limit skips the refetch) is ErrUnknownKey; when that fetch could
+// not reach the endpoint (network error, status other than 200) the key may
+// well exist, so the error is ErrNotReady. A garbage answer keeps the last
+// good key set and, like a good one, decides that the kid is unknown.
 func (s *jwksSource) lookup(ctx context.Context, kid, alg string) (*key, error) {
 	find := func(ks *keySet) (*key, bool) {
 		if k, ok := ks.find(kid, alg); ok && kid != "" {
@@ -56,13 +63,17 @@ func (s *jwksSource) lookup(ctx context.Context, kid, alg string) (*key, error) 
 	if k, ok := find(s.keys.Load()); ok {
 		return k, nil
 	}
-	s.refetchOnDemand(ctx)
+	fetchErr := s.refetchOnDemand(ctx)
 	ks := s.keys.Load()
 	if k, ok := find(ks); ok {
 		return k, nil
 	}
 	if ks == nil {
 		return nil, fmt.Errorf("%w: issuer %q", ErrNotReady, s.issuer)
+	}
+	if fetchErr != nil {
+		return nil, fmt.Errorf("%w: issuer %q: no %s key with that kid and the key set could not be refetched: %w",
+			ErrNotReady, s.issuer, alg, fetchErr)
 	}
 	if kid == "" {
 		return nil, fmt.Errorf("%w: token has no kid and the key set has no single %s key", ErrUnknownKey, alg)
@@ -71,13 +82,15 @@ func (s *jwksSource) lookup(ctx context.Context, kid, alg string) (*key, error) 
 }
 
 // refetchOnDemand refetches unless an on-demand refetch happened within
-// s.refetch. Concurrent callers wait for the fetch in progress.
-func (s *jwksSource) refetchOnDemand(ctx context.Context) {
+// s.refetch. Concurrent callers wait for the fetch in progress. It returns
+// its fetch's failure to reach the endpoint or, when the rate limit skips
+// it, the last fetch's (nil when the endpoint answered).
+func (s *jwksSource) refetchOnDemand(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	if !s.lastOnDemand.IsZero() && now.Sub(s.lastOnDemand) < s.refetch {
-		return
+		return s.lastErr
 	}
 	s.lastOnDemand = now
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
@@ -86,6 +99,7 @@ func (s *jwksSource) refetchOnDemand(ctx context.Context) {
 		s.logger.WarnContext(ctx, "jwks refetch failed; keeping last good key set",
 			attrIssuer, s.issuer, attrError, err.Error())
 	}
+	return s.lastErr
 }
 
 // fetch fetches the key set once (used at start and by the refresh loop).
@@ -98,8 +112,26 @@ func (s *jwksSource) fetch(ctx context.Context) error {
 }
 
 // fetchLocked fetches and parses the key set, replacing the current one only
-// on success. s.mu must be held.
+// on success, and records in s.lastErr whether the endpoint was reached.
+// s.mu must be held.
 func (s *jwksSource) fetchLocked(ctx context.Context) error {
+	err := s.fetchOnce(ctx)
+	s.lastErr = nil
+	if _, ok := errors.AsType[unreachableError](err); ok {
+		s.lastErr = err
+	}
+	return err
+}
+
+// unreachableError marks a fetch that got no answer from the endpoint (a
+// network error or a status other than 200), as opposed to a garbage one.
+type unreachableError struct{ err error }
+
+func (e unreachableError) Error() string { return e.err.Error() }
+func (e unreachableError) Unwrap() error { return e.err }
+
+// fetchOnce is fetchLocked without the bookkeeping.
+func (s *jwksSource) fetchOnce(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
 		return fmt.Errorf("jwtauth: jwks: %w", err)
@@ -107,7 +139,7 @@ func (s *jwksSource) fetchLocked(ctx context.Context) error {
 	req.Header.Set("Accept", "application/json, application/jwk-set+json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("jwtauth: jwks: fetch: %w", err)
+		return unreachableError{fmt.Errorf("jwtauth: jwks: fetch: %w", err)}
 	}
 	defer resp.Body.Close()
 	if req.URL.Scheme == "https" && resp.Request.URL.Scheme != "https" {
@@ -116,11 +148,11 @@ func (s *jwksSource) fetchLocked(ctx context.Context) error {
 		return fmt.Errorf("jwtauth: jwks: fetch: redirected from https to %s", resp.Request.URL.Scheme)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("jwtauth: jwks: fetch: status %d", resp.StatusCode)
+		return unreachableError{fmt.Errorf("jwtauth: jwks: fetch: status %d", resp.StatusCode)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSSize+1))
 	if err != nil {
-		return fmt.Errorf("jwtauth: jwks: read: %w", err)
+		return unreachableError{fmt.Errorf("jwtauth: jwks: read: %w", err)}
 	}
 	if len(body) > maxJWKSSize {
 		return fmt.Errorf("jwtauth: jwks: response larger than %d bytes", maxJWKSSize)
