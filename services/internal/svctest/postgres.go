@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewarden/gatewarden/services/internal/database"
 	"github.com/gatewarden/gatewarden/hack/testkit/pgserver"
+	"github.com/gatewarden/gatewarden/services/internal/database"
 )
 
 // Postgres is a throwaway PostgreSQL server (hack/testkit/pgserver) started
