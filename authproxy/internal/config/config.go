@@ -422,7 +422,7 @@ func (c *Config) options() options.Set {
 			{Name: "refresh-window", Default: "2m", Usage: "refresh the access token when it expires within this window; a window not shorter than the provider's token lifetime is clamped to half the lifetime, with a warning", Value: options.Duration(&c.RefreshWindow)},
 			{Name: "session-cache-ttl", Default: "1s", Usage: "in-process session cache lifetime (0 disables); entries are dropped on every replica at logout and refresh", Value: options.Duration(&c.SessionCacheTTL)},
 			{Name: "webhook-enabled", Default: "false", Usage: "serve FusionAuth's webhook at `/webhooks/fusionauth` (revocation, see above); every request must carry FusionAuth's signature, verified with the IdP's JWKS or `--webhook-hmac-key-file`", Value: options.Bool(&c.WebhookEnabled)},
-			{Name: "webhook-hmac-key-file", Usage: "file holding the HMAC key (≥ 32 bytes) FusionAuth signs webhooks with, when it signs with an HMAC key rather than a published one", Value: str(&c.WebhookHMACKeyFile)},
+			{Name: "webhook-hmac-key-file", Usage: "file holding the HMAC key (≥ 32 bytes) FusionAuth signs webhooks with, when it signs with an HMAC key rather than a published one; then only HS256/384/512 signatures are accepted", Value: str(&c.WebhookHMACKeyFile)},
 			{Name: "webhook-tenant-id", DocDefault: "any", Usage: "act only on webhook events of this FusionAuth tenant", Value: str(&c.WebhookTenantID)},
 			{Name: "pass-user-headers", Default: "false", Usage: "add `X-Auth-Request-User`/`-Email` to allowed answers", Value: options.Bool(&c.PassUserHeaders)},
 			{Name: "log-level", Default: "info", Usage: "debug, info, warn or error", Value: options.Level(&c.LogLevel)},
