@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -41,6 +42,9 @@ type App struct {
 	rdb    redis.UniversalClient
 	cached *session.Cached // nil when session-cache-ttl is 0
 	stop   context.CancelFunc
+	// bg holds the background loops started here (breaker probe, rules
+	// watch); Close waits for them, so none logs or touches Redis after.
+	bg sync.WaitGroup
 }
 
 // New builds the Redis client (NewRedisClient), the circuit breaker on it,
@@ -72,7 +76,7 @@ func New(d Deps) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
-	go breaker.Run(ctx)
+	a.bg.Go(func() { breaker.Run(ctx) })
 	fresh, err := session.NewRedisStore(session.Config{
 		Client: a.rdb, Lifetime: cfg.SessionLifetime, IdleTimeout: cfg.SessionIdleTimeout,
 		Now: d.Now, Logger: d.Logger,
@@ -113,7 +117,7 @@ func New(d Deps) (*App, error) {
 		return fail(err)
 	}
 	if cfg.RulesReload {
-		go a.server.WatchRules(ctx, cfg.RulesReloadInterval)
+		a.bg.Go(func() { a.server.WatchRules(ctx, cfg.RulesReloadInterval) })
 	}
 	return a, nil
 }
@@ -141,9 +145,11 @@ func newWebhook(cfg *config.Config, store session.Store, rdb redis.UniversalClie
 // Handler returns the server's root handler.
 func (a *App) Handler() http.Handler { return a.server.Handler() }
 
-// Close stops the background work and closes the Redis client.
+// Close stops the background work, waits for the loops started in New,
+// and closes the Redis client.
 func (a *App) Close() {
 	a.stop()
+	a.bg.Wait()
 	if a.cached != nil {
 		_ = a.cached.Close()
 	}
