@@ -20,6 +20,7 @@ import (
 const (
 	DefaultWebhookTimeout = 2 * time.Second
 	webhookRetries        = 3
+	webhookBackoff        = 100 * time.Millisecond // before the first retry; doubled for each next
 	// WebhookSignatureHeader carries the signature JWT, as FusionAuth 1.48+ sends it.
 	WebhookSignatureHeader = "X-FusionAuth-Signature-JWT"
 )
@@ -117,8 +118,15 @@ func (s *Server) emit(ctx context.Context, event map[string]any) error {
 			return nil
 		}
 		log.Warn("webhook delivery failed", slog.Int("attempt", attempt+1), slog.String("error", err.Error()))
-		if attempt == webhookRetries || ctx.Err() != nil {
+		if attempt == webhookRetries {
 			return fmt.Errorf("devidp: webhook: %d attempts: %w", attempt+1, err)
+		}
+		// Back off (100, 200, 400 ms) so a retry can ride out a short
+		// outage of the receiver, as FusionAuth's later retries do.
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devidp: webhook: %d attempts: %w", attempt+1, errors.Join(err, ctx.Err()))
+		case <-time.After(webhookBackoff << attempt):
 		}
 	}
 }
