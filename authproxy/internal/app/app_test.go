@@ -67,6 +67,13 @@ func serveApp(t testing.TB, cfg *config.Config) *httptest.Server {
 // would, and returns its cookie.
 func adminSession(t testing.TB, addr string) string {
 	t.Helper()
+	return userSession(t, addr, adminID)
+}
+
+// userSession stores an admin-role session of userID in the Redis at addr,
+// as a login would, and returns its cookie.
+func userSession(t testing.TB, addr, userID string) string {
+	t.Helper()
 	c := session.NewRedisClient(session.Options{Addrs: []string{addr}})
 	t.Cleanup(func() { _ = c.Close() })
 	store, err := session.NewRedisStore(session.Config{Client: c})
@@ -74,7 +81,7 @@ func adminSession(t testing.TB, addr string) string {
 		t.Fatal(err)
 	}
 	cookie, err := store.Create(context.Background(), &session.Session{
-		UserID: adminID, Roles: []string{"admin"},
+		UserID: userID, Roles: []string{"admin"},
 		AccessToken: "at", RefreshToken: "rt", AccessExpiry: time.Now().Add(time.Hour),
 	})
 	if err != nil {

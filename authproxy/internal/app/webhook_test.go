@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
-	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 	"github.com/gatewarden/gatewarden/hack/devidp"
 	"github.com/gatewarden/gatewarden/hack/testkit"
@@ -136,26 +135,6 @@ func serveAppOn(t *testing.T, cfg *config.Config, ln net.Listener) *httptest.Ser
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-// userSession stores an admin-role session of userID in the Redis at addr,
-// as a login would, and returns its cookie.
-func userSession(t *testing.T, addr, userID string) string {
-	t.Helper()
-	c := session.NewRedisClient(session.Options{Addrs: []string{addr}})
-	t.Cleanup(func() { _ = c.Close() })
-	store, err := session.NewRedisStore(session.Config{Client: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cookie, err := store.Create(context.Background(), &session.Session{
-		UserID: userID, Roles: []string{"admin"},
-		AccessToken: "at", RefreshToken: "rt", AccessExpiry: time.Now().Add(time.Hour),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cookie
 }
 
 // TestWebhookOffByDefault: without --webhook-enabled nothing is served at
