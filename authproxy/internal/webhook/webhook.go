@@ -284,7 +284,10 @@ func (h *Handler) verify(ctx context.Context, sig string, body []byte) error {
 		if _, ok := t.Method.(*jwt.SigningMethodHMAC); ok {
 			return h.cfg.HMACKey, nil // the parser admits HS* only with a key
 		}
-		kid, _ := t.Header["kid"].(string)
+		kid, err := jwtauth.KeyID(t)
+		if err != nil {
+			return nil, err
+		}
 		k, err := h.cfg.Keys.SigningKey(ctx, kid, alg)
 		keyErr = err
 		return k, err

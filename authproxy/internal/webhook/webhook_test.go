@@ -247,6 +247,17 @@ func TestHandler(t *testing.T) {
 		{name: "duplicate id", premark: "e-revoke", body: revokeAll, want: 204},
 		{name: "store down", down: true, body: revokeAll, want: 503},
 		{name: "keys not loaded", keysDown: true, body: revokeAll, want: 503},
+		// Signed with the right key and kid: only the crit check refuses it.
+		{name: "crit header", body: revokeAll, sig: func(t *testing.T, b []byte) string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b)})
+			tok.Header["kid"] = kid
+			tok.Header["crit"] = []string{"b64"}
+			s, err := tok.SignedString(rsaKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, want: 401},
 		{name: "unknown kid", body: revokeAll, sig: func(t *testing.T, b []byte) string {
 			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{webhook.BodyHashClaim: bodyHash(b)})
 			tok.Header["kid"] = "other"

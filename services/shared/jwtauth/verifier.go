@@ -237,19 +237,30 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, *issuer, 
 // checked that t's alg is one the issuer allows; the key returned is bound
 // to exactly that alg.
 func (is *issuer) keyFor(ctx context.Context, t *jwt.Token) (any, *key, error) {
+	kid, err := KeyID(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return is.key(ctx, kid, t.Method.Alg())
+}
+
+// KeyID returns the kid of t's header ("" when it has none) for a key
+// lookup, refusing (ErrMalformed) a kid that is not a string and a crit
+// header (no extension is understood here, so RFC 7515 says refuse). Every
+// key lookup of a parsed token goes through it.
+func KeyID(t *jwt.Token) (string, error) {
 	if _, ok := t.Header["crit"]; ok {
-		return nil, nil, fmt.Errorf("%w: crit header not supported", ErrMalformed)
+		return "", fmt.Errorf("%w: crit header not supported", ErrMalformed)
 	}
-	alg := t.Method.Alg()
-	kid := ""
-	if raw, ok := t.Header["kid"]; ok {
-		s, ok := raw.(string)
-		if !ok {
-			return nil, nil, fmt.Errorf("%w: kid is not a string", ErrMalformed)
-		}
-		kid = s
+	raw, ok := t.Header["kid"]
+	if !ok {
+		return "", nil
 	}
-	return is.key(ctx, kid, alg)
+	kid, ok := raw.(string)
+	if !ok {
+		return "", fmt.Errorf("%w: kid is not a string", ErrMalformed)
+	}
+	return kid, nil
 }
 
 // key is keyFor once kid and alg are known.
