@@ -86,9 +86,9 @@ func (s *Server) ReloadRules() {
 	if err == nil {
 		rules, err = s.cfg.ParseRules(data)
 	}
+	// Log, count, then (on success) swap: whoever sees the effect (a
+	// decision under the new rules, the counter) finds the record before it.
 	if err != nil {
-		s.metrics.reloadErr.Inc()
-		s.metrics.reloadFailed.Set(1)
 		// Every problem, as a list; the rules file holds no secret. hash is
 		// the refused content's (none when unreadable), in_force the kept
 		// rules'.
@@ -98,13 +98,15 @@ func (s *Server) ReloadRules() {
 		}
 		attrs = append(attrs, slog.String(keyInForce, l.current().Hash()), slog.Any(keyProblems, problems(err)))
 		s.log.LogAttrs(context.Background(), slog.LevelError, "rules reload failed, keeping the rules in force", attrs...)
+		s.metrics.reloadFailed.Set(1)
+		s.metrics.reloadErr.Inc()
 		return
 	}
 	s.metrics.addRules(ruleNames(rules.All()))
-	l.ptr.Store(rules)
-	s.metrics.reloadOK.Inc()
-	s.metrics.reloadFailed.Set(0)
 	s.log.Info("rules reloaded", slog.String(keyFile, path), slog.Int(keyRules, rules.Len()), slog.String(keyRulesHash, rules.Hash()))
+	s.metrics.reloadFailed.Set(0)
+	s.metrics.reloadOK.Inc()
+	l.ptr.Store(rules)
 }
 
 // problems flattens joined errors into the messages of the single
