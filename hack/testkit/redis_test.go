@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -155,12 +156,22 @@ func TestNeedRedisWithoutRedis(t *testing.T) {
 	}
 }
 
+// TestFreePort: the port FreePort gives can be listened on. Between its
+// answer and the Listen here any process on the machine may take the port
+// (an outgoing connection's ephemeral port comes from the same range: a CI
+// run once hit it), so each of three tries uses a fresh port; a FreePort
+// that returned ports still held would fail all three.
 func TestFreePort(t *testing.T) {
 	t.Parallel()
-	port := FreePort(t)
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		t.Fatalf("port %d from FreePort cannot be listened on: %v", port, err)
+	var errs []error
+	for range 3 {
+		port := FreePort(t)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			_ = ln.Close()
+			return
+		}
+		errs = append(errs, fmt.Errorf("port %d: %w", port, err))
 	}
-	_ = ln.Close()
+	t.Fatalf("no port from FreePort could be listened on: %v", errors.Join(errs...))
 }
