@@ -19,11 +19,11 @@ import (
 // answering 304 to a matching If-None-Match, or an error status.
 type feedServer struct {
 	*httptest.Server
-	mu          sync.Mutex
-	body        string
-	etag        string
-	status      int
-	plain int // requests without If-None-Match
+	mu     sync.Mutex
+	body   string
+	etag   string
+	status int
+	plain  int // requests without If-None-Match
 }
 
 func newFeedServer(t testing.TB, version, body string) *feedServer {
