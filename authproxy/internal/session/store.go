@@ -34,9 +34,13 @@ type Config struct {
 	// TouchInterval: Load rewrites LastSeen only when it is older than this.
 	// 0 = min(IdleTimeout/10, 1m).
 	TouchInterval time.Duration
-	Prefix        string           // key prefix; "" = DefaultPrefix
-	Now           func() time.Time // nil = time.Now
-	Logger        *slog.Logger     // nil = discard
+	Prefix        string // key prefix; "" = DefaultPrefix
+	// RevocationRetention is how long an ended session's or user's
+	// revocation is published (revoke.go): at least the lifetime of the
+	// longest token it may match. 0 = DefaultRevocationRetention.
+	RevocationRetention time.Duration
+	Now                 func() time.Time // nil = time.Now
+	Logger              *slog.Logger     // nil = discard
 }
 
 // RedisStore keeps sessions in Redis (standalone, Sentinel or Cluster).
@@ -47,6 +51,8 @@ type RedisStore struct {
 	prefix string
 	now    func() time.Time
 	log    *slog.Logger
+	// retention: how long a revocation is kept (revoke.go).
+	retention time.Duration
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -62,7 +68,10 @@ func NewRedisStore(cfg Config) (*RedisStore, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
-	if cfg.Lifetime < 0 || cfg.IdleTimeout < 0 || cfg.TouchInterval < 0 {
+	if cfg.RevocationRetention == 0 {
+		cfg.RevocationRetention = DefaultRevocationRetention
+	}
+	if cfg.Lifetime < 0 || cfg.IdleTimeout < 0 || cfg.TouchInterval < 0 || cfg.RevocationRetention < 0 {
 		return nil, errors.New("session: new store: negative duration")
 	}
 	if cfg.TouchInterval == 0 {
@@ -84,6 +93,8 @@ func NewRedisStore(cfg Config) (*RedisStore, error) {
 		prefix: cfg.Prefix,
 		now:    cfg.Now,
 		log:    cfg.Logger,
+
+		retention: cfg.RevocationRetention,
 	}, nil
 }
 
@@ -186,6 +197,9 @@ func (s *RedisStore) Create(ctx context.Context, sess *Session) (string, error) 
 		pipe.ZRemRangeByScore(ctx, idx, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
 		pipe.PExpire(ctx, idx, s.limits.Lifetime)
 		pipe.Set(ctx, key, val, s.limits.ttl(sess, now))
+		if sid := AccessTokenSID(sess.AccessToken); sid != "" {
+			pipe.Set(ctx, s.atSIDKeyFromTag(p.tag()), sid, s.limits.Lifetime)
+		}
 		return nil
 	})
 	if err != nil {
@@ -308,11 +322,21 @@ func (s *RedisStore) Save(ctx context.Context, cookie string, sess *Session) err
 	if n != 1 {
 		return fmt.Errorf("session: save: %w", ErrNotFound)
 	}
+	// A refresh may have brought an access token of another refresh token
+	// id (rotation): keep the one a revocation by tag must name current.
+	if sid := AccessTokenSID(sess.AccessToken); sid != "" {
+		left := sess.CreatedAt.Add(s.limits.Lifetime).Sub(now)
+		if err := s.rdb.Set(ctx, s.atSIDKeyFromTag(p.tag()), sid, max(left, time.Millisecond)).Err(); err != nil {
+			return storeErr("save", err)
+		}
+	}
 	return nil
 }
 
 // Delete implements Store. The cookie's secret must open the record (only
-// the owner logs a session out).
+// the owner logs a session out). Before the record goes, the session's
+// tokens are revoked (its SID and its access token's sid, see revoke.go):
+// a failure to record that is returned and deletes nothing.
 func (s *RedisStore) Delete(ctx context.Context, cookie string) error {
 	p, err := parseCookie(cookie)
 	if err != nil {
@@ -334,8 +358,11 @@ func (s *RedisStore) Delete(ctx context.Context, cookie string) error {
 	default:
 		return err
 	}
+	if err := s.revoke(ctx, "delete", []string{sidFromHash(p.hash[:]), AccessTokenSID(sess.AccessToken)}, ""); err != nil {
+		return err
+	}
 	_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		pipe.Del(ctx, s.sessionKey(p), s.lockKey(p))
+		pipe.Del(ctx, s.sessionKey(p), s.lockKey(p), s.atSIDKeyFromTag(p.tag()))
 		pipe.ZRem(ctx, s.userKey(sess.UserID), p.tag())
 		return nil
 	})
