@@ -192,3 +192,18 @@ func TestRevocationVersionChanges(t *testing.T) {
 		seen[v] = true
 	}
 }
+
+// FuzzAccessTokenSID: the unverified read of an access token's sid never
+// panics, and finds one only in a three-part token of bounded size.
+func FuzzAccessTokenSID(f *testing.F) {
+	f.Add(accessToken(`{"sub":"u","sid":"rt-1"}`))
+	f.Add(accessToken(`{"sid":null}`))
+	f.Add("a.e30.c")
+	f.Add("..")
+	f.Fuzz(func(t *testing.T, token string) {
+		sid := session.AccessTokenSID(token)
+		if sid != "" && (strings.Count(token, ".") != 2 || len(token) > 16<<10) {
+			t.Fatalf("sid %q from a token that is not a bounded three-part JWT", sid)
+		}
+	})
+}

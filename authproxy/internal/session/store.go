@@ -288,12 +288,15 @@ func (s *RedisStore) remove(ctx context.Context, p *cookieParts, userID string) 
 }
 
 // saveScript replaces the record only if it exists (no resurrection) and
-// carries the writer's owner tag (only the cookie's holder writes).
+// carries the writer's owner tag (only the cookie's holder writes); with
+// the record, it sets the access token's sid (KEYS[2], same slot) when
+// ARGV[5] is not empty, so a revocation by tag names the token in force.
 var saveScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 if string.sub(v, 1, tonumber(ARGV[4])) ~= ARGV[1] then return -1 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6]) end
 return 1`)
 
 // Save implements Store in one round trip (a script). A cookie whose secret
@@ -315,20 +318,16 @@ func (s *RedisStore) Save(ctx context.Context, cookie string, sess *Session) err
 		return fmt.Errorf("session: save: %w", err)
 	}
 	ms := max(s.limits.ttl(sess, now).Milliseconds(), 1)
-	n, err := saveScript.Run(ctx, s.rdb, []string{key}, ownerTag(p), val, ms, ownerLen).Int()
+	// A refresh may bring an access token of another refresh token id
+	// (rotation): the sid kept for revocations follows it.
+	atMS := max(sess.CreatedAt.Add(s.limits.Lifetime).Sub(now).Milliseconds(), 1)
+	n, err := saveScript.Run(ctx, s.rdb, []string{key, s.atSIDKeyFromTag(p.tag())},
+		ownerTag(p), val, ms, ownerLen, AccessTokenSID(sess.AccessToken), atMS).Int()
 	if err != nil {
 		return storeErr("save", err)
 	}
 	if n != 1 {
 		return fmt.Errorf("session: save: %w", ErrNotFound)
-	}
-	// A refresh may have brought an access token of another refresh token
-	// id (rotation): keep the one a revocation by tag must name current.
-	if sid := AccessTokenSID(sess.AccessToken); sid != "" {
-		left := sess.CreatedAt.Add(s.limits.Lifetime).Sub(now)
-		if err := s.rdb.Set(ctx, s.atSIDKeyFromTag(p.tag()), sid, max(left, time.Millisecond)).Err(); err != nil {
-			return storeErr("save", err)
-		}
 	}
 	return nil
 }
