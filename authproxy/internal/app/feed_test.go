@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -100,11 +102,40 @@ func TestRevocationFeedEndToEnd(t *testing.T) {
 	}
 }
 
+// TestRevocationFeedDownFailsSafe: when the replica whose feed the
+// services read goes away, they keep accepting tokens until the staleness
+// bound (5 s) has passed since their last read, then refuse every token
+// with 503. The time from the replica's end to the first 503 is logged.
+func TestRevocationFeedDownFailsSafe(t *testing.T) {
+	t.Parallel()
+	e := newFeedEnv(t)
+	if code := call(t, e.catalog, e.gatewayToken); code != http.StatusOK {
+		t.Fatalf("before: catalog answered %d, want 200", code)
+	}
+	e.feedServer.Close()
+	start := time.Now()
+	testkit.WaitUntil(t, "catalog refuses with 503", 30*time.Second, func(context.Context) error {
+		switch code := call(t, e.catalog, e.gatewayToken); code {
+		case http.StatusServiceUnavailable:
+			return nil
+		case http.StatusOK:
+			return errors.New("still accepted")
+		default:
+			return testkit.Abort(fmt.Errorf("catalog answered %d, want 200 then 503", code))
+		}
+	})
+	t.Logf("feed down: catalog answered 503 after %v (bound 5s after its last read, polls every 1s)", time.Since(start))
+	if code := call(t, e.inventory, e.accessToken); code != http.StatusServiceUnavailable {
+		t.Errorf("inventory answered %d with the feed down, want 503", code)
+	}
+}
+
 // feedEnv is one case's system, logged in as the dev IdP's admin.
 type feedEnv struct {
 	idp                *devidp.Server
 	store              *session.RedisStore
 	replicaA, replicaB string
+	feedServer         *httptest.Server // replica B, whose feed the services read
 	browser            *http.Client
 	cookie, userID     string
 	gatewayToken       string
@@ -127,7 +158,8 @@ func newFeedEnv(t *testing.T) *feedEnv {
 	cfg.FusionAuthURL, cfg.ClientID, cfg.ClientSecret = idpURL, e.idp.ClientID(), config.Secret(e.idp.ClientSecret())
 	cfg.WebhookEnabled = true
 	serveAppOn(t, cfg, lnA)
-	e.replicaB = serveApp(t, cfg).URL
+	e.feedServer = serveApp(t, cfg)
+	e.replicaB = e.feedServer.URL
 	for _, r := range []string{e.replicaA, e.replicaB} {
 		testkit.WaitUntil(t, "replica ready", 10*time.Second, func(ctx context.Context) error {
 			return testkit.HTTPOK(ctx, nil, r+"/readyz")
