@@ -43,6 +43,7 @@ signing-key-files:
 dev-mode: true  # flag --dev-mode
 hs256-secret-file:
 token-ttl: 1m0s  # default
+revocation-retention: 1h0m0s  # default
 rules-file: rules.example.yaml  # flag --rules-file
 rules-reload: true  # default
 rules-reload-interval: 2s  # default

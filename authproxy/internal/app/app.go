@@ -79,7 +79,7 @@ func New(d Deps) (*App, error) {
 	a.bg.Go(func() { breaker.Run(ctx) })
 	fresh, err := session.NewRedisStore(session.Config{
 		Client: a.rdb, Lifetime: cfg.SessionLifetime, IdleTimeout: cfg.SessionIdleTimeout,
-		Now: d.Now, Logger: d.Logger,
+		RevocationRetention: cfg.RevocationRetention, Now: d.Now, Logger: d.Logger,
 	})
 	if err != nil {
 		return fail(err)
@@ -111,7 +111,7 @@ func New(d Deps) (*App, error) {
 	a.server, err = server.New(server.Deps{
 		Config: cfg, Store: store, Fresh: fresh, States: session.NewStateStore(a.rdb, ""),
 		Provider: provider, Ping: fresh.Ping, CircuitOpen: breaker.Open,
-		Webhook: hook, Logger: d.Logger, Now: d.Now,
+		Webhook: hook, Revocations: fresh, Logger: d.Logger, Now: d.Now,
 	})
 	if err != nil {
 		return fail(err)

@@ -102,15 +102,16 @@ func TestWebhookEndsSessionsOnEveryReplica(t *testing.T) {
 	}
 }
 
-// startIDP runs the dev IdP on 127.0.0.1, sending its webhooks to hookURL.
-func startIDP(t *testing.T, hookURL string) (*devidp.Server, string) {
+// startIDP runs the dev IdP on 127.0.0.1, sending its webhooks to hookURL;
+// it accepts the callbacks in redirects (none: http://gw.test's).
+func startIDP(t *testing.T, hookURL string, redirects ...string) (*devidp.Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	idp, err := devidp.New(devidp.Config{Issuer: base, RedirectURIs: []string{"http://gw.test/oauth2/callback"}, WebhookURL: hookURL})
+	idp, err := devidp.New(devidp.Config{Issuer: base, RedirectURIs: append([]string{"http://gw.test/oauth2/callback"}, redirects...), WebhookURL: hookURL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,6 +86,9 @@ type Config struct {
 	HS256Secret     Secret
 	HS256SecretFile string
 	TokenTTL        time.Duration
+	// RevocationRetention is how long the revocation feed lists an ended
+	// session or user (session.Config.RevocationRetention).
+	RevocationRetention time.Duration
 
 	RulesFile string
 	// Rules is the parsed rules file.
@@ -244,6 +247,7 @@ func (c *Config) Validate() error {
 		d    time.Duration
 	}{
 		{"token-ttl", c.TokenTTL},
+		{"revocation-retention", c.RevocationRetention},
 		{"session-lifetime", c.SessionLifetime},
 		{"session-idle-timeout", c.SessionIdleTimeout},
 		{"refresh-window", c.RefreshWindow},
@@ -253,6 +257,9 @@ func (c *Config) Validate() error {
 		if p.d <= 0 {
 			bad("%s: must be positive (got %s)", p.name, p.d)
 		}
+	}
+	if c.RevocationRetention > 0 && c.TokenTTL > c.RevocationRetention {
+		bad("revocation-retention: must be at least token-ttl (%s), the gateway tokens' lifetime (got %s)", c.TokenTTL, c.RevocationRetention)
 	}
 	if c.WebhookHMACKeyFile != "" && len(c.WebhookHMACKey) < MinCookieSecret {
 		bad("webhook-hmac-key-file: the key must be at least %d bytes (got %d)", MinCookieSecret, len(c.WebhookHMACKey))
@@ -412,6 +419,7 @@ func (c *Config) options() options.Set {
 			{Name: "dev-mode", Default: "false", Usage: "generate a signing key in memory (development only)", Value: options.Bool(&c.DevMode)},
 			{Name: "hs256-secret-file", Usage: "file holding the shared secret for `HS256` (tutorial compatibility)", Value: str(&c.HS256SecretFile)},
 			{Name: "token-ttl", Default: "60s", Usage: "lifetime of minted gateway tokens", Value: options.Duration(&c.TokenTTL)},
+			{Name: "revocation-retention", Default: "1h", Usage: "how long the revocation feed (`/revocations`) lists an ended session or user: at least the longest access-token lifetime, FusionAuth's `applicationTimeToLiveInSeconds` (3600 by default), and `--token-ttl`", Value: options.Duration(&c.RevocationRetention)},
 			{Name: "rules-file", DocDefault: "required", Usage: "route rules YAML file (above)", Value: str(&c.RulesFile)},
 			{Name: "rules-reload", Default: "true", Usage: "pick up a changed rules file without a restart (a ConfigMap update); an invalid file keeps the rules in force", Value: options.Bool(&c.RulesReload)},
 			{Name: "rules-reload-interval", Default: "2s", Usage: "how often the rules file is read for a change, with `--rules-reload`", Value: options.Duration(&c.RulesReloadInterval)},

@@ -105,6 +105,9 @@ type Deps struct {
 	// Webhook, when set, is served at /webhooks/fusionauth (any method:
 	// it answers its own 405).
 	Webhook http.Handler
+	// Revocations, when set, is served as the revocation feed at FeedPath
+	// (feed.go).
+	Revocations Revocations
 	// Logger receives JSON logs; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil = time.Now.
@@ -153,8 +156,9 @@ type Server struct {
 	refresher *refresher
 	cookie    cookieSpec
 	public    *url.URL
-	origin    string       // scheme://host of the public URL
-	webhook   http.Handler // nil = not served
+	origin    string          // scheme://host of the public URL
+	webhook   http.Handler    // nil = not served
+	feed      *revocationFeed // nil = not served
 	handler   http.Handler
 }
 
@@ -190,6 +194,9 @@ func New(d Deps) (*Server, error) {
 		origin:  public.Scheme + "://" + public.Host,
 	}
 	s.rules.init(cfg.Rules)
+	if d.Revocations != nil {
+		s.feed = &revocationFeed{src: d.Revocations}
+	}
 	if s.cookie, err = newCookieSpec(cfg); err != nil {
 		return nil, fmt.Errorf("server: new: %w", err)
 	}
@@ -285,6 +292,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/oauth2/userinfo", s.only(http.MethodGet, s.userinfo))
 	if s.webhook != nil {
 		mux.Handle(webhook.Path, s.webhook)
+	}
+	if s.feed != nil {
+		mux.Handle(FeedPath, s.only(http.MethodGet, s.feed.serve))
 	}
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, ErrNotFound, "") })

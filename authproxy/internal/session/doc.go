@@ -22,11 +22,23 @@
 //	gw:{u:<b64url sha256(user id)>}:idx     sorted set: session hash -> absolute expiry (unix ms)
 //	gw:st:<b64url sha256(state)>            used-login-state marker (SET NX at the callback, TTL = state's remaining life)
 //	gw:sess:inval                           pub/sub channel of the Cached wrapper (Invalidator)
+//	gw:{<b64url sha256(id)>}:at             the access token's sid (FusionAuth: refresh token id), for revoking by tag
+//	gw:{rv}:set, gw:{rv}:meta               published revocations and their version (revoke.go)
 //
 // The user index is what an operator acts on (authproxy sessions):
 // UserSessions lists a user's sessions by the tag that names each record,
 // which opens nothing; DeleteSession and DeleteUserSessions end them, and an
 // Invalidator tells every replica's cache to drop them.
+//
+// # Revocations
+//
+// Every delete that ends a session on purpose (Delete at logout,
+// DeleteSession, DeleteUserSessions, and so every caller of them) first
+// records which tokens it revokes, shared by every replica: a session by
+// its gateway-token sid (SID) and its access token's sid, a user by "every
+// token issued until now". Revocations reads them for authproxy's
+// revocation feed; each expires after the retention, when no token it
+// matches can still be valid. A failure to record deletes nothing.
 //
 // # Hot path
 //

@@ -68,7 +68,9 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]Session
 }
 
 // DeleteSession ends one session of userID, named by its id
-// (SessionInfo.ID): its record and lock go, then its index entry.
+// (SessionInfo.ID): its tokens are revoked (its SID and its access
+// token's sid, revoke.go; a failure deletes nothing), then its record and
+// lock go, then its index entry.
 // ErrNotFound when the user's index does not hold id (unknown, or another
 // user's session: nothing is deleted) or its record was already gone (the
 // stale entry is removed all the same).
@@ -81,9 +83,17 @@ func (s *RedisStore) DeleteSession(ctx context.Context, userID, id string) error
 	if err != nil {
 		return storeErr("delete session", err)
 	}
+	atSID, err := s.rdb.Get(ctx, s.atSIDKeyFromTag(id)).Result()
+	if err != nil && !isNil(err) {
+		return storeErr("delete session", err)
+	}
+	if err := s.revoke(ctx, "delete session", []string{sidFromTag(id), atSID}, ""); err != nil {
+		return err
+	}
 	var record *redis.IntCmd
 	_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		record = pipe.Del(ctx, s.sessionKeyFromTag(id))
+		pipe.Del(ctx, s.atSIDKeyFromTag(id))
 		pipe.Del(ctx, s.lockKeyFromTag(id))
 		pipe.ZRem(ctx, idx, id)
 		return nil
@@ -97,10 +107,13 @@ func (s *RedisStore) DeleteSession(ctx context.Context, userID, id string) error
 	return nil
 }
 
-// DeleteUserSessions deletes every session in userID's index (record and
-// refresh lock), then removes from the index exactly the members whose
-// record it deleted. It returns their ids (the sessions it ended), by
-// absolute expiry.
+// DeleteUserSessions first revokes every token of userID issued until now
+// (revoke.go; a failure deletes nothing), then deletes every session in
+// userID's index (record and refresh lock), then removes from the index
+// exactly the members whose record it deleted. It returns their ids (the
+// sessions it ended), by absolute expiry. The revocation is recorded even
+// when the index is empty: the user's tokens may have been forwarded
+// before their sessions expired.
 //
 // A member whose record did not exist stays indexed: it may be a session
 // whose Create has written its index entry but not yet its record (two
@@ -108,6 +121,9 @@ func (s *RedisStore) DeleteSession(ctx context.Context, userID, id string) error
 // live and unindexed, out of reach of every later revocation. Members of
 // records that expired leave the index by their score (Create trims it).
 func (s *RedisStore) DeleteUserSessions(ctx context.Context, userID string) ([]string, error) {
+	if err := s.revoke(ctx, "delete user", nil, userID); err != nil {
+		return nil, err
+	}
 	idx := s.userKey(userID)
 	tags, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
 	if err != nil {
@@ -121,7 +137,7 @@ func (s *RedisStore) DeleteUserSessions(ctx context.Context, userID string) ([]s
 		for i, t := range tags {
 			// One DEL per key: the sessions live in different slots.
 			records[i] = pipe.Del(ctx, s.sessionKeyFromTag(t))
-			pipe.Del(ctx, s.lockKeyFromTag(t))
+			pipe.Del(ctx, s.lockKeyFromTag(t), s.atSIDKeyFromTag(t))
 		}
 		return nil
 	})

@@ -172,16 +172,16 @@ func SplitCookie(cookie string) (id, secret string, err error) {
 }
 
 // SID is the stable, non-reversible session identifier for the gateway
-// token's "sid" claim: base64url(SHA-256("gatewarden sid v1\x00" || id)).
-// It differs from the Redis key hash (domain separation), so a token's sid
-// does not name a Redis key. A malformed cookie gives "".
+// token's "sid" claim:
+// base64url(SHA-256("gatewarden sid v2\x00" || SHA-256(id))). It differs
+// from the Redis key hash (domain separation), so a token's sid does not
+// name a Redis key; it is computed from that hash, so a session ended by
+// its tag (DeleteSession) can be revoked by its sid. A malformed cookie
+// gives "".
 func SID(cookie string) string {
 	p, err := parseCookie(cookie)
 	if err != nil {
 		return ""
 	}
-	h := sha256.New()
-	h.Write([]byte("gatewarden sid v1\x00"))
-	h.Write(p.id[:])
-	return b64.EncodeToString(h.Sum(nil))
+	return sidFromHash(p.hash[:])
 }

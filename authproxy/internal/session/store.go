@@ -34,9 +34,13 @@ type Config struct {
 	// TouchInterval: Load rewrites LastSeen only when it is older than this.
 	// 0 = min(IdleTimeout/10, 1m).
 	TouchInterval time.Duration
-	Prefix        string           // key prefix; "" = DefaultPrefix
-	Now           func() time.Time // nil = time.Now
-	Logger        *slog.Logger     // nil = discard
+	Prefix        string // key prefix; "" = DefaultPrefix
+	// RevocationRetention is how long an ended session's or user's
+	// revocation is published (revoke.go): at least the lifetime of the
+	// longest token it may match. 0 = DefaultRevocationRetention.
+	RevocationRetention time.Duration
+	Now                 func() time.Time // nil = time.Now
+	Logger              *slog.Logger     // nil = discard
 }
 
 // RedisStore keeps sessions in Redis (standalone, Sentinel or Cluster).
@@ -47,6 +51,8 @@ type RedisStore struct {
 	prefix string
 	now    func() time.Time
 	log    *slog.Logger
+	// retention: how long a revocation is kept (revoke.go).
+	retention time.Duration
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -62,7 +68,10 @@ func NewRedisStore(cfg Config) (*RedisStore, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
-	if cfg.Lifetime < 0 || cfg.IdleTimeout < 0 || cfg.TouchInterval < 0 {
+	if cfg.RevocationRetention == 0 {
+		cfg.RevocationRetention = DefaultRevocationRetention
+	}
+	if cfg.Lifetime < 0 || cfg.IdleTimeout < 0 || cfg.TouchInterval < 0 || cfg.RevocationRetention < 0 {
 		return nil, errors.New("session: new store: negative duration")
 	}
 	if cfg.TouchInterval == 0 {
@@ -84,6 +93,8 @@ func NewRedisStore(cfg Config) (*RedisStore, error) {
 		prefix: cfg.Prefix,
 		now:    cfg.Now,
 		log:    cfg.Logger,
+
+		retention: cfg.RevocationRetention,
 	}, nil
 }
 
@@ -186,6 +197,9 @@ func (s *RedisStore) Create(ctx context.Context, sess *Session) (string, error) 
 		pipe.ZRemRangeByScore(ctx, idx, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
 		pipe.PExpire(ctx, idx, s.limits.Lifetime)
 		pipe.Set(ctx, key, val, s.limits.ttl(sess, now))
+		if sid := AccessTokenSID(sess.AccessToken); sid != "" {
+			pipe.Set(ctx, s.atSIDKeyFromTag(p.tag()), sid, s.limits.Lifetime)
+		}
 		return nil
 	})
 	if err != nil {
@@ -274,12 +288,15 @@ func (s *RedisStore) remove(ctx context.Context, p *cookieParts, userID string) 
 }
 
 // saveScript replaces the record only if it exists (no resurrection) and
-// carries the writer's owner tag (only the cookie's holder writes).
+// carries the writer's owner tag (only the cookie's holder writes); with
+// the record, it sets the access token's sid (KEYS[2], same slot) when
+// ARGV[5] is not empty, so a revocation by tag names the token in force.
 var saveScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 if string.sub(v, 1, tonumber(ARGV[4])) ~= ARGV[1] then return -1 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6]) end
 return 1`)
 
 // Save implements Store in one round trip (a script). A cookie whose secret
@@ -301,7 +318,11 @@ func (s *RedisStore) Save(ctx context.Context, cookie string, sess *Session) err
 		return fmt.Errorf("session: save: %w", err)
 	}
 	ms := max(s.limits.ttl(sess, now).Milliseconds(), 1)
-	n, err := saveScript.Run(ctx, s.rdb, []string{key}, ownerTag(p), val, ms, ownerLen).Int()
+	// A refresh may bring an access token of another refresh token id
+	// (rotation): the sid kept for revocations follows it.
+	atMS := max(sess.CreatedAt.Add(s.limits.Lifetime).Sub(now).Milliseconds(), 1)
+	n, err := saveScript.Run(ctx, s.rdb, []string{key, s.atSIDKeyFromTag(p.tag())},
+		ownerTag(p), val, ms, ownerLen, AccessTokenSID(sess.AccessToken), atMS).Int()
 	if err != nil {
 		return storeErr("save", err)
 	}
@@ -312,7 +333,9 @@ func (s *RedisStore) Save(ctx context.Context, cookie string, sess *Session) err
 }
 
 // Delete implements Store. The cookie's secret must open the record (only
-// the owner logs a session out).
+// the owner logs a session out). Before the record goes, the session's
+// tokens are revoked (its SID and its access token's sid, see revoke.go):
+// a failure to record that is returned and deletes nothing.
 func (s *RedisStore) Delete(ctx context.Context, cookie string) error {
 	p, err := parseCookie(cookie)
 	if err != nil {
@@ -334,8 +357,11 @@ func (s *RedisStore) Delete(ctx context.Context, cookie string) error {
 	default:
 		return err
 	}
+	if err := s.revoke(ctx, "delete", []string{sidFromHash(p.hash[:]), AccessTokenSID(sess.AccessToken)}, ""); err != nil {
+		return err
+	}
 	_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		pipe.Del(ctx, s.sessionKey(p), s.lockKey(p))
+		pipe.Del(ctx, s.sessionKey(p), s.lockKey(p), s.atSIDKeyFromTag(p.tag()))
 		pipe.ZRem(ctx, s.userKey(sess.UserID), p.tag())
 		return nil
 	})

@@ -69,6 +69,8 @@ the data of the ConfigMap the sidecar takes its environment from, so both read o
 {{- end }}
 - name: AUTHPROXY_TOKEN_TTL
   value: {{ $ap.tokenTTL | quote }}
+- name: AUTHPROXY_REVOCATION_RETENTION
+  value: {{ .Values.revocationFeed.retention | quote }}
 - name: AUTHPROXY_RULES_FILE
   value: /etc/gatewarden/rules/rules.yaml
 - name: AUTHPROXY_RULES_RELOAD

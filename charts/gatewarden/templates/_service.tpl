@@ -26,7 +26,7 @@ spec:
       labels:
         {{- include "gatewarden.labels" . | nindent 8 }}
       annotations:
-        checksum/config: {{ list (include "gatewarden.jwtIssuers" (dict "ctx" $ctx "svc" $svc)) $svc.audience $svc.leeway $svc.logLevel $svc.extraEnv $db | toJson | sha256sum }}
+        checksum/config: {{ list (include "gatewarden.jwtIssuers" (dict "ctx" $ctx "svc" $svc)) $svc.audience $svc.leeway $svc.logLevel $svc.extraEnv $db $ctx.Values.revocationFeed | toJson | sha256sum }}
         {{- with $svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -62,6 +62,17 @@ spec:
               value: {{ $svc.leeway | quote }}
             - name: LOG_LEVEL
               value: {{ $svc.logLevel | quote }}
+            {{- with $ctx.Values.revocationFeed }}
+            {{- if .enabled }}
+            # authproxy's revocation feed (port 4180, like its JWKS above).
+            - name: REVOCATION_FEED_URL
+              value: {{ printf "%s/revocations" (include "gatewarden.authproxyURL" $ctx) | quote }}
+            - name: REVOCATION_POLL_INTERVAL
+              value: {{ .pollInterval | quote }}
+            - name: REVOCATION_MAX_STALE
+              value: {{ .maxStale | quote }}
+            {{- end }}
+            {{- end }}
             {{- if $db.url }}
             # The password is not in the URL: pgx reads PGPASSWORD.
             - name: DATABASE_URL
@@ -149,7 +160,7 @@ automountServiceAccountToken: false
 
 {{/*
 A service accepts the ingress controller (and metrics scrapers) on 8080, and may connect to DNS,
-authproxy (the gateway JWKS), its database (the release's PostgreSQL, or
+authproxy (the gateway JWKS, the revocation feed), its database (the release's PostgreSQL, or
 networkPolicy.externalDatabase) and, when it accepts FusionAuth access tokens, FusionAuth (JWKS).
 */}}
 {{- define "gatewarden.service.networkpolicy" -}}

@@ -44,13 +44,19 @@ var (
 
 // Config is a service's validated configuration.
 type Config struct {
-	Listen          string
-	Audience        string
-	Issuers         []jwtauth.IssuerConfig
-	Leeway          time.Duration
-	LogLevel        slog.Level
-	ShutdownTimeout time.Duration
-	CheckConfig     bool
+	Listen   string
+	Audience string
+	Issuers  []jwtauth.IssuerConfig
+	Leeway   time.Duration
+	// RevocationFeed is the revocation feed's URL ("" = not followed),
+	// read every RevocationInterval; RevocationMaxStale is the verifier's
+	// staleness bound (jwtauth.RevocationConfig).
+	RevocationFeed     string
+	RevocationInterval time.Duration
+	RevocationMaxStale time.Duration
+	LogLevel           slog.Level
+	ShutdownTimeout    time.Duration
+	CheckConfig        bool
 	// Database is where the service keeps its data (--database); the
 	// default is the embedded in-memory SQLite database.
 	Database database.Source
@@ -75,6 +81,9 @@ func (c *Config) options(name, defaultAudience string) options.Set {
 				Value: options.List(&c.Issuers, jwtauth.ParseIssuerSpec, func(ic jwtauth.IssuerConfig) string { return describeIssuer(ic, c.Audience) }),
 			},
 			{Name: "leeway", Env: "JWT_LEEWAY", Default: jwtauth.DefaultLeeway.String(), Usage: "clock skew allowed on `exp`/`nbf`/`iat` (at most 5m)", Value: options.Duration(&c.Leeway)},
+			{Name: "revocation-feed", Env: "REVOCATION_FEED_URL", DocDefault: "none", Usage: "authproxy's revocation feed, `http://<authproxy>:4180/revocations`: tokens of revoked sessions and users are refused (401), and every token while the feed has not been read for `--revocation-max-stale` (503)", Value: options.String(&c.RevocationFeed)},
+			{Name: "revocation-poll-interval", Env: "REVOCATION_POLL_INTERVAL", Default: jwtauth.DefaultRevocationInterval.String(), Usage: "how often the revocation feed is read (a conditional GET)", Value: options.Duration(&c.RevocationInterval)},
+			{Name: "revocation-max-stale", Env: "REVOCATION_MAX_STALE", Default: jwtauth.DefaultRevocationMaxStale.String(), Usage: "after this long without a successful read of the feed, every token is refused with 503 until it is read again", Value: options.Duration(&c.RevocationMaxStale)},
 			{Name: "log-level", Env: "LOG_LEVEL", Default: DefaultLogLevel, Usage: "debug, info, warn or error", Value: options.Level(&c.LogLevel)},
 			{Name: "shutdown-timeout", Env: "SHUTDOWN_TIMEOUT", Default: DefaultShutdownTimeout.String(), Usage: "time in-flight requests get after SIGTERM", Value: options.Duration(&c.ShutdownTimeout)},
 			{
@@ -126,7 +135,11 @@ func Load(name, defaultAudience string, args []string, lookup func(string) (stri
 // Verifier returns the jwtauth configuration (without logger, client or
 // clock, which the caller adds).
 func (c Config) Verifier() jwtauth.Config {
-	return jwtauth.Config{Issuers: c.Issuers, Audience: c.Audience, Leeway: c.Leeway}
+	vc := jwtauth.Config{Issuers: c.Issuers, Audience: c.Audience, Leeway: c.Leeway}
+	if c.RevocationFeed != "" {
+		vc.Revocations = &jwtauth.RevocationConfig{URL: c.RevocationFeed, Interval: c.RevocationInterval, MaxStale: c.RevocationMaxStale}
+	}
+	return vc
 }
 
 func checkListen(addr string) error {

@@ -41,6 +41,9 @@ type Config struct {
 	// Only a relying party verifying its own id_tokens (authproxy at login)
 	// sets it; a service never should.
 	AcceptIDTokens bool
+	// Revocations, when set, makes the Verifier follow authproxy's
+	// revocation feed and refuse revoked tokens (see RevocationConfig).
+	Revocations *RevocationConfig
 }
 
 // LogValue implements slog.LogValuer without revealing HMAC secrets.
@@ -76,6 +79,11 @@ func (c Config) Validate() error {
 	}
 	if c.CacheSize < -1 {
 		add("cache size %d is invalid (-1 disables, 0 = default)", c.CacheSize)
+	}
+	if c.Revocations != nil {
+		for _, p := range c.Revocations.problems() {
+			add("%s", p)
+		}
 	}
 	seen := map[string]bool{}
 	for i, ic := range c.Issuers {

@@ -100,6 +100,18 @@
 // BearerToken accepts exactly "Bearer <token>" with one space; the scheme is
 // matched case-insensitively as RFC 7235 requires, so "bearer" is accepted.
 //
+// # Revocations
+//
+// With Config.Revocations the Verifier follows authproxy's revocation feed
+// (RevocationFeed, GET /revocations): one conditional GET every Interval
+// (1 s) in the background, never a call per request. Every token, cached
+// or not, whose sid is a revoked session, or whose sub is a revoked subject
+// and whose iat is at most that revocation's iat_max, fails with
+// ErrRevoked (a token error: 401). If the feed has not been read for
+// MaxStale (5 s), or not yet at all, every token fails with
+// ErrRevocationsUnavailable, which is no verdict on the token: the
+// middleware answers 503 and Ready fails (fail safe).
+//
 // # Configuration
 //
 // ParseIssuerSpec reads the --issuer / JWT_ISSUERS form:

@@ -35,6 +35,14 @@ var (
 	// ErrNotReady: an issuer's key set has never been loaded, or a token's
 	// kid is not in it and the key set could not be refetched.
 	ErrNotReady = errors.New("jwtauth: keys not loaded")
+	// ErrRevoked: the revocation feed revokes the token's session (sid) or
+	// its subject for tokens issued until after its iat (see
+	// RevocationConfig).
+	ErrRevoked = errors.New("jwtauth: token revoked")
+	// ErrRevocationsUnavailable: the revocation feed has not been read
+	// within its staleness bound, so no token can be known not to be
+	// revoked. Not a token error: the middleware answers 503.
+	ErrRevocationsUnavailable = errors.New("jwtauth: revocation feed unavailable")
 	// ErrConfig: the configuration or an issuer spec is invalid.
 	ErrConfig = errors.New("jwtauth: invalid config")
 )

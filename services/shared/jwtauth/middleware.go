@@ -20,6 +20,7 @@ const (
 	codeUnauthenticated = "unauthenticated"
 	codeInvalidToken    = "invalid_token"
 	codeForbidden       = "forbidden"
+	codeUnavailable     = "unavailable"
 )
 
 // Middleware verifies the bearer token of every request and passes the
@@ -28,8 +29,10 @@ const (
 // A request without a bearer token (no Authorization header, or another
 // scheme) gets 401 with `WWW-Authenticate: Bearer realm="gatewarden"` and no
 // error code (RFC 6750 section 3.1); any other failure gets 401 with
-// `WWW-Authenticate: Bearer error="invalid_token"`. Both carry a generic JSON
-// body. A presented token that fails is logged at warn level with the reason
+// `WWW-Authenticate: Bearer error="invalid_token"`, except a revocation
+// feed not read within its staleness bound (ErrRevocationsUnavailable),
+// which gets 503 with Retry-After: 1. All carry a generic JSON body. A
+// presented token that fails is logged at warn level with the reason
 // (issuer, audience, key, expiry, id_token, ...), never the token; a request
 // without one only at debug level.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
@@ -68,10 +71,15 @@ func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request) (*http.R
 			level = slog.LevelDebug
 		}
 		v.logger.Log(ctx, level, "token rejected", attrReason, err.Error(), attrMethod, r.Method, attrPath, r.URL.Path)
-		if errors.Is(err, ErrNoToken) {
+		switch {
+		case errors.Is(err, ErrNoToken):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
 			writeJSONError(w, http.StatusUnauthorized, codeUnauthenticated, "a bearer token is required")
-		} else {
+		case errors.Is(err, ErrRevocationsUnavailable):
+			// No verdict on the token: the feed is stale (fail safe).
+			w.Header().Set("Retry-After", "1")
+			writeJSONError(w, http.StatusServiceUnavailable, codeUnavailable, "token revocations cannot be checked right now")
+		default:
 			WriteInvalidToken(w)
 		}
 		return nil, false

@@ -42,6 +42,7 @@ type Verifier struct {
 	issuers map[string]*issuer
 	jwks    []*jwksSource
 	cache   *tokenCache // nil when disabled
+	revs    *follower   // nil without Config.Revocations
 	idOK    bool        // Config.AcceptIDTokens
 	now     func() time.Time
 	logger  *slog.Logger
@@ -135,6 +136,10 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 
 	ctx, v.cancel = context.WithCancel(ctx)
 	var first sync.WaitGroup
+	if cfg.Revocations != nil {
+		v.revs = newFollower(cfg.Revocations, client, v.now, v.logger)
+		first.Go(func() { v.revs.poll(ctx) })
+	}
 	for _, s := range v.jwks {
 		first.Go(func() {
 			if err := s.fetch(ctx); err != nil {
@@ -147,6 +152,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	for _, s := range v.jwks {
 		v.wg.Go(func() { s.run(ctx) })
 	}
+	if v.revs != nil {
+		v.wg.Go(func() { v.revs.run(ctx) })
+	}
 	return v, nil
 }
 
@@ -156,6 +164,11 @@ func (v *Verifier) Ready() error {
 	var errs []error
 	for _, s := range v.jwks {
 		if err := s.ready(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if v.revs != nil {
+		if err := v.revs.ready(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -171,10 +184,24 @@ func (v *Verifier) Close() {
 // Verify checks token: size, syntax, unambiguous JSON (see inspect), a
 // trusted iss, the signature with that
 // issuer's keys only (kid and pinned algorithm), exp (required), nbf, iat
-// and aud, with leeway. Verified tokens are cached until their exp. The
-// returned Claims are the caller's own copy. Every error wraps
-// ErrInvalidToken and one more specific sentinel; none contains the token.
+// and aud, with leeway. Verified tokens are cached until their exp. With
+// a revocation feed, every token, cached or not, is then checked against
+// the feed last read. The returned Claims are the caller's own copy.
+// Every error wraps ErrInvalidToken and one more specific sentinel, except
+// ErrRevocationsUnavailable, which is no verdict on the token; none
+// contains the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	claims, err := v.verifyCached(ctx, token)
+	if err != nil || v.revs == nil {
+		return claims, err
+	}
+	if err := v.revs.check(claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+func (v *Verifier) verifyCached(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, verifyErr(ErrTooLarge, nil)
 	}

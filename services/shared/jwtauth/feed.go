@@ -1,0 +1,104 @@
+package jwtauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// MaxFeedSize bounds a revocation feed document. At about 60 bytes an
+// entry it holds some 250,000 revocations within one retention period.
+const MaxFeedSize = 16 << 20
+
+// RevocationFeed is the revocation feed document authproxy serves (GET
+// /revocations) and a Verifier follows (Config.Revocations): every
+// revocation whose tokens may still be valid.
+type RevocationFeed struct {
+	// Version changes whenever the content does; it is also the answer's
+	// ETag, so a follower polling with If-None-Match gets 304 meanwhile.
+	Version string `json:"version"`
+	// Sessions are revoked session ids: a token whose `sid` claim is one
+	// of them is refused (authproxy's gateway-token sid, and FusionAuth's
+	// access-token sid, its refresh token's id).
+	Sessions []string `json:"sessions"`
+	// Subjects are users whose every token issued until a time is revoked.
+	Subjects []RevokedSubject `json:"subjects"`
+}
+
+// RevokedSubject revokes every token of Subject whose `iat` is at most
+// IssuedAtMax (unix seconds). A token without iat counts as issued before.
+type RevokedSubject struct {
+	Subject     string `json:"sub"`
+	IssuedAtMax int64  `json:"iat_max"`
+}
+
+// ParseRevocationFeed decodes a feed document strictly: one JSON object
+// of at most MaxFeedSize bytes with no unknown member and nothing after
+// it, a version, no empty session id or subject.
+func ParseRevocationFeed(b []byte) (*RevocationFeed, error) {
+	if len(b) > MaxFeedSize {
+		return nil, fmt.Errorf("jwtauth: revocation feed: larger than %d bytes", MaxFeedSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f RevocationFeed
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("jwtauth: revocation feed: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("jwtauth: revocation feed: data after the document")
+	}
+	if f.Version == "" {
+		return nil, errors.New("jwtauth: revocation feed: no version")
+	}
+	for _, s := range f.Sessions {
+		if s == "" {
+			return nil, errors.New("jwtauth: revocation feed: empty session id")
+		}
+	}
+	for _, s := range f.Subjects {
+		if s.Subject == "" {
+			return nil, errors.New("jwtauth: revocation feed: empty subject")
+		}
+	}
+	return &f, nil
+}
+
+// revocationSet is a parsed feed, ready for lookups.
+type revocationSet struct {
+	version  string
+	sessions map[string]struct{}
+	subjects map[string]int64 // sub -> largest iat_max
+}
+
+func newRevocationSet(f *RevocationFeed) *revocationSet {
+	s := &revocationSet{
+		version:  f.Version,
+		sessions: make(map[string]struct{}, len(f.Sessions)),
+		subjects: make(map[string]int64, len(f.Subjects)),
+	}
+	for _, id := range f.Sessions {
+		s.sessions[id] = struct{}{}
+	}
+	for _, r := range f.Subjects {
+		if old, ok := s.subjects[r.Subject]; !ok || r.IssuedAtMax > old {
+			s.subjects[r.Subject] = r.IssuedAtMax
+		}
+	}
+	return s
+}
+
+// revoked reports why c is revoked ("" when it is not).
+func (s *revocationSet) revoked(c *Claims) string {
+	if c.SessionID != "" {
+		if _, ok := s.sessions[c.SessionID]; ok {
+			return "session revoked"
+		}
+	}
+	if last, ok := s.subjects[c.Subject]; ok && (c.IssuedAt == nil || c.IssuedAt.Unix() <= last) {
+		return "subject revoked"
+	}
+	return ""
+}
