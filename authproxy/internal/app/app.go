@@ -126,13 +126,17 @@ func New(d Deps) (*App, error) {
 // otherwise): events end sessions through store (the cached store, which
 // tells every replica), event ids are remembered in Redis, and signatures
 // are verified with the provider's published keys or, when an HMAC key is
-// set, with that key only.
-func newWebhook(cfg *config.Config, store session.Store, rdb redis.UniversalClient, keys webhook.Keys, log *slog.Logger) (http.Handler, error) {
+// set, with that key only; a public-key update refetches the provider's
+// keys.
+func newWebhook(cfg *config.Config, store session.Store, rdb redis.UniversalClient, keys interface {
+	webhook.Keys
+	webhook.KeyRefresher
+}, log *slog.Logger) (http.Handler, error) {
 	if !cfg.WebhookEnabled {
 		return nil, nil
 	}
 	h, err := webhook.New(webhook.Config{
-		Sessions: store, Marks: session.NewEventMarks(rdb, ""), Keys: keys,
+		Sessions: store, Marks: session.NewEventMarks(rdb, ""), Keys: keys, Refresher: keys,
 		HMACKey: []byte(cfg.WebhookHMACKey.Reveal()), ClientID: cfg.ClientID, TenantID: cfg.WebhookTenantID,
 		Logger: log,
 	})

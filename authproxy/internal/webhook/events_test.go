@@ -1,0 +1,128 @@
+package webhook_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
+)
+
+// refresher counts key refetches; fail makes them fail.
+type refresher struct {
+	n    atomic.Int32
+	fail bool
+}
+
+func (r *refresher) RefreshKeys(context.Context) error {
+	if r.fail {
+		return errors.New("jwks unreachable")
+	}
+	r.n.Add(1)
+	return nil
+}
+
+func registration(app string, roles ...string) map[string]any {
+	return map[string]any{"applicationId": app, "roles": roles}
+}
+
+// TestRegistrationAndKeyEvents: a registration change for this application
+// that removes a role, or its deletion, ends the user's sessions; one that
+// only adds roles, or one for another application, changes nothing; a
+// public-key update naming this application refetches the keys (503 when
+// that fails, so FusionAuth retries), one for others does not.
+func TestRegistrationAndKeyEvents(t *testing.T) {
+	t.Parallel()
+	user := map[string]any{"id": "u1"}
+	tests := []struct {
+		name         string
+		body         []byte
+		noRefresher  bool
+		refreshFails bool
+		want         int
+		wantUser     []string
+		wantRefresh  int32
+	}{
+		{name: "role removed", body: event("r1", webhook.TypeRegistrationUpdate, map[string]any{
+			"applicationId": clientID, "user": user,
+			"original": registration(clientID, "admin", "viewer"), "registration": registration(clientID, "viewer"),
+		}), want: 204, wantUser: []string{"u1"}},
+		{name: "all roles removed", body: event("r2", webhook.TypeRegistrationUpdate, map[string]any{
+			"applicationId": clientID, "user": user,
+			"original": registration(clientID, "viewer"), "registration": map[string]any{"applicationId": clientID},
+		}), want: 204, wantUser: []string{"u1"}},
+		{name: "role added only", body: event("r3", webhook.TypeRegistrationUpdate, map[string]any{
+			"applicationId": clientID, "user": user,
+			"original": registration(clientID, "viewer"), "registration": registration(clientID, "viewer", "admin"),
+		}), want: 204},
+		{name: "no original", body: event("r4", webhook.TypeRegistrationUpdate, map[string]any{
+			"applicationId": clientID, "user": user, "registration": registration(clientID, "viewer"),
+		}), want: 204, wantUser: []string{"u1"}},
+		{name: "application from the registration", body: event("r5", webhook.TypeRegistrationUpdate, map[string]any{
+			"user": user, "original": registration(clientID, "admin"), "registration": registration(clientID),
+		}), want: 204, wantUser: []string{"u1"}},
+		{name: "role removed at another application", body: event("r6", webhook.TypeRegistrationUpdate, map[string]any{
+			"applicationId": "app-2", "user": user,
+			"original": registration("app-2", "admin"), "registration": registration("app-2"),
+		}), want: 204},
+		{name: "role removed, no user", body: event("r7", webhook.TypeRegistrationUpdate, map[string]any{
+			"applicationId": clientID, "original": registration(clientID, "admin"), "registration": registration(clientID),
+		}), want: 204},
+		{name: "registration deleted", body: event("r8", webhook.TypeRegistrationDelete, map[string]any{
+			"applicationId": clientID, "user": user, "registration": registration(clientID, "viewer"),
+		}), want: 204, wantUser: []string{"u1"}},
+		{name: "registration deleted at another application", body: event("r9", webhook.TypeRegistrationDelete, map[string]any{
+			"applicationId": "app-2", "user": user, "registration": registration("app-2", "viewer"),
+		}), want: 204},
+		{name: "public key update for this application", body: event("k1", webhook.TypePublicKeyUpdate, map[string]any{
+			"applicationIds": []string{"app-2", clientID},
+		}), want: 204, wantRefresh: 1},
+		{name: "public key update for others", body: event("k2", webhook.TypePublicKeyUpdate, map[string]any{
+			"applicationIds": []string{"app-2"},
+		}), want: 204},
+		{name: "public key update, refetch fails", refreshFails: true, body: event("k3", webhook.TypePublicKeyUpdate, map[string]any{
+			"applicationIds": []string{clientID},
+		}), want: 503},
+		{name: "public key update without a refresher", noRefresher: true, body: event("k4", webhook.TypePublicKeyUpdate, map[string]any{
+			"applicationIds": []string{clientID},
+		}), want: 204},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := &store{marks: map[string]bool{}}
+			ref := &refresher{fail: tt.refreshFails}
+			cfg := webhook.Config{Sessions: st, Marks: st, Keys: keys{}, Refresher: ref, ClientID: clientID, Now: clock}
+			if tt.noRefresher {
+				cfg.Refresher = nil
+			}
+			h, err := webhook.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodPost, webhook.Path, strings.NewReader(string(tt.body)))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set(webhook.SignatureHeader, sign(t, tt.body))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Fatalf("status %d, want %d; body %s", w.Code, tt.want, w.Body)
+			}
+			if !slices.Equal(st.deleted, tt.wantUser) {
+				t.Fatalf("deleted users %v, want %v", st.deleted, tt.wantUser)
+			}
+			if got := ref.n.Load(); got != tt.wantRefresh {
+				t.Fatalf("key refetches %d, want %d", got, tt.wantRefresh)
+			}
+			acted := len(tt.wantUser) > 0 || tt.wantRefresh > 0
+			if id := eventID(tt.body); st.marks[id] != acted {
+				t.Fatalf("event %q marked %v, want %v", id, st.marks[id], acted)
+			}
+		})
+	}
+}
