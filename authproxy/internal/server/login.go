@@ -284,6 +284,13 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		// be deleted: say so rather than pretend.
 		return storeErr
 	}
+	s.leave(w, r, idToken)
+	return nil
+}
+
+// leave sends the logged-out browser to the provider's end_session_endpoint
+// with idToken as the hint, or back to the gateway.
+func (s *Server) leave(w http.ResponseWriter, r *http.Request, idToken string) {
 	w.Header().Set("Cache-Control", "no-store")
 	home := s.origin + s.public.Path + "/"
 	target, ok := s.provider.LogoutURL(idToken, home)
@@ -293,7 +300,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		target = home
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
-	return nil
 }
 
 // sameOriginRequest: the Origin header (or, lacking it, the Referer's

@@ -282,6 +282,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(startPath, s.only(http.MethodGet, s.start))
 	mux.Handle(callbackPath, s.only(http.MethodGet, s.callbackPage))
 	mux.Handle("/oauth2/logout", s.only(http.MethodPost, s.logout))
+	mux.Handle(logoutEverywherePath, s.only(http.MethodPost, s.logoutEverywhere))
 	mux.Handle("/oauth2/userinfo", s.only(http.MethodGet, s.userinfo))
 	if s.webhook != nil {
 		mux.Handle(webhook.Path, s.webhook)
