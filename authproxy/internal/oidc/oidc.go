@@ -138,6 +138,9 @@ type Tokens struct {
 	// User is who the tokens belong to; nil when a refresh of opaque tokens
 	// returned no id_token (the session's user stays).
 	User *User
+	// ProviderSession is the verified id_token's sid, the provider's login
+	// session (named by back-channel logout tokens); "" without one.
+	ProviderSession string
 }
 
 // User is who logged in, with the roles the access token grants here.
@@ -658,6 +661,9 @@ func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 func (p *Provider) tokens(ctx context.Context, d *discovered, tok *oauth2.Token, id *jwtauth.Claims) (*Tokens, error) {
 	idToken, _ := tok.Extra("id_token").(string)
 	t := &Tokens{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, IDToken: idToken}
+	if id != nil {
+		t.ProviderSession = id.SessionID
+	}
 	if tok.AccessToken == "" || tok.AccessToken == idToken {
 		return nil, fmt.Errorf("%w: the token endpoint returned no access token of its own", ErrAccessToken)
 	}

@@ -1,0 +1,79 @@
+package links_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/links"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/hack/testkit"
+)
+
+// TestEnderEndsExactlyTheLinkedSession against a real redis-server: of a
+// user's two sessions only the one holding the refresh token ends, every
+// replica is told (the invalidation arrives on the channel), an event for
+// another user ends nothing, and ending it again is a no-op.
+func TestEnderEndsExactlyTheLinkedSession(t *testing.T) {
+	t.Parallel()
+	rs := testkit.StartRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	store, err := session.NewRedisStore(session.Config{Client: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := links.New(rdb, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := rdb.Subscribe(ctx, session.DefaultChannel)
+	t.Cleanup(func() { _ = sub.Close() })
+	if _, err := sub.Receive(ctx); err != nil { // the subscription's confirmation
+		t.Fatal(err)
+	}
+	e := links.Ender{Index: idx, Store: store, Replica: session.NewInvalidator(rdb, "")}
+	a, err := store.Create(ctx, &session.Session{UserID: "u1", RefreshToken: "rt-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := store.Create(ctx, &session.Session{UserID: "u1", RefreshToken: "rt-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.Link(ctx, links.RefreshToken, "rt-a", links.Target{UserID: "u1", Session: session.Tag(a)}); err != nil {
+		t.Fatal(err)
+	}
+
+	if ended, err := e.End(ctx, links.RefreshToken, "rt-a", "u2"); ended || err != nil {
+		t.Fatalf("End for another user = %v, %v; want nothing", ended, err)
+	}
+	if _, err := store.Load(ctx, a); err != nil {
+		t.Fatalf("session a after another user's event: %v", err)
+	}
+	if ended, err := e.End(ctx, links.RefreshToken, "rt-a", "u1"); !ended || err != nil {
+		t.Fatalf("End = %v, %v; want ended", ended, err)
+	}
+	if _, err := store.Load(ctx, a); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("session a after End: %v, want ErrNotFound", err)
+	}
+	if _, err := store.Load(ctx, b); err != nil {
+		t.Errorf("session b after End of a: %v", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msg, err := sub.ReceiveMessage(rctx)
+	if err != nil || msg.Payload != "s:"+session.Tag(a) {
+		t.Errorf("invalidation %v %v, want s:<tag of a>", msg, err)
+	}
+	if ended, err := e.End(ctx, links.RefreshToken, "rt-a", ""); ended || err != nil {
+		t.Errorf("End again = %v, %v; want a no-op", ended, err)
+	}
+	if ended, err := e.End(ctx, links.RefreshToken, "rt-unknown", "u1"); ended || err != nil {
+		t.Errorf("End of an unlinked token = %v, %v; want nothing", ended, err)
+	}
+}
