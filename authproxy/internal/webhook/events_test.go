@@ -7,11 +7,34 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 )
+
+// tokens holds the refresh tokens of sessions ("rt-a" of u1); End
+// records the tokens whose session it ended.
+type tokens struct {
+	mu    sync.Mutex
+	down  bool
+	ended []string
+}
+
+func (k *tokens) End(_ context.Context, kind links.Kind, value, user string) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.down {
+		return false, errDown
+	}
+	if kind != links.RefreshToken || value != "rt-a" || user != "u1" {
+		return false, nil
+	}
+	k.ended = append(k.ended, value)
+	return true, nil
+}
 
 // refresher counts key refetches; fail makes them fail.
 type refresher struct {
@@ -31,7 +54,9 @@ func registration(app string, roles ...string) map[string]any {
 	return map[string]any{"applicationId": app, "roles": roles}
 }
 
-// TestRegistrationAndKeyEvents: a registration change for this application
+// TestRegistrationAndKeyEvents: a single-token revoke ends only the
+// session holding the token (none when no session of that user holds it);
+// a registration change for this application
 // that removes a role, or its deletion, ends the user's sessions; one that
 // only adds roles, or one for another application, changes nothing; a
 // public-key update naming this application refetches the keys (503 when
@@ -44,6 +69,10 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 		body         []byte
 		noRefresher  bool
 		refreshFails bool
+		noTokens     bool
+		tokensDown   bool
+		wantTokens   []string
+		handled      bool // acted on (marked) though nothing ended
 		want         int
 		wantUser     []string
 		wantRefresh  int32
@@ -79,6 +108,27 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 		{name: "registration deleted at another application", body: event("r9", webhook.TypeRegistrationDelete, map[string]any{
 			"applicationId": "app-2", "user": user, "registration": registration("app-2", "viewer"),
 		}), want: 204},
+		{name: "one token revoked", body: event("t1", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u1", "refreshToken": "rt-a",
+		}), want: 204, wantTokens: []string{"rt-a"}},
+		{name: "one token no session holds", body: event("t2", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u1", "refreshToken": "rt-z",
+		}), want: 204, handled: true},
+		{name: "one token, another user", body: event("t3", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u2", "refreshToken": "rt-a",
+		}), want: 204, handled: true},
+		{name: "one token of another application", body: event("t4", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": "app-2", "userId": "u1", "refreshToken": "rt-a",
+		}), want: 204},
+		{name: "one token, store down", tokensDown: true, body: event("t5", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u1", "refreshToken": "rt-a",
+		}), want: 503},
+		{name: "one token without links ends the user's sessions", noTokens: true, body: event("t6", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u1", "refreshToken": "rt-a",
+		}), want: 204, wantUser: []string{"u1"}},
+		{name: "all of a user's tokens end all sessions", body: event("t7", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"userId": "u1",
+		}), want: 204, wantUser: []string{"u1"}},
 		{name: "public key update for this application", body: event("k1", webhook.TypePublicKeyUpdate, map[string]any{
 			"applicationIds": []string{"app-2", clientID},
 		}), want: 204, wantRefresh: 1},
@@ -97,9 +147,13 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 			t.Parallel()
 			st := &store{marks: map[string]bool{}}
 			ref := &refresher{fail: tt.refreshFails}
-			cfg := webhook.Config{Sessions: st, Marks: st, Keys: keys{}, Refresher: ref, ClientID: clientID, Now: clock}
+			toks := &tokens{down: tt.tokensDown}
+			cfg := webhook.Config{Sessions: st, Marks: st, Keys: keys{}, Refresher: ref, Tokens: toks, ClientID: clientID, Now: clock}
 			if tt.noRefresher {
 				cfg.Refresher = nil
+			}
+			if tt.noTokens {
+				cfg.Tokens = nil
 			}
 			h, err := webhook.New(cfg)
 			if err != nil {
@@ -119,7 +173,11 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 			if got := ref.n.Load(); got != tt.wantRefresh {
 				t.Fatalf("key refetches %d, want %d", got, tt.wantRefresh)
 			}
-			acted := len(tt.wantUser) > 0 || tt.wantRefresh > 0
+			if !slices.Equal(toks.ended, tt.wantTokens) {
+				t.Fatalf("ended token sessions %v, want %v", toks.ended, tt.wantTokens)
+			}
+			acted := len(tt.wantUser) > 0 || tt.wantRefresh > 0 || len(tt.wantTokens) > 0
+			acted = acted || tt.handled
 			if id := eventID(tt.body); st.marks[id] != acted {
 				t.Fatalf("event %q marked %v, want %v", id, st.marks[id], acted)
 			}

@@ -16,6 +16,9 @@
 //   - jwt.refresh-token.revoke with a userId, and either no applicationId
 //     (all of the user's tokens) or this client's: every session of the
 //     user ends, on every replica (the store publishes the invalidation).
+//     One that names a refreshToken of this client's (one token revoked)
+//     ends only the session holding it (Config.Tokens), or none when no
+//     session of that user holds it.
 //   - user.deactivate, user.delete (event.user.id): the same.
 //   - user.registration.update for this application that removes a role
 //     (a role in original.roles missing from registration.roles): the
@@ -65,6 +68,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
@@ -120,6 +124,13 @@ type Keys interface {
 	SigningKey(ctx context.Context, kid, alg string) (any, error)
 }
 
+// TokenSessions ends the one session holding a refresh token, when that
+// session is a session of userID; links.Ender implements it. ended is false
+// when no session holds it.
+type TokenSessions interface {
+	End(ctx context.Context, kind links.Kind, value, userID string) (ended bool, err error)
+}
+
 // KeyRefresher refetches the identity provider's published keys now;
 // *oidc.Provider implements it (RefreshKeys).
 type KeyRefresher interface {
@@ -134,6 +145,9 @@ type Config struct {
 	// Keys verifies asymmetric signatures (RS*, PS*, ES*, EdDSA) with the
 	// IdP's published keys; unused when HMACKey is set.
 	Keys Keys
+	// Tokens, when set, ends the one session holding a revoked refresh
+	// token; nil ends all of the user's sessions for a single-token revoke.
+	Tokens TokenSessions
 	// Refresher, when set, is told to refetch the keys on a
 	// jwt.public-key.update naming ClientID; nil ignores the event.
 	Refresher KeyRefresher
@@ -342,6 +356,9 @@ type Event struct {
 	ApplicationID string `json:"applicationId,omitempty"`
 	UserID        string `json:"userId,omitempty"`
 	User          *User  `json:"user,omitempty"`
+	// RefreshToken is the one token a jwt.refresh-token.revoke revokes
+	// (FusionAuth 1.37 and later); a credential: never logged.
+	RefreshToken string `json:"refreshToken,omitempty"`
 	// Original and Registration are a registration before and after a
 	// user.registration.update (Registration alone in a
 	// user.registration.delete).
@@ -388,23 +405,33 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 		log.Info("webhook event already handled")
 		return nil
 	}
-	if eff.refreshKeys {
+	done := "webhook event ended the user's sessions"
+	switch {
+	case eff.refreshKeys:
 		if err := h.cfg.Refresher.RefreshKeys(ctx); err != nil {
 			return fmt.Errorf("%w: %w", errKeys, err)
 		}
-	} else if err := h.cfg.Sessions.DeleteUser(ctx, eff.user); err != nil {
-		return fmt.Errorf("%w: %w", errStore, err)
+		done = "webhook event refetched the identity provider's keys"
+	case eff.token != "":
+		ended, err := h.cfg.Tokens.End(ctx, links.RefreshToken, eff.token, eff.user)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errStore, err)
+		}
+		done = "webhook event ended the session holding the token"
+		if !ended {
+			done = "webhook event: no session holds the token"
+		}
+	default:
+		if err := h.cfg.Sessions.DeleteUser(ctx, eff.user); err != nil {
+			return fmt.Errorf("%w: %w", errStore, err)
+		}
 	}
 	// The effect is done; a failed mark only means a redelivery redoes
 	// the (idempotent) work.
 	if err := h.cfg.Marks.Mark(ctx, e.ID, h.cfg.MarkTTL); err != nil {
 		log.Warn("webhook event handled but not marked", "error", err.Error())
 	}
-	if eff.refreshKeys {
-		log.Info("webhook event refetched the identity provider's keys")
-	} else {
-		log.Info("webhook event ended the user's sessions", "user_id", eff.user)
-	}
+	log.Info(done, "user_id", eff.user)
 	return nil
 }
 
@@ -432,6 +459,7 @@ type ignored struct {
 // the provider's keys. The zero effect is nothing.
 type effect struct {
 	user        string
+	token       string // end only the session holding this refresh token
 	refreshKeys bool
 }
 
@@ -445,6 +473,9 @@ func (h *Handler) target(e *Event) (effect, ignored) {
 		case e.UserID == "":
 			// All of this application's tokens: not handled yet.
 			return effect{}, ignored{slog.LevelWarn, "application-wide revoke not handled"}
+		}
+		if e.ApplicationID != "" && e.RefreshToken != "" && h.cfg.Tokens != nil {
+			return effect{user: e.UserID, token: e.RefreshToken}, ignored{}
 		}
 		return effect{user: e.UserID}, ignored{}
 	case TypeUserDeactivate, TypeUserDelete:
