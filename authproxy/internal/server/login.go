@@ -217,6 +217,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		s.metrics.storeErr("create", err)
 		return err
 	}
+	s.linker.link(ctx, cookie, user.ID, toks)
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.refresher.observeLifetime(ctx, toks.Lifetime)
 	s.log.InfoContext(ctx, "login", slog.String(keySubject, user.ID))

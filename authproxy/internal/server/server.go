@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/backchannel"
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
@@ -105,6 +106,11 @@ type Deps struct {
 	// Webhook, when set, is served at /webhooks/fusionauth (any method:
 	// it answers its own 405).
 	Webhook http.Handler
+	// BackChannel, when set, is served at backchannel.Path.
+	BackChannel http.Handler
+	// Links, when set, records which session holds each refresh token and
+	// provider session id (links.go).
+	Links Links
 	// Logger receives JSON logs; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil = time.Now.
@@ -155,6 +161,8 @@ type Server struct {
 	public    *url.URL
 	origin    string       // scheme://host of the public URL
 	webhook   http.Handler // nil = not served
+	backchan  http.Handler // nil = not served
+	linker    linker
 	handler   http.Handler
 }
 
@@ -184,7 +192,8 @@ func New(d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: d.Logger, now: d.Now,
 		store: d.Store, fresh: d.Fresh, states: d.States, provider: d.Provider, ping: d.Ping,
-		webhook: d.Webhook,
+		webhook: d.Webhook, backchan: d.BackChannel,
+		linker:  linker{links: d.Links, log: d.Logger},
 		metrics: newMetrics(ruleNames(cfg.Rules.All())),
 		public:  public,
 		origin:  public.Scheme + "://" + public.Host,
@@ -205,7 +214,7 @@ func New(d Deps) (*Server, error) {
 	}))
 	s.refresher = &refresher{
 		store: s.store, fresh: s.fresh, provider: s.provider, metrics: s.metrics,
-		log: d.Logger, now: d.Now, window: cfg.RefreshWindow,
+		log: d.Logger, now: d.Now, window: cfg.RefreshWindow, linker: s.linker,
 	}
 	s.tokens, err = newTokens(cfg, d.Now)
 	if err != nil {
@@ -286,6 +295,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/oauth2/userinfo", s.only(http.MethodGet, s.userinfo))
 	if s.webhook != nil {
 		mux.Handle(webhook.Path, s.webhook)
+	}
+	if s.backchan != nil {
+		mux.Handle(backchannel.Path, s.backchan)
 	}
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, ErrNotFound, "") })
