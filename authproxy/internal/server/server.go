@@ -26,13 +26,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatewarden/gatewarden/authproxy/internal/backchannel"
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
@@ -293,11 +291,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/oauth2/logout", s.only(http.MethodPost, s.logout))
 	mux.Handle(logoutEverywherePath, s.only(http.MethodPost, s.logoutEverywhere))
 	mux.Handle("/oauth2/userinfo", s.only(http.MethodGet, s.userinfo))
-	if s.webhook != nil {
-		mux.Handle(webhook.Path, s.webhook)
-	}
-	if s.backchan != nil {
-		mux.Handle(backchannel.Path, s.backchan)
+	if s.cfg.WebhookListen == "" {
+		s.idpRoutes(mux)
 	}
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, ErrNotFound, "") })
