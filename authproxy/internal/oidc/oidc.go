@@ -157,6 +157,7 @@ type User struct {
 type discovered struct {
 	issuer     string
 	endSession string // "" when the provider has no end_session_endpoint
+	revocation string // "" when the provider has no revocation_endpoint
 	userinfo   string
 	oauth      *oauth2.Config
 	verifier   *jwtauth.Verifier
@@ -281,6 +282,7 @@ type discoveryDoc struct {
 	TokenEndpoint         string   `json:"token_endpoint"`
 	JWKSURI               string   `json:"jwks_uri"`
 	EndSessionEndpoint    string   `json:"end_session_endpoint"`
+	RevocationEndpoint    string   `json:"revocation_endpoint"`
 	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
 	IDTokenAlgs           []string `json:"id_token_signing_alg_values_supported"`
 	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
@@ -328,6 +330,7 @@ func (p *Provider) Discover(ctx context.Context) error {
 	p.d.Store(&discovered{
 		issuer:     doc.Issuer,
 		endSession: doc.EndSessionEndpoint,
+		revocation: doc.RevocationEndpoint,
 		userinfo:   doc.UserinfoEndpoint,
 		verifier:   v,
 		oauth: &oauth2.Config{
@@ -381,7 +384,7 @@ func (p *Provider) fetchDiscovery(ctx context.Context) (*discoveryDoc, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDiscovery, err)
 	}
-	for name, v := range map[string]string{"end_session_endpoint": doc.EndSessionEndpoint, "userinfo_endpoint": doc.UserinfoEndpoint} {
+	for name, v := range map[string]string{"end_session_endpoint": doc.EndSessionEndpoint, "userinfo_endpoint": doc.UserinfoEndpoint, "revocation_endpoint": doc.RevocationEndpoint} {
 		if v == "" {
 			continue
 		}

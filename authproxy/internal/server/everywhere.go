@@ -22,12 +22,12 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) error 
 	if !s.sameOriginRequest(r) {
 		return fmt.Errorf("%w: logout everywhere from a foreign origin", ErrCSRF)
 	}
-	var idToken string
+	var idToken, refreshToken string
 	if c, err := r.Cookie(s.cookie.name); err == nil && c.Value != "" {
 		sess, err := s.fresh.Load(r.Context(), c.Value)
 		switch {
 		case err == nil:
-			idToken = sess.IDToken
+			idToken, refreshToken = sess.IDToken, sess.RefreshToken
 			if err := s.store.DeleteUser(r.Context(), sess.UserID); err != nil {
 				s.metrics.storeErr("delete_user", err)
 				// The sessions may all survive: keep the cookie, say so.
@@ -41,6 +41,10 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	s.cookie.set(w, s.cookie.name, "", -1)
+	// Only this session's refresh token can be read (the others are sealed
+	// under their own cookies); theirs die with the provider's revocation
+	// of the user's sessions, if configured, or at their expiry.
+	s.revokeAtIdP(r.Context(), refreshToken)
 	s.leave(w, r, idToken)
 	return nil
 }

@@ -134,6 +134,9 @@ type Provider interface {
 	// LogoutURL is the provider's end-session URL for an RP-initiated
 	// logout; false when the provider has none.
 	LogoutURL(idTokenHint, postLogoutRedirect string) (string, bool)
+	// RevokeRefreshToken revokes a refresh token at the provider; false
+	// when the provider offers no way to.
+	RevokeRefreshToken(ctx context.Context, token string) (bool, error)
 }
 
 var _ Provider = (*oidc.Provider)(nil)
@@ -160,8 +163,10 @@ type Server struct {
 	origin    string       // scheme://host of the public URL
 	webhook   http.Handler // nil = not served
 	backchan  http.Handler // nil = not served
-	linker    linker
-	handler   http.Handler
+	// idpRevokes counts logout's refresh-token revocations (revoke.go).
+	idpRevokes *prometheus.CounterVec
+	linker     linker
+	handler    http.Handler
 }
 
 // New builds the server from d. It starts no background work: what d's
@@ -197,6 +202,7 @@ func New(d Deps) (*Server, error) {
 		origin:  public.Scheme + "://" + public.Host,
 	}
 	s.rules.init(cfg.Rules)
+	s.idpRevokes = newIdPRevokes(s.metrics.reg)
 	if s.cookie, err = newCookieSpec(cfg); err != nil {
 		return nil, fmt.Errorf("server: new: %w", err)
 	}
