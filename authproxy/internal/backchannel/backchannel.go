@@ -12,6 +12,11 @@
 // A jti already seen from this issuer is refused (replay); it is
 // remembered (Marks) twice MaxAge, longer than a token is accepted.
 //
+// The provider's discovery document must announce
+// backchannel_logout_supported (otherwise every token is refused), and a
+// sid counts only when it also announces
+// backchannel_logout_session_supported.
+//
 // Effect: with a sid, the one session whose login carried that provider
 // session id (its id_token's sid; the link Links finds) ends, provided a
 // sub, when also present, names that session's user; with only a sub,
@@ -52,11 +57,13 @@ const (
 	EffectTimeout = 5 * time.Second
 )
 
-// Keys finds the provider's published key for a kid and alg and names the
-// provider's issuer; *oidc.Provider implements it.
+// Keys finds the provider's published key for a kid and alg, names the
+// provider's issuer and says what its discovery document announced about
+// back-channel logout; *oidc.Provider implements it.
 type Keys interface {
 	SigningKey(ctx context.Context, kid, alg string) (any, error)
 	Issuer() string
+	BackChannelLogout() (supported, session bool)
 }
 
 // Sessions ends every session of a user on every replica; the session
@@ -184,6 +191,10 @@ func (h *Handler) verify(ctx context.Context, raw string) (*logoutToken, error) 
 	if iss == "" {
 		return nil, errors.New("provider not discovered yet")
 	}
+	supported, sessions := h.cfg.Keys.BackChannelLogout()
+	if !supported {
+		return nil, errors.New("the provider does not announce backchannel_logout_supported")
+	}
 	p := jwt.NewParser(jwt.WithValidMethods(asymmetric), jwt.WithIssuer(iss), jwt.WithAudience(h.cfg.ClientID),
 		jwt.WithIssuedAt(), jwt.WithLeeway(time.Minute), jwt.WithTimeFunc(h.cfg.Now))
 	claims := jwt.MapClaims{}
@@ -220,6 +231,11 @@ func (h *Handler) verify(ctx context.Context, raw string) (*logoutToken, error) 
 	lt.sub, _ = claims["sub"].(string)
 	lt.sid, _ = claims["sid"].(string)
 	lt.jti, _ = claims["jti"].(string)
+	if !sessions {
+		// Without backchannel_logout_session_supported a sid names no
+		// session of ours: the logout is the user's (sub), or refused.
+		lt.sid = ""
+	}
 	if lt.sub == "" && lt.sid == "" {
 		return nil, errors.New("logout token: neither sid nor sub")
 	}

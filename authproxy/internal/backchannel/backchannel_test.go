@@ -49,9 +49,13 @@ var otherKey = func() *rsa.PrivateKey {
 	return k
 }()
 
-type keys struct{}
+// keys is the provider: it announces back-channel logout (with sessions)
+// unless told otherwise.
+type keys struct{ unsupported, noSessions bool }
 
 func (keys) Issuer() string { return issuer }
+
+func (k keys) BackChannelLogout() (bool, bool) { return !k.unsupported, !k.noSessions }
 
 func (keys) SigningKey(_ context.Context, id, alg string) (any, error) {
 	if id != kid || alg != "RS256" {
@@ -159,6 +163,7 @@ func TestHandler(t *testing.T) {
 		token     func(t *testing.T) string
 		premark   bool
 		down      bool
+		provider  keys
 		want      int
 		wantEnded []string
 		wantUsers []string
@@ -177,6 +182,9 @@ func TestHandler(t *testing.T) {
 		{name: "exp in the future", token: func(t *testing.T) string { return sign(t, claims(set("exp", now.Add(time.Minute).Unix()))) }, want: 200, wantEnded: []string{"sid-a"}},
 		{name: "aud list with the client", token: func(t *testing.T) string { return sign(t, claims(set("aud", []string{"x", clientID}))) }, want: 200, wantEnded: []string{"sid-a"}},
 
+		{name: "provider announces no back-channel logout", provider: keys{unsupported: true}, token: func(t *testing.T) string { return sign(t, claims(nil)) }, want: 400},
+		{name: "provider announces no sessions: the sub's sessions", provider: keys{noSessions: true}, token: func(t *testing.T) string { return sign(t, claims(nil)) }, want: 200, wantUsers: []string{"u1"}},
+		{name: "provider announces no sessions, sid only", provider: keys{noSessions: true}, token: func(t *testing.T) string { return sign(t, claims(del("sub"))) }, want: 400},
 		{name: "replayed jti", premark: true, token: func(t *testing.T) string { return sign(t, claims(nil)) }, want: 400},
 		{name: "typ of an access token", token: func(t *testing.T) string {
 			return signWith(t, jwt.SigningMethodRS256, rsaKey, map[string]any{"typ": "at+jwt"}, claims(nil))
@@ -222,7 +230,7 @@ func TestHandler(t *testing.T) {
 			if tt.premark {
 				f.marks["bcl\x00"+issuer+"\x00j-1"] = true
 			}
-			h, err := backchannel.New(backchannel.Config{Keys: keys{}, Sessions: f, Linked: f, Marks: f, ClientID: clientID, Now: clock})
+			h, err := backchannel.New(backchannel.Config{Keys: tt.provider, Sessions: f, Linked: f, Marks: f, ClientID: clientID, Now: clock})
 			if err != nil {
 				t.Fatal(err)
 			}

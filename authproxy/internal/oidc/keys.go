@@ -19,3 +19,14 @@ func (p *Provider) RefreshKeys(ctx context.Context) error {
 	}
 	return nil
 }
+
+// BackChannelLogout reports what the discovery document announced:
+// backchannel_logout_supported and backchannel_logout_session_supported
+// (both false before discovery).
+func (p *Provider) BackChannelLogout() (supported, session bool) {
+	d := p.d.Load()
+	if d == nil {
+		return false, false
+	}
+	return d.backChannel, d.backChannelSession
+}

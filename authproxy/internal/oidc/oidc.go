@@ -155,12 +155,13 @@ type User struct {
 
 // discovered is the state that exists once discovery succeeded.
 type discovered struct {
-	issuer     string
-	endSession string // "" when the provider has no end_session_endpoint
-	revocation string // "" when the provider has no revocation_endpoint
-	userinfo   string
-	oauth      *oauth2.Config
-	verifier   *jwtauth.Verifier
+	issuer                          string
+	endSession                      string // "" when the provider has no end_session_endpoint
+	revocation                      string // "" when the provider has no revocation_endpoint
+	backChannel, backChannelSession bool   // backchannel_logout_(session_)supported
+	userinfo                        string
+	oauth                           *oauth2.Config
+	verifier                        *jwtauth.Verifier
 }
 
 // Provider is FusionAuth as seen by authproxy. It is safe for concurrent use.
@@ -283,6 +284,8 @@ type discoveryDoc struct {
 	JWKSURI               string   `json:"jwks_uri"`
 	EndSessionEndpoint    string   `json:"end_session_endpoint"`
 	RevocationEndpoint    string   `json:"revocation_endpoint"`
+	BackChannelLogout     bool     `json:"backchannel_logout_supported"`
+	BackChannelSession    bool     `json:"backchannel_logout_session_supported"`
 	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
 	IDTokenAlgs           []string `json:"id_token_signing_alg_values_supported"`
 	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
@@ -328,11 +331,12 @@ func (p *Provider) Discover(ctx context.Context) error {
 		style = oauth2.AuthStyleInParams
 	}
 	p.d.Store(&discovered{
-		issuer:     doc.Issuer,
-		endSession: doc.EndSessionEndpoint,
-		revocation: doc.RevocationEndpoint,
-		userinfo:   doc.UserinfoEndpoint,
-		verifier:   v,
+		issuer:      doc.Issuer,
+		endSession:  doc.EndSessionEndpoint,
+		revocation:  doc.RevocationEndpoint,
+		backChannel: doc.BackChannelLogout, backChannelSession: doc.BackChannelSession,
+		userinfo: doc.UserinfoEndpoint,
+		verifier: v,
 		oauth: &oauth2.Config{
 			ClientID:     p.cfg.ClientID,
 			ClientSecret: p.cfg.ClientSecret,
