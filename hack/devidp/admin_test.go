@@ -28,12 +28,7 @@ func TestRevokeOneToken(t *testing.T) {
 	if st := f.admin("/api/jwt/refresh?token="+url.QueryEscape(rt), testAPIKey); st != http.StatusNotFound {
 		t.Fatalf("again: %d, want 404", st)
 	}
-	_, events := rc.got()
-	if len(events) != 1 {
-		t.Fatalf("%d events, want 1", len(events))
-	}
-	e := events[0]
-	checkEvent(t, e, EventRefreshTokenRevoke)
+	e := onlyEvent(t, rc, EventRefreshTokenRevoke)
 	if e["applicationId"] != f.srv.ClientID() || e["userId"] != one["userId"] || e["refreshToken"] != rt || e["linkedObjectId"] != claims["sid"] {
 		t.Fatalf("event %v: want applicationId, userId, the token and its id (sid %v)", e, claims["sid"])
 	}
@@ -76,12 +71,7 @@ func TestSetRoles(t *testing.T) {
 	if st := put(body, testAPIKey); st != http.StatusOK {
 		t.Fatalf("PUT: %d", st)
 	}
-	_, events := rc.got()
-	if len(events) != 1 {
-		t.Fatalf("%d events, want 1", len(events))
-	}
-	e := events[0]
-	checkEvent(t, e, EventRegistrationUpdate)
+	e := onlyEvent(t, rc, EventRegistrationUpdate)
 	roles := func(reg any) []string {
 		var out []string
 		m, _ := reg.(map[string]any)
@@ -103,4 +93,15 @@ func TestSetRoles(t *testing.T) {
 	if got := claims["roles"]; len(got.([]any)) != 1 || got.([]any)[0] != "customer" {
 		t.Errorf("roles after the change: %v, want [customer]", got)
 	}
+}
+
+// onlyEvent is the one event rc received, checked to be of type typ.
+func onlyEvent(t *testing.T, rc *receiver, typ string) map[string]any {
+	t.Helper()
+	_, events := rc.got()
+	if len(events) != 1 {
+		t.Fatalf("%d events, want 1", len(events))
+	}
+	checkEvent(t, events[0], typ)
+	return events[0]
 }

@@ -186,13 +186,7 @@ func TestRevocationEndsExactlyTheRightSessions(t *testing.T) {
 // sessionOf reads a session straight from Redis (the test holds its cookie).
 func sessionOf(t *testing.T, addr, cookie string) *session.Session {
 	t.Helper()
-	c := session.NewRedisClient(session.Options{Addrs: []string{addr}})
-	t.Cleanup(func() { _ = c.Close() })
-	store, err := session.NewRedisStore(session.Config{Client: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := store.Load(t.Context(), cookie)
+	s, err := redisStore(t, addr).Load(t.Context(), cookie)
 	if err != nil {
 		t.Fatal(err)
 	}

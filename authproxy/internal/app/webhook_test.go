@@ -44,25 +44,10 @@ func TestWebhookEndsSessionsOnEveryReplica(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rs := testkit.StartRedis(t)
-			lnA, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			idp, idpURL := startIDP(t, "http://"+lnA.Addr().String()+webhook.Path)
-			cfg := appConfig(t, rs.Addr(), time.Minute)
-			cfg.FusionAuthURL, cfg.ClientID, cfg.ClientSecret = idpURL, idp.ClientID(), config.Secret(idp.ClientSecret())
-			cfg.WebhookEnabled = true
-			replicaA := serveAppOn(t, cfg, lnA)
-			replicaB := serveApp(t, cfg)
-			replicas := map[string]*httptest.Server{"A": replicaA, "B": replicaB}
-			for name, r := range replicas {
-				testkit.WaitUntil(t, "replica "+name+" ready", 10*time.Second, func(ctx context.Context) error {
-					return testkit.HTTPOK(ctx, nil, r.URL+"/readyz")
-				})
-			}
-			cookies := map[string]string{"browser 1": userSession(t, rs.Addr(), tt.userID), "browser 2": userSession(t, rs.Addr(), tt.userID)}
-			other := userSession(t, rs.Addr(), "9b3c5d7e-1f2a-4b4c-8d6e-f0a1b2c3d4e5")
+			e := newRevokeEnv(t)
+			idp, replicas := e.idp, e.replicas
+			cookies := map[string]string{"browser 1": userSession(t, e.redis, tt.userID), "browser 2": userSession(t, e.redis, tt.userID)}
+			other := userSession(t, e.redis, "9b3c5d7e-1f2a-4b4c-8d6e-f0a1b2c3d4e5")
 			decide := func(r *httptest.Server, cookie string) int {
 				code, err := status(t, r.Client(), authz(t, r, "forwarded", "/admin/x", cookie))
 				if err != nil {

@@ -40,6 +40,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/links"
+	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
@@ -78,11 +79,9 @@ type Linked interface {
 	End(ctx context.Context, kind links.Kind, value, userID string) (ended bool, err error)
 }
 
-// Marks remembers the jti values already used.
-type Marks interface {
-	Seen(ctx context.Context, id string) (bool, error)
-	Mark(ctx context.Context, id string, ttl time.Duration) error
-}
+// Marks remembers the jti values already used: the webhook's event marks
+// (session.EventMarks), under their own prefix of id.
+type Marks = webhook.Marks
 
 // Config configures the Handler; every field but MaxAge, Logger and Now is
 // required.
@@ -150,8 +149,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.Log(r.Context(), level, "back-channel logout refused", "status", code, "error", err.Error())
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	_, _ = w.Write(append(b, '\n'))
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {

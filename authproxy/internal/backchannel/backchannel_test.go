@@ -33,21 +33,16 @@ var now = time.Unix(1764500000, 0)
 
 func clock() time.Time { return now }
 
-var rsaKey = func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}()
+// rsaKey signs the provider's logout tokens; otherKey is an impostor's.
+var rsaKey, otherKey = genRSA(), genRSA()
 
-var otherKey = func() *rsa.PrivateKey {
+func genRSA() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic(err)
 	}
 	return k
-}()
+}
 
 // keys is the provider: it announces back-channel logout (with sessions)
 // unless told otherwise.
@@ -57,22 +52,22 @@ func (keys) Issuer() string { return issuer }
 
 func (k keys) BackChannelLogout() (bool, bool) { return !k.unsupported, !k.noSessions }
 
+// SigningKey publishes rsaKey's public key as kid, for RS256 only.
 func (keys) SigningKey(_ context.Context, id, alg string) (any, error) {
-	if id != kid || alg != "RS256" {
-		return nil, fmt.Errorf("%w: no such key", jwtauth.ErrUnknownKey)
+	if k, ok := map[[2]string]any{{kid, "RS256"}: &rsaKey.PublicKey}[[2]string{id, alg}]; ok {
+		return k, nil
 	}
-	return &rsaKey.PublicKey, nil
+	return nil, fmt.Errorf("%w: no such key", jwtauth.ErrUnknownKey)
 }
 
 // fake is the session store, the links (sid "sid-a" is u1's session) and
 // the marks; down fails the store.
 type fake struct {
-	mu      sync.Mutex
-	down    bool
-	users   []string
-	ended   []string
-	marks   map[string]bool
-	markTTL time.Duration
+	mu           sync.Mutex
+	down         bool
+	users, ended []string
+	marks        map[string]bool
+	markTTL      time.Duration
 }
 
 var errDown = errors.New("store down")

@@ -6,11 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
 // TestEnderEndsExactlyTheLinkedSession against a real redis-server: of a
@@ -19,9 +16,7 @@ import (
 // another user ends nothing, and ending it again is a no-op.
 func TestEnderEndsExactlyTheLinkedSession(t *testing.T) {
 	t.Parallel()
-	rs := testkit.StartRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := startRedis(t)
 	ctx := context.Background()
 	store, err := session.NewRedisStore(session.Config{Client: rdb})
 	if err != nil {

@@ -17,9 +17,7 @@ import (
 // links nothing.
 func TestIndex(t *testing.T) {
 	t.Parallel()
-	rs := testkit.StartRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := startRedis(t)
 	ctx := context.Background()
 	x, err := links.New(rdb, "", time.Hour)
 	if err != nil {
@@ -69,4 +67,12 @@ func TestIndex(t *testing.T) {
 	if _, err := links.New(rdb, "", 0); err == nil {
 		t.Errorf("New with ttl 0: no error")
 	}
+}
+
+// startRedis starts a redis-server for the test and returns a client to it.
+func startRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: testkit.StartRedis(t).Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
 }

@@ -1,12 +1,12 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -159,19 +159,14 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := httptest.NewRequest(http.MethodPost, webhook.Path, strings.NewReader(string(tt.body)))
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set(webhook.SignatureHeader, sign(t, tt.body))
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			if w.Code != tt.want {
+			if w := post(t, h, tt.body); w.Code != tt.want {
 				t.Fatalf("status %d, want %d; body %s", w.Code, tt.want, w.Body)
-			}
-			if !slices.Equal(st.deleted, tt.wantUser) {
-				t.Fatalf("deleted users %v, want %v", st.deleted, tt.wantUser)
 			}
 			if got := ref.n.Load(); got != tt.wantRefresh {
 				t.Fatalf("key refetches %d, want %d", got, tt.wantRefresh)
+			}
+			if !slices.Equal(st.deleted, tt.wantUser) {
+				t.Fatalf("deleted users %v, want %v", st.deleted, tt.wantUser)
 			}
 			if !slices.Equal(toks.ended, tt.wantTokens) {
 				t.Fatalf("ended token sessions %v, want %v", toks.ended, tt.wantTokens)
@@ -183,4 +178,15 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// post delivers body to h as FusionAuth does (signed JSON).
+func post(t *testing.T, h http.Handler, body []byte) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, webhook.Path, bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(webhook.SignatureHeader, sign(t, body))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }
