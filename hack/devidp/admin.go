@@ -50,6 +50,30 @@ func (s *Server) RevokeRefreshToken(ctx context.Context, token string) error {
 	})
 }
 
+// RevokeApplicationTokens deletes every refresh token of the application,
+// as FusionAuth's DELETE /api/jwt/refresh?applicationId=... does, and sends
+// the jwt.refresh-token.revoke event of a whole application (applicationId
+// only). It returns how many tokens were revoked.
+func (s *Server) RevokeApplicationTokens(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	n := 0
+	for tok, rt := range s.refresh {
+		if rt.clientID == s.cfg.ClientID {
+			delete(s.refresh, tok)
+			n++
+		}
+	}
+	s.mu.Unlock()
+	s.log.Info("application refresh tokens revoked", slog.Int("count", n))
+	return n, s.emit(ctx, map[string]any{
+		"type":          EventRefreshTokenRevoke,
+		"applicationId": s.cfg.ClientID,
+		"applicationTimeToLiveInSeconds": map[string]int64{
+			s.cfg.ClientID: int64(s.cfg.AccessTokenTTL / time.Second),
+		},
+	})
+}
+
 // SetRoles replaces a user's roles in the application, as FusionAuth's
 // PUT /api/user/registration/{userId} does: tokens minted from now on carry
 // them, and the user.registration.update event (applicationId, original and
@@ -119,6 +143,19 @@ func (s *Server) revokeOneAPI(w http.ResponseWriter, r *http.Request, token stri
 		w.WriteHeader(http.StatusNotFound)
 		return
 	case err != nil:
+		s.log.Warn("webhook not delivered", slog.String("error", err.Error()))
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// revokeAppAPI answers DELETE /api/jwt/refresh?applicationId=...: 200 once
+// revoked, 404 for another application.
+func (s *Server) revokeAppAPI(w http.ResponseWriter, r *http.Request, app string) {
+	if app != s.cfg.ClientID {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	if _, err := s.RevokeApplicationTokens(r.Context()); err != nil {
 		s.log.Warn("webhook not delivered", slog.String("error", err.Error()))
 	}
 	w.WriteHeader(http.StatusOK)

@@ -105,3 +105,28 @@ func onlyEvent(t *testing.T, rc *receiver, typ string) map[string]any {
 	checkEvent(t, events[0], typ)
 	return events[0]
 }
+
+// TestRevokeApplicationTokens: DELETE /api/jwt/refresh?applicationId=
+// revokes every token of the application and sends the application-wide
+// event (applicationId, no userId); another application is 404.
+func TestRevokeApplicationTokens(t *testing.T) {
+	t.Parallel()
+	f, rc := startWithWebhook(t, 0)
+	a := f.tokens("customer@example.com", "customer-pass")
+	b := f.tokens("admin@example.com", "admin-pass")
+	if st := f.admin("/api/jwt/refresh?applicationId=other", testAPIKey); st != http.StatusNotFound {
+		t.Fatalf("another application: %d, want 404", st)
+	}
+	if st := f.admin("/api/jwt/refresh?applicationId="+url.QueryEscape(f.srv.ClientID()), testAPIKey); st != http.StatusOK {
+		t.Fatalf("DELETE: %d", st)
+	}
+	e := onlyEvent(t, rc, EventRefreshTokenRevoke)
+	if e["applicationId"] != f.srv.ClientID() || e["userId"] != nil {
+		t.Fatalf("event %v: want applicationId and no userId", e)
+	}
+	for _, tok := range []map[string]any{a, b} {
+		if st := f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true).status; st != http.StatusBadRequest {
+			t.Errorf("revoked token refreshed: %d", st)
+		}
+	}
+}

@@ -151,7 +151,8 @@ func (s *Server) deliver(ctx context.Context, body []byte, sig string) error {
 
 // adminAPI serves the admin actions with FusionAuth's API shapes, behind
 // the API key (Authorization header, as FusionAuth takes it):
-// DELETE /api/jwt/refresh?userId=... (or ?token=... for one token),
+// DELETE /api/jwt/refresh?userId=... (or ?token=... for one token, or
+// ?applicationId=... for all of the application's),
 // PUT /api/user/registration/{userId} (roles) and DELETE /api/user/{userId}
 // (?hardDelete=true deletes).
 func (s *Server) adminAPI(mux *http.ServeMux) {
@@ -164,6 +165,10 @@ func (s *Server) adminAPI(mux *http.ServeMux) {
 			return
 		}
 		userID := r.URL.Query().Get("userId")
+		if app := r.URL.Query().Get("applicationId"); userID == "" && app != "" {
+			s.revokeAppAPI(w, r, app)
+			return
+		}
 		if userID == "" {
 			s.writeJSON(w, http.StatusBadRequest, map[string]any{"fieldErrors": map[string]any{"userId": []map[string]string{{"code": "[missing]userId"}}}})
 			return

@@ -108,7 +108,13 @@ func TestRevocationEndsExactlyTheRightSessions(t *testing.T) {
 		act func(t *testing.T, e *revokeEnv, b1 *http.Client, c1 string) error
 		// survivor: browser 2 keeps its session.
 		survivor bool
+		// everyone: the other user's session ends too.
+		everyone bool
 	}{
+		{name: "all of the application's tokens revoked", everyone: true, act: func(t *testing.T, e *revokeEnv, _ *http.Client, _ string) error {
+			_, err := e.idp.RevokeApplicationTokens(t.Context())
+			return err
+		}},
 		{name: "one refresh token revoked", survivor: true, act: func(t *testing.T, e *revokeEnv, _ *http.Client, c1 string) error {
 			return e.idp.RevokeRefreshToken(t.Context(), sessionOf(t, e.redis, c1).RefreshToken)
 		}},
@@ -153,6 +159,9 @@ func TestRevocationEndsExactlyTheRightSessions(t *testing.T) {
 			if tt.survivor {
 				ended = []string{c1}
 			}
+			if tt.everyone {
+				ended = append(ended, other)
+			}
 			start := time.Now()
 			if err := tt.act(t, e, b1, c1); err != nil {
 				t.Fatalf("revocation: %v", err)
@@ -175,7 +184,7 @@ func TestRevocationEndsExactlyTheRightSessions(t *testing.T) {
 						t.Errorf("browser 2 on replica %s: %d, want 200 (its token was not revoked)", rn, code)
 					}
 				}
-				if code := e.decide(t, r, other); code != otherBefore {
+				if code := e.decide(t, r, other); !tt.everyone && code != otherBefore {
 					t.Errorf("another user's session on replica %s: %d, want %d (untouched)", rn, code, otherBefore)
 				}
 			}

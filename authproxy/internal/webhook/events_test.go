@@ -36,6 +36,14 @@ func (k *tokens) End(_ context.Context, kind links.Kind, value, user string) (bo
 	return true, nil
 }
 
+// application counts application-wide revocations.
+type application struct{ n atomic.Int32 }
+
+func (a *application) EndApplication(context.Context) (int, error) {
+	a.n.Add(1)
+	return 3, nil
+}
+
 // refresher counts key refetches; fail makes them fail.
 type refresher struct {
 	n    atomic.Int32
@@ -70,6 +78,8 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 		noRefresher  bool
 		refreshFails bool
 		noTokens     bool
+		noApp        bool
+		wantApp      int32
 		tokensDown   bool
 		wantTokens   []string
 		handled      bool // acted on (marked) though nothing ended
@@ -129,6 +139,16 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 		{name: "all of a user's tokens end all sessions", body: event("t7", webhook.TypeRefreshTokenRevoke, map[string]any{
 			"userId": "u1",
 		}), want: 204, wantUser: []string{"u1"}},
+		{name: "all of this application's tokens", body: event("a1", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID,
+		}), want: 204, wantApp: 1},
+		{name: "all of another application's tokens", body: event("a2", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": "app-2",
+		}), want: 204},
+		{name: "all of this application's tokens, not configured", noApp: true, body: event("a3", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID,
+		}), want: 204},
+		{name: "revoke naming nothing", body: event("a4", webhook.TypeRefreshTokenRevoke, nil), want: 204},
 		{name: "public key update for this application", body: event("k1", webhook.TypePublicKeyUpdate, map[string]any{
 			"applicationIds": []string{"app-2", clientID},
 		}), want: 204, wantRefresh: 1},
@@ -148,7 +168,11 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 			st := &store{marks: map[string]bool{}}
 			ref := &refresher{fail: tt.refreshFails}
 			toks := &tokens{down: tt.tokensDown}
-			cfg := webhook.Config{Sessions: st, Marks: st, Keys: keys{}, Refresher: ref, Tokens: toks, ClientID: clientID, Now: clock}
+			app := &application{}
+			cfg := webhook.Config{Sessions: st, Marks: st, Keys: keys{}, Refresher: ref, Tokens: toks, Application: app, ClientID: clientID, Now: clock}
+			if tt.noApp {
+				cfg.Application = nil
+			}
 			if tt.noRefresher {
 				cfg.Refresher = nil
 			}
@@ -171,7 +195,10 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 			if !slices.Equal(toks.ended, tt.wantTokens) {
 				t.Fatalf("ended token sessions %v, want %v", toks.ended, tt.wantTokens)
 			}
-			acted := len(tt.wantUser) > 0 || tt.wantRefresh > 0 || len(tt.wantTokens) > 0
+			if got := app.n.Load(); got != tt.wantApp {
+				t.Fatalf("application-wide ends %d, want %d", got, tt.wantApp)
+			}
+			acted := len(tt.wantUser) > 0 || tt.wantRefresh > 0 || len(tt.wantTokens) > 0 || tt.wantApp > 0
 			acted = acted || tt.handled
 			if id := eventID(tt.body); st.marks[id] != acted {
 				t.Fatalf("event %q marked %v, want %v", id, st.marks[id], acted)

@@ -18,7 +18,9 @@
 //     user ends, on every replica (the store publishes the invalidation).
 //     One that names a refreshToken of this client's (one token revoked)
 //     ends only the session holding it (Config.Tokens), or none when no
-//     session of that user holds it.
+//     session of that user holds it. One with this applicationId only
+//     (all of the application's tokens revoked) ends every session holding
+//     a refresh token (Config.Application), user by user.
 //   - user.deactivate, user.delete (event.user.id): the same.
 //   - user.registration.update for this application that removes a role
 //     (a role in original.roles missing from registration.roles): the
@@ -131,6 +133,12 @@ type TokenSessions interface {
 	End(ctx context.Context, kind links.Kind, value, userID string) (ended bool, err error)
 }
 
+// ApplicationSessions ends every session of this application;
+// links.Ender implements it. It returns how many users it ended.
+type ApplicationSessions interface {
+	EndApplication(ctx context.Context) (int, error)
+}
+
 // KeyRefresher refetches the identity provider's published keys now;
 // *oidc.Provider implements it (RefreshKeys).
 type KeyRefresher interface {
@@ -148,6 +156,9 @@ type Config struct {
 	// Tokens, when set, ends the one session holding a revoked refresh
 	// token; nil ends all of the user's sessions for a single-token revoke.
 	Tokens TokenSessions
+	// Application, when set, ends every session on a revocation of all of
+	// this application's refresh tokens; nil ignores that event.
+	Application ApplicationSessions
 	// Refresher, when set, is told to refetch the keys on a
 	// jwt.public-key.update naming ClientID; nil ignores the event.
 	Refresher KeyRefresher
@@ -412,6 +423,12 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 			return fmt.Errorf("%w: %w", errKeys, err)
 		}
 		done = "webhook event refetched the identity provider's keys"
+	case eff.application:
+		n, err := h.cfg.Application.EndApplication(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errStore, err)
+		}
+		done = fmt.Sprintf("webhook event ended every session of the application (%d users)", n)
 	case eff.token != "":
 		ended, err := h.cfg.Tokens.End(ctx, links.RefreshToken, eff.token, eff.user)
 		if err != nil {
@@ -460,6 +477,7 @@ type ignored struct {
 type effect struct {
 	user        string
 	token       string // end only the session holding this refresh token
+	application bool   // end every session of the application
 	refreshKeys bool
 }
 
@@ -470,9 +488,12 @@ func (h *Handler) target(e *Event) (effect, ignored) {
 		switch {
 		case e.ApplicationID != "" && e.ApplicationID != h.cfg.ClientID:
 			return effect{}, ignored{slog.LevelInfo, "another application"}
-		case e.UserID == "":
-			// All of this application's tokens: not handled yet.
+		case e.UserID == "" && e.ApplicationID == "":
+			return effect{}, ignored{slog.LevelWarn, "no user id"}
+		case e.UserID == "" && h.cfg.Application == nil:
 			return effect{}, ignored{slog.LevelWarn, "application-wide revoke not handled"}
+		case e.UserID == "":
+			return effect{application: true}, ignored{}
 		}
 		if e.ApplicationID != "" && e.RefreshToken != "" && h.cfg.Tokens != nil {
 			return effect{user: e.UserID, token: e.RefreshToken}, ignored{}
