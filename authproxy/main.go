@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -66,14 +67,44 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	defer a.Close()
 
-	ln, err := httpkit.Listen(cfg.Listen)
-	if err != nil {
-		logger.Error("listen failed", "error", err.Error())
-		return 1
+	type listener struct {
+		addr string
+		h    http.Handler
 	}
-	if err := httpkit.Run(ctx, httpkit.NewServer(a.Handler(), logger), ln, cfg.ShutdownTimeout, logger); err != nil {
-		logger.Error("server stopped", "error", err.Error())
-		return 1
+	servers := []listener{{cfg.Listen, a.Handler()}}
+	if h := a.IdPHandler(); h != nil {
+		servers = append(servers, listener{cfg.WebhookListen, h})
 	}
-	return 0
+	lns := make([]net.Listener, 0, len(servers))
+	for _, sv := range servers {
+		ln, err := httpkit.Listen(sv.addr)
+		if err != nil {
+			logger.Error("listen failed", "error", err.Error())
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return 1
+		}
+		lns = append(lns, ln)
+	}
+	// Every listener serves until the signal; one that stops on its own
+	// stops the others.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(servers))
+	for i, sv := range servers {
+		go func() {
+			err := httpkit.Run(ctx, httpkit.NewServer(sv.h, logger), lns[i], cfg.ShutdownTimeout, logger)
+			cancel()
+			errs <- err
+		}()
+	}
+	code := 0
+	for range servers {
+		if err := <-errs; err != nil {
+			logger.Error("server stopped", "error", err.Error())
+			code = 1
+		}
+	}
+	return code
 }

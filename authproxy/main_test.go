@@ -57,6 +57,8 @@ session-cache-ttl: 1s  # default
 webhook-enabled: false  # default
 webhook-hmac-key-file:
 webhook-tenant-id:
+webhook-listen:
+backchannel-logout-enabled: false  # default
 pass-user-headers: false  # default
 log-level: info  # default
 shutdown-timeout: 15s  # default

@@ -34,6 +34,9 @@ type Server struct {
 	sso      map[string]*ssoSession
 	requests map[string]int
 	inactive map[string]bool // deactivated user ids
+	// roles are the roles an admin action set (SetRoles), by user id;
+	// a user without an entry has the directory's.
+	roles map[string][]string
 
 	webhookClient *http.Client
 }

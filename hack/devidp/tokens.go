@@ -91,7 +91,7 @@ func (s *Server) accessToken(g grant, now time.Time) (string, error) {
 	}
 	if reg := g.user.Registration; reg != nil {
 		c["applicationId"] = g.clientID
-		c["roles"] = nonNil(reg.Roles)
+		c["roles"] = nonNil(s.currentRoles(g.user))
 		if len(reg.Data.Branches) > 0 {
 			c["branches"] = reg.Data.Branches
 		}

@@ -151,14 +151,24 @@ func (s *Server) deliver(ctx context.Context, body []byte, sig string) error {
 
 // adminAPI serves the admin actions with FusionAuth's API shapes, behind
 // the API key (Authorization header, as FusionAuth takes it):
-// DELETE /api/jwt/refresh?userId=... and DELETE /api/user/{userId}
+// DELETE /api/jwt/refresh?userId=... (or ?token=... for one token, or
+// ?applicationId=... for all of the application's),
+// PUT /api/user/registration/{userId} (roles) and DELETE /api/user/{userId}
 // (?hardDelete=true deletes).
 func (s *Server) adminAPI(mux *http.ServeMux) {
 	if s.cfg.APIKey == "" {
 		return
 	}
 	mux.HandleFunc("DELETE /api/jwt/refresh", s.apiKey(func(w http.ResponseWriter, r *http.Request) {
+		if token := r.URL.Query().Get("token"); token != "" {
+			s.revokeOneAPI(w, r, token)
+			return
+		}
 		userID := r.URL.Query().Get("userId")
+		if app := r.URL.Query().Get("applicationId"); userID == "" && app != "" {
+			s.revokeAppAPI(w, r, app)
+			return
+		}
 		if userID == "" {
 			s.writeJSON(w, http.StatusBadRequest, map[string]any{"fieldErrors": map[string]any{"userId": []map[string]string{{"code": "[missing]userId"}}}})
 			return
@@ -168,6 +178,7 @@ func (s *Server) adminAPI(mux *http.ServeMux) {
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
+	mux.HandleFunc("PUT /api/user/registration/{userId}", s.apiKey(s.setRolesAPI))
 	mux.HandleFunc("DELETE /api/user/{userId}", s.apiKey(func(w http.ResponseWriter, r *http.Request) {
 		action := s.DeactivateUser
 		if r.URL.Query().Get("hardDelete") == "true" {

@@ -117,6 +117,9 @@ listen: :8080  # default
 audience: catalog  # default
 issuer: https://idp.test; aud: catalog (default); keys: jwks https://idp.test/jwks; algs: RS256  # flag --issuer
 leeway: 5s  # flag --leeway
+revocation-feed:
+revocation-poll-interval: 1s  # default
+revocation-max-stale: 5s  # default
 log-level: info  # default
 shutdown-timeout: 15s  # default
 database: postgres://cat:xxxxx@db:5432/catalog (postgres)  # env DATABASE_URL

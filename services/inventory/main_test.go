@@ -58,6 +58,9 @@ audience: inventory  # default
 issuer: https://gw.test; aud: inventory (default); keys: jwks https://gw.test/jwks; algs: implied by keys  # env JWT_ISSUERS
 issuer: https://idp.test; aud: app; keys: jwks https://idp.test/jwks; algs: implied by keys  # env JWT_ISSUERS
 leeway: 30s  # default
+revocation-feed:
+revocation-poll-interval: 1s  # default
+revocation-max-stale: 5s  # default
 log-level: debug  # env LOG_LEVEL
 shutdown-timeout: 15s  # default
 database: sqlite::memory: (sqlite)  # default

@@ -74,13 +74,7 @@ func adminSession(t testing.TB, addr string) string {
 // as a login would, and returns its cookie.
 func userSession(t testing.TB, addr, userID string) string {
 	t.Helper()
-	c := session.NewRedisClient(session.Options{Addrs: []string{addr}})
-	t.Cleanup(func() { _ = c.Close() })
-	store, err := session.NewRedisStore(session.Config{Client: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cookie, err := store.Create(context.Background(), &session.Session{
+	cookie, err := redisStore(t, addr).Create(context.Background(), &session.Session{
 		UserID: userID, Roles: []string{"admin"},
 		AccessToken: "at", RefreshToken: "rt", AccessExpiry: time.Now().Add(time.Hour),
 	})
@@ -88,6 +82,18 @@ func userSession(t testing.TB, addr, userID string) string {
 		t.Fatal(err)
 	}
 	return cookie
+}
+
+// redisStore is a session store on the Redis at addr, closed at cleanup.
+func redisStore(t testing.TB, addr string) *session.RedisStore {
+	t.Helper()
+	c := session.NewRedisClient(session.Options{Addrs: []string{addr}})
+	t.Cleanup(func() { _ = c.Close() })
+	store, err := session.NewRedisStore(session.Config{Client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
 
 // authz asks srv about GET https://app.example<uri> in one proxy dialect.

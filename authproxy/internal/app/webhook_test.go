@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/backchannel"
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 	"github.com/gatewarden/gatewarden/hack/devidp"
@@ -44,25 +45,10 @@ func TestWebhookEndsSessionsOnEveryReplica(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rs := testkit.StartRedis(t)
-			lnA, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			idp, idpURL := startIDP(t, "http://"+lnA.Addr().String()+webhook.Path)
-			cfg := appConfig(t, rs.Addr(), time.Minute)
-			cfg.FusionAuthURL, cfg.ClientID, cfg.ClientSecret = idpURL, idp.ClientID(), config.Secret(idp.ClientSecret())
-			cfg.WebhookEnabled = true
-			replicaA := serveAppOn(t, cfg, lnA)
-			replicaB := serveApp(t, cfg)
-			replicas := map[string]*httptest.Server{"A": replicaA, "B": replicaB}
-			for name, r := range replicas {
-				testkit.WaitUntil(t, "replica "+name+" ready", 10*time.Second, func(ctx context.Context) error {
-					return testkit.HTTPOK(ctx, nil, r.URL+"/readyz")
-				})
-			}
-			cookies := map[string]string{"browser 1": userSession(t, rs.Addr(), tt.userID), "browser 2": userSession(t, rs.Addr(), tt.userID)}
-			other := userSession(t, rs.Addr(), "9b3c5d7e-1f2a-4b4c-8d6e-f0a1b2c3d4e5")
+			e := newRevokeEnv(t)
+			idp, replicas := e.idp, e.replicas
+			cookies := map[string]string{"browser 1": userSession(t, e.redis, tt.userID), "browser 2": userSession(t, e.redis, tt.userID)}
+			other := userSession(t, e.redis, "9b3c5d7e-1f2a-4b4c-8d6e-f0a1b2c3d4e5")
 			decide := func(r *httptest.Server, cookie string) int {
 				code, err := status(t, r.Client(), authz(t, r, "forwarded", "/admin/x", cookie))
 				if err != nil {
@@ -151,5 +137,57 @@ func TestWebhookOffByDefault(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	if code, err := status(t, srv.Client(), req); err != nil || code != http.StatusNotFound {
 		t.Fatalf("POST %s with the webhook off: %d %v, want 404", webhook.Path, code, err)
+	}
+}
+
+// TestWebhookListenSeparates: with --webhook-listen the webhook and the
+// back-channel logout are served by the IdP handler only (an unsigned
+// request there is refused by the endpoint itself, 401 and 400), and the
+// main handler answers 404 for both paths.
+func TestWebhookListenSeparates(t *testing.T) {
+	t.Parallel()
+	rs := testkit.StartRedis(t)
+	cfg := appConfig(t, rs.Addr(), 0)
+	cfg.WebhookEnabled, cfg.BackChannelLogoutEnabled, cfg.WebhookListen = true, true, "127.0.0.1:0"
+	a, err := New(Deps{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	idpHandler := a.IdPHandler()
+	if idpHandler == nil {
+		t.Fatal("no IdP handler with --webhook-listen")
+	}
+	tests := []struct {
+		name  string
+		h     http.Handler
+		path  string
+		ctype string
+		want  int
+	}{
+		{name: "webhook on the IdP listener", h: idpHandler, path: webhook.Path, ctype: "application/json", want: http.StatusUnauthorized},
+		{name: "back-channel logout on the IdP listener", h: idpHandler, path: backchannel.Path, ctype: "application/x-www-form-urlencoded", want: http.StatusBadRequest},
+		{name: "webhook not on the main listener", h: a.Handler(), path: webhook.Path, ctype: "application/json", want: http.StatusNotFound},
+		{name: "back-channel logout not on the main listener", h: a.Handler(), path: backchannel.Path, ctype: "application/x-www-form-urlencoded", want: http.StatusNotFound},
+		{name: "nothing else on the IdP listener", h: idpHandler, path: "/oauth2/start", want: http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodPost, tt.path, strings.NewReader("{}"))
+		r.Header.Set("Content-Type", tt.ctype)
+		w := httptest.NewRecorder()
+		tt.h.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, w.Code, tt.want)
+		}
+	}
+	cfg2 := appConfig(t, rs.Addr(), 0)
+	cfg2.WebhookEnabled = true
+	b, err := New(Deps{Config: cfg2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	if b.IdPHandler() != nil {
+		t.Errorf("an IdP handler without --webhook-listen")
 	}
 }

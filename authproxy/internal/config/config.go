@@ -113,6 +113,12 @@ type Config struct {
 	// WebhookHMACKey is read from WebhookHMACKeyFile.
 	WebhookHMACKey  Secret
 	WebhookTenantID string
+	// WebhookListen, when set, is the address of a second listener that
+	// alone serves the calls the identity provider makes (the webhook and
+	// back-channel logout); the main listener then does not.
+	WebhookListen string
+	// BackChannelLogoutEnabled serves OpenID Connect back-channel logout.
+	BackChannelLogoutEnabled bool
 
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
@@ -266,6 +272,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionCacheTTL < 0 {
 		bad("session-cache-ttl: must not be negative (0 disables the cache)")
+	}
+	if c.WebhookListen != "" && c.WebhookListen == c.Listen {
+		bad("webhook-listen: must differ from listen")
 	}
 	if c.SessionIdleTimeout > 0 && c.SessionLifetime > 0 && c.SessionIdleTimeout > c.SessionLifetime {
 		bad("session-idle-timeout (%s) must not exceed session-lifetime (%s)", c.SessionIdleTimeout, c.SessionLifetime)
@@ -432,6 +441,8 @@ func (c *Config) options() options.Set {
 			{Name: "webhook-enabled", Default: "false", Usage: "serve FusionAuth's webhook at `/webhooks/fusionauth` (revocation, see above); every request must carry FusionAuth's signature, verified with the IdP's JWKS or `--webhook-hmac-key-file`", Value: options.Bool(&c.WebhookEnabled)},
 			{Name: "webhook-hmac-key-file", Usage: "file holding the HMAC key (≥ 32 bytes) FusionAuth signs webhooks with, when it signs with an HMAC key rather than a published one; then only HS256/384/512 signatures are accepted", Value: str(&c.WebhookHMACKeyFile)},
 			{Name: "webhook-tenant-id", DocDefault: "any", Usage: "act only on webhook events of this FusionAuth tenant", Value: str(&c.WebhookTenantID)},
+			{Name: "webhook-listen", DocDefault: "the main listener", Usage: "serve the identity provider's calls (the webhook, back-channel logout) on this address only, e.g. `:4181`, so a NetworkPolicy can admit them from the IdP alone", Value: str(&c.WebhookListen)},
+			{Name: "backchannel-logout-enabled", Default: "false", Usage: "serve OpenID Connect back-channel logout at `/oauth2/backchannel-logout` (a provider's signed `logout_token` ends the sessions it names; FusionAuth sends none)", Value: options.Bool(&c.BackChannelLogoutEnabled)},
 			{Name: "pass-user-headers", Default: "false", Usage: "add `X-Auth-Request-User`/`-Email` to allowed answers", Value: options.Bool(&c.PassUserHeaders)},
 			{Name: "log-level", Default: "info", Usage: "debug, info, warn or error", Value: options.Level(&c.LogLevel)},
 			{Name: "shutdown-timeout", Default: "15s", Usage: "time in-flight requests get after SIGTERM", Value: options.Duration(&c.ShutdownTimeout)},

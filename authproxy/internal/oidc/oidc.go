@@ -138,6 +138,9 @@ type Tokens struct {
 	// User is who the tokens belong to; nil when a refresh of opaque tokens
 	// returned no id_token (the session's user stays).
 	User *User
+	// ProviderSession is the verified id_token's sid, the provider's login
+	// session (named by back-channel logout tokens); "" without one.
+	ProviderSession string
 }
 
 // User is who logged in, with the roles the access token grants here.
@@ -152,11 +155,13 @@ type User struct {
 
 // discovered is the state that exists once discovery succeeded.
 type discovered struct {
-	issuer     string
-	endSession string // "" when the provider has no end_session_endpoint
-	userinfo   string
-	oauth      *oauth2.Config
-	verifier   *jwtauth.Verifier
+	issuer                          string
+	endSession                      string // "" when the provider has no end_session_endpoint
+	revocation                      string // "" when the provider has no revocation_endpoint
+	backChannel, backChannelSession bool   // backchannel_logout_(session_)supported
+	userinfo                        string
+	oauth                           *oauth2.Config
+	verifier                        *jwtauth.Verifier
 }
 
 // Provider is FusionAuth as seen by authproxy. It is safe for concurrent use.
@@ -278,6 +283,9 @@ type discoveryDoc struct {
 	TokenEndpoint         string   `json:"token_endpoint"`
 	JWKSURI               string   `json:"jwks_uri"`
 	EndSessionEndpoint    string   `json:"end_session_endpoint"`
+	RevocationEndpoint    string   `json:"revocation_endpoint"`
+	BackChannelLogout     bool     `json:"backchannel_logout_supported"`
+	BackChannelSession    bool     `json:"backchannel_logout_session_supported"`
 	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
 	IDTokenAlgs           []string `json:"id_token_signing_alg_values_supported"`
 	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
@@ -323,10 +331,12 @@ func (p *Provider) Discover(ctx context.Context) error {
 		style = oauth2.AuthStyleInParams
 	}
 	p.d.Store(&discovered{
-		issuer:     doc.Issuer,
-		endSession: doc.EndSessionEndpoint,
-		userinfo:   doc.UserinfoEndpoint,
-		verifier:   v,
+		issuer:      doc.Issuer,
+		endSession:  doc.EndSessionEndpoint,
+		revocation:  doc.RevocationEndpoint,
+		backChannel: doc.BackChannelLogout, backChannelSession: doc.BackChannelSession,
+		userinfo: doc.UserinfoEndpoint,
+		verifier: v,
 		oauth: &oauth2.Config{
 			ClientID:     p.cfg.ClientID,
 			ClientSecret: p.cfg.ClientSecret,
@@ -378,7 +388,7 @@ func (p *Provider) fetchDiscovery(ctx context.Context) (*discoveryDoc, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDiscovery, err)
 	}
-	for name, v := range map[string]string{"end_session_endpoint": doc.EndSessionEndpoint, "userinfo_endpoint": doc.UserinfoEndpoint} {
+	for name, v := range map[string]string{"end_session_endpoint": doc.EndSessionEndpoint, "userinfo_endpoint": doc.UserinfoEndpoint, "revocation_endpoint": doc.RevocationEndpoint} {
 		if v == "" {
 			continue
 		}
@@ -658,6 +668,9 @@ func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 func (p *Provider) tokens(ctx context.Context, d *discovered, tok *oauth2.Token, id *jwtauth.Claims) (*Tokens, error) {
 	idToken, _ := tok.Extra("id_token").(string)
 	t := &Tokens{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, IDToken: idToken}
+	if id != nil {
+		t.ProviderSession = id.SessionID
+	}
 	if tok.AccessToken == "" || tok.AccessToken == idToken {
 		return nil, fmt.Errorf("%w: the token endpoint returned no access token of its own", ErrAccessToken)
 	}

@@ -66,6 +66,8 @@ func (f *fakeProvider) VerifyAccessToken(_ context.Context, raw string) (*jwtaut
 
 func (f *fakeProvider) LogoutURL(string, string) (string, bool) { return "", false }
 
+func (f *fakeProvider) RevokeRefreshToken(context.Context, string) (bool, error) { return false, nil }
+
 // fakeToken is a new token shaped as a compact JWS (three base64url
 // segments), as a bearer token must be; kind names what it stands for.
 func fakeToken(kind string) string { return "fake." + randomString() + "." + kind }

@@ -217,6 +217,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		s.metrics.storeErr("create", err)
 		return err
 	}
+	s.linker.link(ctx, cookie, user.ID, toks)
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.refresher.observeLifetime(ctx, toks.Lifetime)
 	s.log.InfoContext(ctx, "login", slog.String(keySubject, user.ID))
@@ -260,7 +261,8 @@ func logSafe(v string) string {
 }
 
 // logout ends the session (POST with a same-origin Origin only), clears the
-// cookie and sends the browser to the provider's end_session_endpoint with
+// cookie, revokes its refresh token at the provider when the provider
+// offers a way (revoke.go) and sends the browser to the provider's end_session_endpoint with
 // id_token_hint and post_logout_redirect_uri, or, for a provider without
 // one, back to the gateway.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
@@ -268,10 +270,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: logout from a foreign origin", ErrCSRF)
 	}
 	var storeErr error
-	var idToken string
+	var idToken, refreshToken string
 	if c, err := r.Cookie(s.cookie.name); err == nil && c.Value != "" {
 		if sess, err := s.fresh.Load(r.Context(), c.Value); err == nil {
-			idToken = sess.IDToken
+			idToken, refreshToken = sess.IDToken, sess.RefreshToken
 		}
 		if err := s.store.Delete(r.Context(), c.Value); err != nil && !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrMalformedCookie) {
 			s.metrics.storeErr("delete", err)
@@ -284,6 +286,14 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		// be deleted: say so rather than pretend.
 		return storeErr
 	}
+	s.revokeAtIdP(r.Context(), refreshToken)
+	s.leave(w, r, idToken)
+	return nil
+}
+
+// leave sends the logged-out browser to the provider's end_session_endpoint
+// with idToken as the hint, or back to the gateway.
+func (s *Server) leave(w http.ResponseWriter, r *http.Request, idToken string) {
 	w.Header().Set("Cache-Control", "no-store")
 	home := s.origin + s.public.Path + "/"
 	target, ok := s.provider.LogoutURL(idToken, home)
@@ -293,7 +303,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		target = home
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
-	return nil
 }
 
 // sameOriginRequest: the Origin header (or, lacking it, the Referer's

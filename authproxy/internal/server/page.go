@@ -20,7 +20,9 @@ type pageData struct {
 	User      *userInfo
 	LoginURL  string
 	LogoutURL string
-	Nonce     string
+	// LogoutEverywhereURL ends every session of the user (POST).
+	LogoutEverywhereURL string
+	Nonce               string
 }
 
 // page is the gateway's storefront: the product list with search and
@@ -31,9 +33,10 @@ type pageData struct {
 // decide what is allowed, not the page.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	data := pageData{
-		LoginURL:  s.public.Path + startPath + "?rd=" + "%2F",
-		LogoutURL: s.public.Path + "/oauth2/logout",
-		Nonce:     randomString(),
+		LoginURL:            s.public.Path + startPath + "?rd=" + "%2F",
+		LogoutURL:           s.public.Path + "/oauth2/logout",
+		LogoutEverywhereURL: s.public.Path + logoutEverywherePath,
+		Nonce:               randomString(),
 	}
 	sess, err := s.currentSession(r)
 	if err != nil {

@@ -23,15 +23,15 @@ func TestStorefrontTemplate(t *testing.T) {
 			name:    "anonymous",
 			data:    pageData{LoginURL: "/oauth2/start?rd=%2F", LogoutURL: "/oauth2/logout", Nonce: "n0nce"},
 			want:    []string{`id="login"`, `id="product-list"`, `id="search-form"`, `data-logged-in=""`},
-			notWant: []string{`id="logout"`, `id="edit-form"`, `id="stock-view"`},
+			notWant: []string{`id="logout"`, `id="logout-everywhere"`, `id="edit-form"`, `id="stock-view"`},
 		},
 		{
 			name: "hostile user data",
 			data: pageData{
 				User:     &userInfo{Name: `<script>alert(1)</script>`, Email: `"onmouseover="x`, Roles: []string{`admin" onclick="x`, "branch-manager"}},
-				LoginURL: "/oauth2/start", LogoutURL: "/oauth2/logout", Nonce: "n0nce",
+				LoginURL: "/oauth2/start", LogoutURL: "/oauth2/logout", LogoutEverywhereURL: "/oauth2/logout/everywhere", Nonce: "n0nce",
 			},
-			want:    []string{`id="logout"`, `id="edit-form"`, `id="stock-view"`, `&lt;script&gt;alert(1)&lt;/script&gt;`, `data-logged-in="yes"`},
+			want:    []string{`id="logout"`, `action="/oauth2/logout/everywhere"`, `id="edit-form"`, `id="stock-view"`, `&lt;script&gt;alert(1)&lt;/script&gt;`, `data-logged-in="yes"`},
 			notWant: []string{`<script>alert(1)`, `" onclick="x`, `"onmouseover="x`},
 		},
 	}

@@ -27,6 +27,7 @@ type refresher struct {
 	log      *slog.Logger
 	now      func() time.Time
 	window   time.Duration // the configured refresh-window
+	linker                 // links a rotated refresh token to the session
 	flight   singleflight.Group
 	// lifetime is the shortest access-token lifetime seen (nanoseconds);
 	// it clamps the refresh window (refreshWindow).
@@ -197,6 +198,7 @@ func (r *refresher) refresh(ctx context.Context, cookie string) (*session.Sessio
 		r.metrics.refreshes.WithLabelValues("error").Inc()
 		return nil, err
 	}
+	r.link(ctx, cookie, cur.UserID, toks)
 	r.metrics.refreshes.WithLabelValues("refreshed").Inc()
 	return cur, nil
 }

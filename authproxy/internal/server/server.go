@@ -31,7 +31,6 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
-	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
@@ -108,6 +107,11 @@ type Deps struct {
 	// Revocations, when set, is served as the revocation feed at FeedPath
 	// (feed.go).
 	Revocations Revocations
+	// BackChannel, when set, is served at backchannel.Path.
+	BackChannel http.Handler
+	// Links, when set, records which session holds each refresh token and
+	// provider session id (links.go).
+	Links Links
 	// Logger receives JSON logs; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil = time.Now.
@@ -133,6 +137,9 @@ type Provider interface {
 	// LogoutURL is the provider's end-session URL for an RP-initiated
 	// logout; false when the provider has none.
 	LogoutURL(idTokenHint, postLogoutRedirect string) (string, bool)
+	// RevokeRefreshToken revokes a refresh token at the provider; false
+	// when the provider offers no way to.
+	RevokeRefreshToken(ctx context.Context, token string) (bool, error)
 }
 
 var _ Provider = (*oidc.Provider)(nil)
@@ -158,8 +165,12 @@ type Server struct {
 	public    *url.URL
 	origin    string          // scheme://host of the public URL
 	webhook   http.Handler    // nil = not served
+	backchan  http.Handler    // nil = not served
 	feed      *revocationFeed // nil = not served
-	handler   http.Handler
+	// idpRevokes counts logout's refresh-token revocations (revoke.go).
+	idpRevokes *prometheus.CounterVec
+	linker     linker
+	handler    http.Handler
 }
 
 // New builds the server from d. It starts no background work: what d's
@@ -188,7 +199,8 @@ func New(d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: d.Logger, now: d.Now,
 		store: d.Store, fresh: d.Fresh, states: d.States, provider: d.Provider, ping: d.Ping,
-		webhook: d.Webhook,
+		webhook: d.Webhook, backchan: d.BackChannel,
+		linker:  linker{links: d.Links, log: d.Logger},
 		metrics: newMetrics(ruleNames(cfg.Rules.All())),
 		public:  public,
 		origin:  public.Scheme + "://" + public.Host,
@@ -197,6 +209,7 @@ func New(d Deps) (*Server, error) {
 	if d.Revocations != nil {
 		s.feed = &revocationFeed{src: d.Revocations}
 	}
+	s.idpRevokes = newIdPRevokes(s.metrics.reg)
 	if s.cookie, err = newCookieSpec(cfg); err != nil {
 		return nil, fmt.Errorf("server: new: %w", err)
 	}
@@ -212,7 +225,7 @@ func New(d Deps) (*Server, error) {
 	}))
 	s.refresher = &refresher{
 		store: s.store, fresh: s.fresh, provider: s.provider, metrics: s.metrics,
-		log: d.Logger, now: d.Now, window: cfg.RefreshWindow,
+		log: d.Logger, now: d.Now, window: cfg.RefreshWindow, linker: s.linker,
 	}
 	s.tokens, err = newTokens(cfg, d.Now)
 	if err != nil {
@@ -289,9 +302,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(startPath, s.only(http.MethodGet, s.start))
 	mux.Handle(callbackPath, s.only(http.MethodGet, s.callbackPage))
 	mux.Handle("/oauth2/logout", s.only(http.MethodPost, s.logout))
+	mux.Handle(logoutEverywherePath, s.only(http.MethodPost, s.logoutEverywhere))
 	mux.Handle("/oauth2/userinfo", s.only(http.MethodGet, s.userinfo))
-	if s.webhook != nil {
-		mux.Handle(webhook.Path, s.webhook)
+	if s.cfg.WebhookListen == "" {
+		s.idpRoutes(mux)
 	}
 	if s.feed != nil {
 		mux.Handle(FeedPath, s.only(http.MethodGet, s.feed.serve))

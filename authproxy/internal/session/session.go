@@ -185,3 +185,15 @@ func SID(cookie string) string {
 	}
 	return sidFromHash(p.hash[:])
 }
+
+// Tag is the id the store names a session by (SessionInfo.ID, the
+// argument of RedisStore.DeleteSession and Invalidator.Session):
+// base64url(SHA-256(cookie id)). It opens nothing. A malformed cookie
+// gives "".
+func Tag(cookie string) string {
+	p, err := parseCookie(cookie)
+	if err != nil {
+		return ""
+	}
+	return p.tag()
+}

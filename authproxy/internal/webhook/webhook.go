@@ -16,7 +16,23 @@
 //   - jwt.refresh-token.revoke with a userId, and either no applicationId
 //     (all of the user's tokens) or this client's: every session of the
 //     user ends, on every replica (the store publishes the invalidation).
+//     One that names a refreshToken of this client's (one token revoked)
+//     ends only the session holding it (Config.Tokens), or none when no
+//     session of that user holds it. One with this applicationId only
+//     (all of the application's tokens revoked) ends every session holding
+//     a refresh token (Config.Application), user by user.
 //   - user.deactivate, user.delete (event.user.id): the same.
+//   - user.registration.update for this application that removes a role
+//     (a role in original.roles missing from registration.roles): the
+//     user's sessions end, so the next login carries the reduced roles.
+//     Ending rather than re-reading: the roles are in the sealed session
+//     and its access token, which only the cookie's holder can refresh.
+//     One that only adds roles changes nothing (a refresh picks them up).
+//   - user.registration.delete for this application: the user's sessions
+//     end.
+//   - jwt.public-key.update whose applicationIds list this application:
+//     the provider's JWKS is refetched now (Config.Refresher); a failed
+//     refetch answers 503, so FusionAuth retries.
 //
 // An event for another tenant (when one is configured) or another
 // application, and an event type not handled, is answered 204 and changes
@@ -48,11 +64,13 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
@@ -81,6 +99,9 @@ const (
 	TypeRefreshTokenRevoke = "jwt.refresh-token.revoke"
 	TypeUserDeactivate     = "user.deactivate"
 	TypeUserDelete         = "user.delete"
+	TypeRegistrationUpdate = "user.registration.update"
+	TypeRegistrationDelete = "user.registration.delete"
+	TypePublicKeyUpdate    = "jwt.public-key.update"
 )
 
 // Sessions ends a user's sessions; the session store implements it.
@@ -105,6 +126,25 @@ type Keys interface {
 	SigningKey(ctx context.Context, kid, alg string) (any, error)
 }
 
+// TokenSessions ends the one session holding a refresh token, when that
+// session is a session of userID; links.Ender implements it. ended is false
+// when no session holds it.
+type TokenSessions interface {
+	End(ctx context.Context, kind links.Kind, value, userID string) (ended bool, err error)
+}
+
+// ApplicationSessions ends every session of this application;
+// links.Ender implements it. It returns how many users it ended.
+type ApplicationSessions interface {
+	EndApplication(ctx context.Context) (int, error)
+}
+
+// KeyRefresher refetches the identity provider's published keys now;
+// *oidc.Provider implements it (RefreshKeys).
+type KeyRefresher interface {
+	RefreshKeys(ctx context.Context) error
+}
+
 // Config configures the Handler. Sessions, Marks and ClientID are
 // required, and Keys or HMACKey.
 type Config struct {
@@ -113,6 +153,15 @@ type Config struct {
 	// Keys verifies asymmetric signatures (RS*, PS*, ES*, EdDSA) with the
 	// IdP's published keys; unused when HMACKey is set.
 	Keys Keys
+	// Tokens, when set, ends the one session holding a revoked refresh
+	// token; nil ends all of the user's sessions for a single-token revoke.
+	Tokens TokenSessions
+	// Application, when set, ends every session on a revocation of all of
+	// this application's refresh tokens; nil ignores that event.
+	Application ApplicationSessions
+	// Refresher, when set, is told to refetch the keys on a
+	// jwt.public-key.update naming ClientID; nil ignores the event.
+	Refresher KeyRefresher
 	// HMACKey verifies HS256/384/512 signatures; when set, these are the
 	// only ones accepted. Nil accepts none.
 	HMACKey []byte
@@ -318,6 +367,24 @@ type Event struct {
 	ApplicationID string `json:"applicationId,omitempty"`
 	UserID        string `json:"userId,omitempty"`
 	User          *User  `json:"user,omitempty"`
+	// RefreshToken is the one token a jwt.refresh-token.revoke revokes
+	// (FusionAuth 1.37 and later); a credential: never logged.
+	RefreshToken string `json:"refreshToken,omitempty"`
+	// Original and Registration are a registration before and after a
+	// user.registration.update (Registration alone in a
+	// user.registration.delete).
+	Original     *Registration `json:"original,omitempty"`
+	Registration *Registration `json:"registration,omitempty"`
+	// ApplicationIDs are the applications whose signing key changed
+	// (jwt.public-key.update).
+	ApplicationIDs []string `json:"applicationIds,omitempty"`
+}
+
+// Registration is a user's registration to an application, the fields
+// this package reads.
+type Registration struct {
+	ApplicationID string   `json:"applicationId"`
+	Roles         []string `json:"roles,omitempty"`
 }
 
 // User is an event's user, the fields this package reads.
@@ -336,8 +403,8 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 		log.Info("webhook event for another tenant ignored", "tenant_id", e.TenantID)
 		return nil
 	}
-	user, why := h.target(e)
-	if user == "" {
+	eff, why := h.target(e)
+	if eff == (effect{}) {
 		log.Log(ctx, why.level, "webhook event ignored", "reason", why.reason)
 		return nil
 	}
@@ -349,15 +416,39 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 		log.Info("webhook event already handled")
 		return nil
 	}
-	if err := h.cfg.Sessions.DeleteUser(ctx, user); err != nil {
-		return fmt.Errorf("%w: %w", errStore, err)
+	done := "webhook event ended the user's sessions"
+	switch {
+	case eff.refreshKeys:
+		if err := h.cfg.Refresher.RefreshKeys(ctx); err != nil {
+			return fmt.Errorf("%w: %w", errKeys, err)
+		}
+		done = "webhook event refetched the identity provider's keys"
+	case eff.application:
+		n, err := h.cfg.Application.EndApplication(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errStore, err)
+		}
+		done = fmt.Sprintf("webhook event ended every session of the application (%d users)", n)
+	case eff.token != "":
+		ended, err := h.cfg.Tokens.End(ctx, links.RefreshToken, eff.token, eff.user)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errStore, err)
+		}
+		done = "webhook event ended the session holding the token"
+		if !ended {
+			done = "webhook event: no session holds the token"
+		}
+	default:
+		if err := h.cfg.Sessions.DeleteUser(ctx, eff.user); err != nil {
+			return fmt.Errorf("%w: %w", errStore, err)
+		}
 	}
-	// The sessions are gone; a failed mark only means a redelivery redoes
-	// the (idempotent) deletion.
+	// The effect is done; a failed mark only means a redelivery redoes
+	// the (idempotent) work.
 	if err := h.cfg.Marks.Mark(ctx, e.ID, h.cfg.MarkTTL); err != nil {
 		log.Warn("webhook event handled but not marked", "error", err.Error())
 	}
-	log.Info("webhook event ended the user's sessions", "user_id", user)
+	log.Info(done, "user_id", eff.user)
 	return nil
 }
 
@@ -381,23 +472,89 @@ type ignored struct {
 	reason string
 }
 
-// target is the user whose sessions e ends, or "" and why none.
-func (h *Handler) target(e *Event) (string, ignored) {
+// effect is what an event does: end every session of user, or refetch
+// the provider's keys. The zero effect is nothing.
+type effect struct {
+	user        string
+	token       string // end only the session holding this refresh token
+	application bool   // end every session of the application
+	refreshKeys bool
+}
+
+// target is what e does, or the zero effect and why nothing.
+func (h *Handler) target(e *Event) (effect, ignored) {
 	switch e.Type {
 	case TypeRefreshTokenRevoke:
 		switch {
 		case e.ApplicationID != "" && e.ApplicationID != h.cfg.ClientID:
-			return "", ignored{slog.LevelInfo, "another application"}
+			return effect{}, ignored{slog.LevelInfo, "another application"}
+		case e.UserID == "" && e.ApplicationID == "":
+			return effect{}, ignored{slog.LevelWarn, "no user id"}
+		case e.UserID == "" && h.cfg.Application == nil:
+			return effect{}, ignored{slog.LevelWarn, "application-wide revoke not handled"}
 		case e.UserID == "":
-			// All of this application's tokens: not handled yet.
-			return "", ignored{slog.LevelWarn, "application-wide revoke not handled"}
+			return effect{application: true}, ignored{}
 		}
-		return e.UserID, ignored{}
+		if e.ApplicationID != "" && e.RefreshToken != "" && h.cfg.Tokens != nil {
+			return effect{user: e.UserID, token: e.RefreshToken}, ignored{}
+		}
+		return effect{user: e.UserID}, ignored{}
 	case TypeUserDeactivate, TypeUserDelete:
-		if e.User == nil || e.User.ID == "" {
-			return "", ignored{slog.LevelWarn, "no user id"}
+		return h.userEffect(e)
+	case TypeRegistrationUpdate, TypeRegistrationDelete:
+		if app := registrationApp(e); app != h.cfg.ClientID {
+			return effect{}, ignored{slog.LevelInfo, "another application"}
 		}
-		return e.User.ID, ignored{}
+		if e.Type == TypeRegistrationUpdate && !rolesRemoved(e.Original, e.Registration) {
+			// Roles only added (or other fields changed): the sessions
+			// keep what they have and gain the new roles at the next
+			// token refresh.
+			return effect{}, ignored{slog.LevelInfo, "no role removed"}
+		}
+		return h.userEffect(e)
+	case TypePublicKeyUpdate:
+		if !slices.Contains(e.ApplicationIDs, h.cfg.ClientID) {
+			return effect{}, ignored{slog.LevelInfo, "another application"}
+		}
+		if h.cfg.Refresher == nil {
+			return effect{}, ignored{slog.LevelInfo, "no key refresher"}
+		}
+		return effect{refreshKeys: true}, ignored{}
 	}
-	return "", ignored{slog.LevelDebug, "event type not handled"}
+	return effect{}, ignored{slog.LevelDebug, "event type not handled"}
+}
+
+// userEffect ends the sessions of the event's user.
+func (h *Handler) userEffect(e *Event) (effect, ignored) {
+	if e.User == nil || e.User.ID == "" {
+		return effect{}, ignored{slog.LevelWarn, "no user id"}
+	}
+	return effect{user: e.User.ID}, ignored{}
+}
+
+// registrationApp is the application a registration event is about: the
+// event's applicationId, else its registration's.
+func registrationApp(e *Event) string {
+	if e.ApplicationID != "" {
+		return e.ApplicationID
+	}
+	if e.Registration != nil {
+		return e.Registration.ApplicationID
+	}
+	return ""
+}
+
+// rolesRemoved reports whether after lacks a role before had. A missing
+// before or after counts as a removal: what the sessions hold cannot be
+// shown to still stand.
+func rolesRemoved(before, after *Registration) bool {
+	if before == nil || after == nil {
+		return true
+	}
+	for _, r := range before.Roles {
+		if !slices.Contains(after.Roles, r) {
+			return true
+		}
+	}
+	return false
 }

@@ -89,4 +89,28 @@ the data of the ConfigMap the sidecar takes its environment from, so both read o
   value: {{ $ap.passUserHeaders | quote }}
 - name: AUTHPROXY_LOG_LEVEL
   value: {{ $ap.logLevel | quote }}
+{{- if $ap.webhook.enabled }}
+- name: AUTHPROXY_WEBHOOK_ENABLED
+  value: "true"
+{{- with $ap.webhook.tenantId }}
+- name: AUTHPROXY_WEBHOOK_TENANT_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- if $ap.backChannelLogout }}
+- name: AUTHPROXY_BACKCHANNEL_LOGOUT_ENABLED
+  value: "true"
+{{- end }}
+{{- if include "gatewarden.idpListener" . }}
+- name: AUTHPROXY_WEBHOOK_LISTEN
+  value: {{ printf ":%v" $ap.webhook.port | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+gatewarden.idpListener is "true" when authproxy serves the identity provider's calls (the
+webhook, back-channel logout) on their own port, "" otherwise.
+*/}}
+{{- define "gatewarden.idpListener" -}}
+{{- if or .Values.authproxy.webhook.enabled .Values.authproxy.backChannelLogout }}true{{ end }}
 {{- end }}

@@ -1,0 +1,82 @@
+package links
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+)
+
+// Deleter ends one session of a user named by its tag;
+// *session.RedisStore implements it (DeleteSession).
+type Deleter interface {
+	DeleteSession(ctx context.Context, userID, id string) error
+}
+
+// Invalidator tells every replica's cache to drop a session;
+// *session.Invalidator implements it.
+type Invalidator interface {
+	Session(ctx context.Context, id string) error
+}
+
+// Ender ends the session a link names, on every replica.
+type Ender struct {
+	Index   *Index
+	Store   Deleter
+	Replica Invalidator
+	// Users ends all of a user's sessions (EndApplication).
+	Users UserDeleter
+}
+
+// End ends the session linked to value. When userID is set, the link must
+// name a session of that user (an event's user and the link disagreeing
+// ends nothing). It reports whether a session ended; a link to a session
+// already gone ends none and is no error. The deletion goes through the
+// store's delete function (so whatever it records sees it), then every
+// replica drops the session from its cache.
+func (e Ender) End(ctx context.Context, kind Kind, value, userID string) (bool, error) {
+	t, ok, err := e.Index.Find(ctx, kind, value)
+	if err != nil || !ok {
+		return false, err
+	}
+	if userID != "" && userID != t.UserID {
+		return false, nil
+	}
+	err = e.Store.DeleteSession(ctx, t.UserID, t.Session)
+	ended := err == nil
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		return false, fmt.Errorf("links: end: %w", err)
+	}
+	// Invalidate even when the record was gone: a replica may still hold
+	// it for up to its cache TTL.
+	if err := e.Replica.Session(ctx, t.Session); err != nil {
+		return ended, fmt.Errorf("links: end: %w", err)
+	}
+	return ended, nil
+}
+
+// UserDeleter ends every session of a user on every replica; the session
+// store (cached) implements it.
+type UserDeleter interface {
+	DeleteUser(ctx context.Context, userID string) error
+}
+
+// EndApplication ends every session of every user holding a linked
+// refresh token, through e.Users (the store's DeleteUser, so whatever it
+// records sees each deletion): FusionAuth's revocation of all of an
+// application's refresh tokens. It returns how many users it ended. A
+// session without a refresh token holds no link and is not ended (its
+// access token lives until it expires, and the session is spent then).
+func (e Ender) EndApplication(ctx context.Context) (int, error) {
+	ids, err := e.Index.Users(ctx, RefreshToken)
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := e.Users.DeleteUser(ctx, id); err != nil {
+			return i, fmt.Errorf("links: end application: %w", err)
+		}
+	}
+	return len(ids), nil
+}

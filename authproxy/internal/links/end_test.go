@@ -1,0 +1,109 @@
+package links_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gatewarden/gatewarden/authproxy/internal/links"
+	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+)
+
+// TestEnderEndsExactlyTheLinkedSession against a real redis-server: of a
+// user's two sessions only the one holding the refresh token ends, every
+// replica is told (the invalidation arrives on the channel), an event for
+// another user ends nothing, and ending it again is a no-op.
+func TestEnderEndsExactlyTheLinkedSession(t *testing.T) {
+	t.Parallel()
+	rdb := startRedis(t)
+	ctx := context.Background()
+	store, err := session.NewRedisStore(session.Config{Client: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := links.New(rdb, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := rdb.Subscribe(ctx, session.DefaultChannel)
+	t.Cleanup(func() { _ = sub.Close() })
+	if _, err := sub.Receive(ctx); err != nil { // the subscription's confirmation
+		t.Fatal(err)
+	}
+	e := links.Ender{Index: idx, Store: store, Replica: session.NewInvalidator(rdb, "")}
+	a, err := store.Create(ctx, &session.Session{UserID: "u1", RefreshToken: "rt-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := store.Create(ctx, &session.Session{UserID: "u1", RefreshToken: "rt-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.Link(ctx, links.RefreshToken, "rt-a", links.Target{UserID: "u1", Session: session.Tag(a)}); err != nil {
+		t.Fatal(err)
+	}
+
+	if ended, err := e.End(ctx, links.RefreshToken, "rt-a", "u2"); ended || err != nil {
+		t.Fatalf("End for another user = %v, %v; want nothing", ended, err)
+	}
+	if _, err := store.Load(ctx, a); err != nil {
+		t.Fatalf("session a after another user's event: %v", err)
+	}
+	if ended, err := e.End(ctx, links.RefreshToken, "rt-a", "u1"); !ended || err != nil {
+		t.Fatalf("End = %v, %v; want ended", ended, err)
+	}
+	if _, err := store.Load(ctx, a); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("session a after End: %v, want ErrNotFound", err)
+	}
+	if _, err := store.Load(ctx, b); err != nil {
+		t.Errorf("session b after End of a: %v", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msg, err := sub.ReceiveMessage(rctx)
+	if err != nil || msg.Payload != "s:"+session.Tag(a) {
+		t.Errorf("invalidation %v %v, want s:<tag of a>", msg, err)
+	}
+	if ended, err := e.End(ctx, links.RefreshToken, "rt-a", ""); ended || err != nil {
+		t.Errorf("End again = %v, %v; want a no-op", ended, err)
+	}
+	if ended, err := e.End(ctx, links.RefreshToken, "rt-unknown", "u1"); ended || err != nil {
+		t.Errorf("End of an unlinked token = %v, %v; want nothing", ended, err)
+	}
+}
+
+// recordedUsers records the users whose sessions it ended.
+type recordedUsers []string
+
+func (r *recordedUsers) DeleteUser(_ context.Context, id string) error {
+	*r = append(*r, id)
+	return nil
+}
+
+// TestEndApplication: every user holding a refresh-token link is ended
+// once (two sessions of u1, one of u2), a provider-session link alone ends
+// nobody.
+func TestEndApplication(t *testing.T) {
+	t.Parallel()
+	rdb := startRedis(t)
+	ctx := context.Background()
+	idx, err := links.New(rdb, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []struct {
+		kind        links.Kind
+		value, user string
+	}{{links.RefreshToken, "rt-1", "u1"}, {links.RefreshToken, "rt-2", "u1"}, {links.RefreshToken, "rt-3", "u2"}, {links.ProviderSession, "sid-1", "u3"}} {
+		if err := idx.Link(ctx, l.kind, l.value, links.Target{UserID: l.user, Session: "tag-" + l.value}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ended recordedUsers
+	n, err := links.Ender{Index: idx, Users: &ended}.EndApplication(ctx)
+	if err != nil || n != 2 || !slices.Equal(ended, recordedUsers{"u1", "u2"}) {
+		t.Fatalf("EndApplication = %d, %v, ended %v; want 2 users u1, u2", n, err, ended)
+	}
+}
