@@ -41,6 +41,10 @@ type Config struct {
 	// Only a relying party verifying its own id_tokens (authproxy at login)
 	// sets it; a service never should.
 	AcceptIDTokens bool
+	// OnJWKSFetch, when set, is called after every JWKS fetch (at start,
+	// by the refresh loop and on demand) with the issuer and the fetch's
+	// error, nil on success: the seam for a fetch-failure metric.
+	OnJWKSFetch func(issuer string, err error)
 }
 
 // LogValue implements slog.LogValuer without revealing HMAC secrets.
