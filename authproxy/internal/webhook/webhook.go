@@ -53,6 +53,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/audit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
@@ -216,6 +217,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		level = slog.LevelError
 	}
 	h.log.Log(r.Context(), level, "webhook refused", "status", code, "error", err.Error())
+	audit.WebhookRefused(r, h.log, code, msg)
 	if code == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
@@ -358,6 +360,7 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 		log.Warn("webhook event handled but not marked", "error", err.Error())
 	}
 	log.Info("webhook event ended the user's sessions", "user_id", user)
+	audit.WebhookRevoked(ctx, h.log, user, e.ID, e.Type)
 	return nil
 }
 
