@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -48,7 +49,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 && args[0] == admin.Command {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return admin.Sessions(ctx, args[1:], admin.Env{Getenv: getenv, Stdout: stdout, Stderr: stderr})
+		return admin.Sessions(ctx, args[1:], admin.Env{
+			Getenv: getenv, Stdout: stdout, Stderr: stderr, Audit: httpkit.NewLogger(stderr, slog.LevelInfo),
+		})
 	}
 	cfg, err := config.Load(args, getenv, stderr)
 	if code, stop := options.Report("authproxy", cfg, err, stdout, stderr); stop {

@@ -52,14 +52,15 @@ go test -race -count=1 -timeout 20m ./... || status=1
 
 if [ "${SKIP_NESTED:-0}" != 1 ]; then
   # Kubernetes (etcd, kube-apiserver, ... kubelet), CoreDNS, kube-router and Traefik for
-  # hack/charttest and hack/cluster: built once (minutes when cold) and cached under
-  # ~/.cache/gatewarden, outside any test timeout.
+  # hack/charttest and hack/cluster, Prometheus for hack/promtest: built once (minutes when
+  # cold) and cached under ~/.cache/gatewarden, outside any test timeout.
   echo "== hack/kubebin/build.sh all"
   start=$(date +%s)
   hack/kubebin/build.sh all
-  echo "third-party builds (Kubernetes, CoreDNS, kube-router, Traefik): $(( $(date +%s) - start ))s"
+  echo "third-party builds (Kubernetes, CoreDNS, kube-router, Traefik, Prometheus): $(( $(date +%s) - start ))s"
   CHARTTEST_KUBEBIN=$(hack/kubebin/build.sh kube)
-  export CHARTTEST_KUBEBIN
+  PROMTEST_PROMETHEUS=$(hack/kubebin/build.sh prom)/prometheus
+  export CHARTTEST_KUBEBIN PROMTEST_PROMETHEUS
   for mod in hack/*/go.mod; do
     [ -e "$mod" ] || continue
     dir=$(dirname "$mod")

@@ -5,21 +5,24 @@
 #                             kube-controller-manager, kube-scheduler, kubelet and kube-proxy)
 #   net      hack/netbin:     coredns and kube-router
 #   traefik  hack/traefikbin: traefik
+#   prom     hack/prombin:    prometheus (tag remove_all_sd: no service-discovery plugins, only
+#                             static and file targets, which is all hack/promtest uses)
 # A set's folder, $GATEWARDEN_CACHE/<module>-<key>, is named by a hash of what it is built from
-# (the module's go.mod, go.sum and cmd/*/main.go and the set's version; for net and traefik also
-# the set's build function below), so a warm cache is reused without rebuilding. A lock per set
+# (the module's go.mod, go.sum and cmd/*/main.go and the set's version; for the sets other than
+# kube also the set's build function below), so a warm cache is reused without rebuilding. A lock per set
 # makes concurrent calls wait for one another; a build goes to <folder>.tmp and is renamed when
 # complete. Cold builds print their time on stderr.
 set -o errexit -o nounset -o pipefail
 
 usage() {
   cat <<'USAGE'
-usage: hack/kubebin/build.sh [kube|net|traefik|all ...]
+usage: hack/kubebin/build.sh [kube|net|traefik|prom|all ...]
   One set (default kube): prints the set's folder.
     kube     etcd, kube, and kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
              kube-proxy (links to kube)
     net      coredns, kube-router
     traefik  traefik
+    prom     prometheus
   Several sets or all: builds them in parallel (at most 2 at once) and prints "SET FOLDER" lines.
   GATEWARDEN_CACHE moves the cache (default ${XDG_CACHE_HOME:-~/.cache}/gatewarden).
   Run it under `nice -n 10` on shared machines.
@@ -46,6 +49,10 @@ build_traefik() {
   go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$version" \
     -o "$1/traefik" github.com/traefik/traefik/v3/cmd/traefik >&2
 }
+build_prom() {
+  go build -trimpath -tags remove_all_sd -ldflags "-s -w -X github.com/prometheus/common/version.Version=$version" \
+    -o "$1/prometheus" github.com/prometheus/prometheus/cmd/prometheus >&2
+}
 
 # build SET prints the set's folder, building it first unless the cache holds it.
 build() {
@@ -54,6 +61,7 @@ build() {
     kube) module=kubebin version=v1.36.3 outputs="etcd kube" ;;
     net) module=netbin version="coredns v1.15.0 kube-router v2.1.0" outputs="coredns kube-router" ;;
     traefik) module=traefikbin version=v3.6.12 outputs="traefik" ;;
+    prom) module=prombin version=v0.316.0 outputs="prometheus" ;;
     *) usage >&2; return 2 ;;
   esac
   cd "$hack/$module"
@@ -89,7 +97,7 @@ export CGO_ENABLED=0
 
 sets=("$@")
 [ "${#sets[@]}" -gt 0 ] || sets=(kube)
-[ "${sets[*]}" != all ] || sets=(kube traefik net) # longest first
+[ "${sets[*]}" != all ] || sets=(kube traefik prom net) # longest first
 if [ "${#sets[@]}" = 1 ]; then
   build "${sets[0]}"
   exit 0

@@ -13,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/app"
+	"github.com/gatewarden/gatewarden/authproxy/internal/audit"
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/services/shared/options"
@@ -33,6 +35,8 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	// Now is the clock the idle expiries are computed with; nil = time.Now.
 	Now func() time.Time
+	// Audit receives the audit line of a revocation (package audit); nil = none.
+	Audit *slog.Logger
 }
 
 // The verbs of `authproxy sessions`.
@@ -67,6 +71,7 @@ type request struct {
 	session string
 	all     bool
 	output  string
+	audit   *slog.Logger // Env.Audit
 }
 
 func (r *request) program() string { return "authproxy " + Command + " " + r.verb }
@@ -107,7 +112,7 @@ func Sessions(ctx context.Context, args []string, env Env) int {
 	if len(args) == 0 {
 		return usageError(env.Stderr, "authproxy "+Command, "give a command: list or revoke")
 	}
-	r := &request{verb: args[0]}
+	r := &request{verb: args[0], audit: env.Audit}
 	switch r.verb {
 	case verbList, verbRevoke:
 	case "-h", "-help", "--help", "help":
@@ -245,6 +250,7 @@ func (r *request) revoke(ctx context.Context, store *session.RedisStore, inval *
 			return notPublished(1, err)
 		}
 	}
+	audit.AdminRevoked(ctx, r.audit, r.user, out.Revoked)
 	if r.output == outputJSON {
 		return writeJSON(w, out)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/audit"
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
@@ -88,6 +89,9 @@ func (s *Server) logDecision(r *http.Request, dialect string, res result, elapse
 		ruleName = res.rule.Name
 	}
 	s.metrics.decision(ruleName, outcome)
+	if outcome == outcomeUntrusted {
+		audit.UntrustedPeer(r, s.log, dialect)
+	}
 	level := slog.LevelInfo
 	switch outcome {
 	case outcomeUntrusted:

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/audit"
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
@@ -219,6 +220,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.linker.link(ctx, cookie, user.ID, toks)
 	s.metrics.logins.WithLabelValues("ok").Inc()
+	audit.Login(ctx, s.log, user.ID, session.SID(cookie))
 	s.refresher.observeLifetime(ctx, toks.Lifetime)
 	s.log.InfoContext(ctx, "login", slog.String(keySubject, user.ID))
 	s.cookie.set(w, s.cookie.name, cookie, int(s.cfg.SessionLifetime.Seconds()))
@@ -241,6 +243,7 @@ func (s *Server) callbackPage(w http.ResponseWriter, r *http.Request) error {
 		level = slog.LevelError
 	}
 	s.log.Log(r.Context(), level, "login failed", slog.String(keyPath, r.URL.Path), slog.String(keyError, err.Error()))
+	audit.LoginFailed(r.Context(), s.log, classify(err).answer().code)
 	if !strings.Contains(strings.ToLower(strings.Join(r.Header.Values("Accept"), ",")), "text/html") {
 		writeError(w, err, "") // not a browser: the JSON error every endpoint answers
 		return nil
@@ -270,15 +273,16 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: logout from a foreign origin", ErrCSRF)
 	}
 	var storeErr error
-	var idToken, refreshToken string
+	var idToken, refreshToken, subject string
 	if c, err := r.Cookie(s.cookie.name); err == nil && c.Value != "" {
 		if sess, err := s.fresh.Load(r.Context(), c.Value); err == nil {
-			idToken, refreshToken = sess.IDToken, sess.RefreshToken
+			idToken, refreshToken, subject = sess.IDToken, sess.RefreshToken, sess.UserID
 		}
 		if err := s.store.Delete(r.Context(), c.Value); err != nil && !errors.Is(err, session.ErrNotFound) && !errors.Is(err, session.ErrMalformedCookie) {
 			s.metrics.storeErr("delete", err)
 			storeErr = err
 		}
+		audit.Logout(r.Context(), s.log, subject, session.SID(c.Value), storeErr)
 	}
 	s.cookie.set(w, s.cookie.name, "", -1)
 	if storeErr != nil {

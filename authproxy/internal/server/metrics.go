@@ -90,6 +90,7 @@ func newMetrics(rules []string) *metrics {
 	}
 	m.decided.Store(&map[decisionKey]prometheus.Counter{})
 	m.addRules(append([]string{""}, rules...))
+	m.initChildren()
 	m.tokenHit = m.tokenCache.WithLabelValues("hit")
 	m.tokenMiss = m.tokenCache.WithLabelValues("miss")
 	m.reloadFailed = prometheus.NewGauge(prometheus.GaugeOpts{

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/audit"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
 )
 
@@ -104,6 +105,7 @@ func (s *Server) ReloadRules() {
 	}
 	s.metrics.addRules(ruleNames(rules.All()))
 	s.log.Info("rules reloaded", slog.String(keyFile, path), slog.Int(keyRules, rules.Len()), slog.String(keyRulesHash, rules.Hash()))
+	audit.RulesReloaded(context.Background(), s.log, path, rules.Len(), rules.Hash())
 	s.metrics.reloadFailed.Set(0)
 	s.metrics.reloadOK.Inc()
 	l.ptr.Store(rules)

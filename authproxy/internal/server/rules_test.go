@@ -150,6 +150,10 @@ func TestRulesReload(t *testing.T) {
 	if !strings.Contains(e.logs.String(), wantLog) {
 		t.Errorf("logs lack %s:\n%s", wantLog, e.logs.String())
 	}
+	wantAudit := fmt.Sprintf(`"msg":"audit","log":"audit","event":"rules_reloaded","file":%q,"rules":2,"rules_hash":%q`, path, policy.HashOf([]byte(rulesV2)))
+	if !strings.Contains(e.logs.String(), wantAudit) {
+		t.Errorf("logs lack the audit line %s:\n%s", wantAudit, e.logs.String())
+	}
 
 	// Invalid: two problems; the rules in force stay.
 	bad := rulesV2 + "  - {name: b, match: {path: /c}, access: nobody, upstream: up}\n"

@@ -70,6 +70,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/audit"
 	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
@@ -265,6 +266,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		level = slog.LevelError
 	}
 	h.log.Log(r.Context(), level, "webhook refused", "status", code, "error", err.Error())
+	audit.WebhookRefused(r, h.log, code, msg)
 	if code == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
@@ -449,6 +451,9 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 		log.Warn("webhook event handled but not marked", "error", err.Error())
 	}
 	log.Info(done, "user_id", eff.user)
+	if !eff.refreshKeys {
+		audit.WebhookRevoked(ctx, h.log, eff.user, e.ID, e.Type)
+	}
 	return nil
 }
 

@@ -100,8 +100,10 @@ func Main(ctx context.Context, svc Service, p Process) int {
 }
 
 func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, logger *slog.Logger) error {
+	reg := prometheus.NewRegistry()
 	vcfg := cfg.Verifier()
 	vcfg.Logger = logger
+	vcfg.OnJWKSFetch = jwksFetches(reg)
 	vcfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	verifier, err := jwtauth.New(ctx, vcfg)
 	if err != nil {
@@ -121,7 +123,6 @@ func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, lo
 		defer db.Close()
 	}
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler, err := svc.Handler(Deps{Verifier: verifier, Logger: logger, Registry: reg, DB: db})
 	if err != nil {

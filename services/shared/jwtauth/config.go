@@ -44,6 +44,10 @@ type Config struct {
 	// Revocations, when set, makes the Verifier follow authproxy's
 	// revocation feed and refuse revoked tokens (see RevocationConfig).
 	Revocations *RevocationConfig
+	// OnJWKSFetch, when set, is called after every JWKS fetch (at start,
+	// by the refresh loop and on demand) with the issuer and the fetch's
+	// error, nil on success: the seam for a fetch-failure metric.
+	OnJWKSFetch func(issuer string, err error)
 }
 
 // LogValue implements slog.LogValuer without revealing HMAC secrets.

@@ -36,6 +36,7 @@ type jwksSource struct {
 	timeout time.Duration // bounds one fetch (fetchTimeout)
 	logger  *slog.Logger
 	now     func() time.Time
+	onFetch func(issuer string, err error) // Config.OnJWKSFetch; may be nil
 
 	keys atomic.Pointer[keySet] // nil until the first good fetch
 
@@ -116,6 +117,9 @@ func (s *jwksSource) fetch(ctx context.Context) error {
 // s.mu must be held.
 func (s *jwksSource) fetchLocked(ctx context.Context) error {
 	err := s.fetchOnce(ctx)
+	if s.onFetch != nil {
+		s.onFetch(s.issuer, err)
+	}
 	s.lastErr = nil
 	if _, ok := errors.AsType[unreachableError](err); ok {
 		s.lastErr = err

@@ -120,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			is.jwks = &jwksSource{
 				issuer: ic.Issuer, url: ic.JWKSURL, allowed: algs, refresh: refresh, refetch: refetch,
 				client: client, timeout: fetchTimeout, logger: v.logger, now: v.now,
+				onFetch: cfg.OnJWKSFetch,
 			}
 			v.jwks = append(v.jwks, is.jwks)
 		} else {
