@@ -58,6 +58,7 @@ webhook-hmac-key-file:
 webhook-tenant-id:
 pass-user-headers: false  # default
 log-level: info  # default
+decision-log-rate: 100  # default
 shutdown-timeout: 15s  # default
 `
 

@@ -112,6 +112,8 @@ type Config struct {
 	WebhookTenantID string
 
 	LogLevel        slog.Level
+	// DecisionLogRate bounds the allowed decisions logged per second (0 = all).
+	DecisionLogRate int
 	ShutdownTimeout time.Duration
 	CheckConfig     bool
 
@@ -259,6 +261,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionCacheTTL < 0 {
 		bad("session-cache-ttl: must not be negative (0 disables the cache)")
+	}
+	if c.DecisionLogRate < 0 {
+		bad("decision-log-rate: must not be negative (0 logs every decision)")
 	}
 	if c.SessionIdleTimeout > 0 && c.SessionLifetime > 0 && c.SessionIdleTimeout > c.SessionLifetime {
 		bad("session-idle-timeout (%s) must not exceed session-lifetime (%s)", c.SessionIdleTimeout, c.SessionLifetime)
@@ -426,6 +431,7 @@ func (c *Config) options() options.Set {
 			{Name: "webhook-tenant-id", DocDefault: "any", Usage: "act only on webhook events of this FusionAuth tenant", Value: str(&c.WebhookTenantID)},
 			{Name: "pass-user-headers", Default: "false", Usage: "add `X-Auth-Request-User`/`-Email` to allowed answers", Value: options.Bool(&c.PassUserHeaders)},
 			{Name: "log-level", Default: "info", Usage: "debug, info, warn or error", Value: options.Level(&c.LogLevel)},
+			{Name: "decision-log-rate", Default: "100", Usage: "at most this many allowed decisions logged per second (the next line written says how many were `suppressed`; `authproxy_decisions_total` counts them all); every denial and error is logged; 0 logs every decision", Value: options.Int(&c.DecisionLogRate)},
 			{Name: "shutdown-timeout", Default: "15s", Usage: "time in-flight requests get after SIGTERM", Value: options.Duration(&c.ShutdownTimeout)},
 		},
 	}

@@ -156,6 +156,8 @@ type Server struct {
 	origin    string       // scheme://host of the public URL
 	webhook   http.Handler // nil = not served
 	handler   http.Handler
+	// allowLines bounds the allow lines per second (--decision-log-rate); nil = all.
+	allowLines *lineBudget
 }
 
 // New builds the server from d. It starts no background work: what d's
@@ -188,6 +190,8 @@ func New(d Deps) (*Server, error) {
 		metrics: newMetrics(ruleNames(cfg.Rules.All())),
 		public:  public,
 		origin:  public.Scheme + "://" + public.Host,
+
+		allowLines: newLineBudget(cfg.DecisionLogRate),
 	}
 	s.rules.init(cfg.Rules)
 	if s.cookie, err = newCookieSpec(cfg); err != nil {
