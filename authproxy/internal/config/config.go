@@ -111,7 +111,7 @@ type Config struct {
 	WebhookHMACKey  Secret
 	WebhookTenantID string
 
-	LogLevel        slog.Level
+	LogLevel slog.Level
 	// DecisionLogRate bounds the allowed decisions logged per second (0 = all).
 	DecisionLogRate int
 	ShutdownTimeout time.Duration
