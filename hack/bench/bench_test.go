@@ -124,6 +124,7 @@ func TestFlags(t *testing.T) {
 		{name: "bad regexp", args: []string{"-run", "("}, code: 2},
 		{name: "stray argument", args: []string{"x"}, code: 2},
 		{name: "no rounds", args: []string{"-rounds", "0"}, code: 2},
+		{name: "fan-out of one", args: []string{"-fanout", "1"}, code: 2},
 		{name: "negative sessions", args: []string{"-sessions", "-1"}, code: 2},
 	}
 	for _, tt := range tests {

@@ -66,6 +66,7 @@ func (self) cpuTime() time.Duration { return processCPU() }
 func (self) rss() int64             { return rssBytes(os.Getpid()) }
 
 type options struct {
+	fanout    fanoutOptions
 	rounds    int
 	sessions  int
 	peer      string
@@ -113,6 +114,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.peer, "oauth2-proxy", "build", `oauth2-proxy binary; "build" builds `+oauth2ProxyVersion+` with hack/kubebin/build.sh (cached); "" leaves the peer out`)
 	fs.StringVar(&o.nginx, "nginx", "nginx", `nginx binary (name on PATH or path); "" leaves the nginx rows out`)
 	fs.IntVar(&o.keepalive, "keepalive", 64, "nginx keepalive connections to each upstream (ingress-nginx auth-keepalive)")
+	fs.IntVar(&o.fanout.replicas, "fanout", 0, "instead of the load rows: this many authproxy replicas on one Redis, timed until each drops a logged-out session (e.g. 20)")
+	fs.IntVar(&o.fanout.trials, "fanout-trials", 20, "logouts timed in the fan-out run")
+	fs.IntVar(&o.fanout.burst, "fanout-burst", 1000, "logouts back to back for the fan-out run's CPU per invalidation")
 	fs.Float64Var(&o.busy, "busy", 0.15, "CPUs of other processes (average over a row) above which the run is not clean")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -131,11 +135,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.run = re
+	if o.fanout.replicas != 0 {
+		if o.fanout.replicas < 2 || o.fanout.replicas > 100 || o.fanout.trials < 1 || o.fanout.burst < 1 {
+			fmt.Fprintf(stderr, "bench: %v (and at most 100), -fanout-trials and -fanout-burst >= 1\n", errNoFanout)
+			return 2
+		}
+		if err := fanout(o); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if err := bench(o); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+func fanout(o options) error {
+	redis.SetLogger(quiet{})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	load1, _ := loadAverage()
+	res, err := runFanout(ctx, o.fanout, o.authproxy, o.redisBin, o.stderr)
+	if err != nil {
+		return err
+	}
+	fanoutReport(o.stdout, res, load1, o.busy)
+	return nil
 }
 
 func bench(o options) error {

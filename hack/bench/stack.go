@@ -234,30 +234,12 @@ func startStack(ctx context.Context, so stackOptions) (st *stack, err error) {
 
 	cookieSecret := rand.Text() + rand.Text() // 52 base32 characters
 	newProxy := func(publicURL string, port int, cacheTTL string, extra ...string) (*child, error) {
-		// Secrets through the environment, as a deployment would pass them.
-		env := []string{
-			"AUTHPROXY_CLIENT_SECRET=" + devidp.DefaultClientSecret,
-			"AUTHPROXY_COOKIE_SECRET=" + cookieSecret,
-		}
-		args := []string{"--listen", "127.0.0.1:" + strconv.Itoa(port),
-			"--public-url", publicURL,
-			"--fusionauth-url", idpURL,
-			"--client-id", devidp.DefaultClientID,
-			"--redis-addrs", st.redis.Addr(),
-			"--cookie-name", cookieName,
-			"--dev-mode",
-			"--rules-file", rulesFile,
-			"--session-cache-ttl", cacheTTL,
-		}
-		c, err := startChild(ctx, authproxyBin, env, append(args, extra...)...)
+		p := proxySpec{bin: authproxyBin, cookieSecret: cookieSecret, idpURL: idpURL, redisAddr: st.redis.Addr(), rulesFile: rulesFile}
+		c, err := p.start(ctx, publicURL, port, append([]string{"--session-cache-ttl", cacheTTL}, extra...)...)
 		if err != nil {
 			return nil, err
 		}
-		c.url = publicURL
 		st.closers = append(st.closers, c.stop)
-		if err := testkit.Poll(ctx, publicURL+"/readyz", 15*time.Second, 10*time.Millisecond, func(ctx context.Context) error { return testkit.HTTPOK(ctx, nil, publicURL+"/readyz") }); err != nil {
-			return nil, fmt.Errorf("authproxy not ready: %w\n%s", err, c.output())
-		}
 		return c, nil
 	}
 	if st.cached, err = newProxy(cachedURL, cachedPort, "1s"); err != nil {
@@ -336,6 +318,39 @@ func startStack(ctx context.Context, so stackOptions) (st *stack, err error) {
 		}
 	}
 	return st, nil
+}
+
+// proxySpec is what every authproxy of a run shares.
+type proxySpec struct {
+	bin, cookieSecret, idpURL, redisAddr, rulesFile string
+}
+
+// start runs one authproxy on port and waits until it is ready.
+func (p proxySpec) start(ctx context.Context, publicURL string, port int, extra ...string) (*child, error) {
+	// Secrets through the environment, as a deployment would pass them.
+	env := []string{
+		"AUTHPROXY_CLIENT_SECRET=" + devidp.DefaultClientSecret,
+		"AUTHPROXY_COOKIE_SECRET=" + p.cookieSecret,
+	}
+	args := []string{"--listen", "127.0.0.1:" + strconv.Itoa(port),
+		"--public-url", publicURL,
+		"--fusionauth-url", p.idpURL,
+		"--client-id", devidp.DefaultClientID,
+		"--redis-addrs", p.redisAddr,
+		"--cookie-name", cookieName,
+		"--dev-mode",
+		"--rules-file", p.rulesFile,
+	}
+	c, err := startChild(ctx, p.bin, env, append(args, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	c.url = publicURL
+	if err := testkit.Poll(ctx, publicURL+"/readyz", 15*time.Second, 10*time.Millisecond, func(ctx context.Context) error { return testkit.HTTPOK(ctx, nil, publicURL+"/readyz") }); err != nil {
+		c.stop()
+		return nil, fmt.Errorf("authproxy not ready: %w\n%s", err, c.output())
+	}
+	return c, nil
 }
 
 // authzRequest is a Traefik-style forward-auth request for uri on app.example.
