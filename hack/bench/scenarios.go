@@ -10,6 +10,9 @@ import (
 // generator (which measure counts on its own).
 func (st *stack) procs() []proc {
 	ps := []proc{self{}, st.cached, st.quiet, st.uncached}
+	if st.spread != nil {
+		ps = append(ps, st.spread)
+	}
 	if st.peer != nil {
 		ps = append(ps, st.peer)
 	}
@@ -50,8 +53,8 @@ func (st *stack) scenarios() []scenario {
 			url: st.uncached.url + "/authz", headers: sessionHeaders, check: gatewayToken, procs: []proc{st.uncached}, ref: "bare-redis-get"},
 	}
 	if len(st.cookies) > 0 {
-		sc = append(sc, scenario{name: "authz-session-random", what: "as authz-session-cached, the session cookie picked at random per request among the seeded sessions",
-			url: st.cached.url + "/authz", headers: withHeaders("/admin/users"), random: true, check: gatewayToken, procs: []proc{st.cached}, ref: "authz-session-cached"})
+		sc = append(sc, scenario{name: "authz-session-random", what: "as authz-session-cached (on an authproxy of its own, so its cache and RSS stay apart), the session cookie picked at random per request among the seeded sessions",
+			url: st.spread.url + "/authz", headers: withHeaders("/admin/users"), random: true, check: gatewayToken, procs: []proc{st.spread}, ref: "authz-session-cached"})
 	}
 	sc = append(sc, scenario{name: "authz-bearer", what: "/authz, authenticated rule, FusionAuth access token as Bearer (verified-token cache)",
 		url: st.cached.url + "/authz", headers: withHeaders("/account/me", "Authorization", "Bearer "+st.accessTok), check: gatewayToken, procs: []proc{st.cached}, ref: "bare"})

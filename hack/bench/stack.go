@@ -86,6 +86,7 @@ type stack struct {
 	idp        *httpServer
 	cached     *child // authproxy, session-cache-ttl default (1s)
 	quiet      *child // the same with --log-level warn
+	spread     *child // the same as cached, for the random-session row (its cache and RSS apart)
 	uncached   *child // authproxy, session-cache-ttl 0
 	peer       *child // oauth2-proxy (nil without -peer)
 	front      *nginxFront
@@ -209,6 +210,10 @@ func startStack(ctx context.Context, so stackOptions) (st *stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	spreadPort, err := testkit.PickPort()
+	if err != nil {
+		return nil, err
+	}
 	peerPort, err := testkit.PickPort()
 	if err != nil {
 		return nil, err
@@ -216,6 +221,7 @@ func startStack(ctx context.Context, so stackOptions) (st *stack, err error) {
 	cachedURL := "http://127.0.0.1:" + strconv.Itoa(cachedPort)
 	uncachedURL := "http://127.0.0.1:" + strconv.Itoa(uncachedPort)
 	quietURL := "http://127.0.0.1:" + strconv.Itoa(quietPort)
+	spreadURL := "http://127.0.0.1:" + strconv.Itoa(spreadPort)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
 
 	st.bare = serve(bareLn, bareURL, http.HandlerFunc(bareOK))
@@ -250,6 +256,11 @@ func startStack(ctx context.Context, so stackOptions) (st *stack, err error) {
 	}
 	if st.quiet, err = newProxy(quietURL, quietPort, "1s", "--log-level", "warn"); err != nil {
 		return nil, err
+	}
+	if so.sessions > 0 {
+		if st.spread, err = newProxy(spreadURL, spreadPort, "1s"); err != nil {
+			return nil, err
+		}
 	}
 	if so.peerBin != "" {
 		if st.peer, err = startOAuth2Proxy(ctx, so.peerBin, peerURL, peerPort, idpURL, st.redis.Addr()); err != nil {
