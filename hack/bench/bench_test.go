@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 const wrkReport = `Running 10s test @ http://127.0.0.1:41234/authz
@@ -150,11 +151,11 @@ func TestParseCommandStats(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		want    int64
+		want    map[string]int64
 		wantErr bool
 	}{
-		{name: "INFO itself left out", in: info, want: 1230},
-		{name: "no commands yet", in: "# Commandstats\r\ncmdstat_info:calls=1,usec=1\r\n", want: 0},
+		{name: "INFO itself left out", in: info, want: map[string]int64{"get": 1200, "evalsha": 30}},
+		{name: "no commands yet", in: "# Commandstats\r\ncmdstat_info:calls=1,usec=1\r\n", want: map[string]int64{}},
 		{name: "not commandstats", in: "# Memory\r\nused_memory:100\r\n", wantErr: true},
 		{name: "bad number", in: "cmdstat_get:calls=x,usec=1\r\n", wantErr: true},
 	}
@@ -165,10 +166,23 @@ func TestParseCommandStats(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
-			if got != tt.want {
-				t.Fatalf("calls = %d, want %d", got, tt.want)
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("calls (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestCommandsDelta(t *testing.T) {
+	t.Parallel()
+	before := map[string]int64{"get": 100, "evalsha": 10, "publish": 5}
+	after := map[string]int64{"get": 300, "evalsha": 60, "publish": 5, "set": 50}
+	total, mix := commandsDelta(before, after, 200)
+	if total != 1.5 || mix != "get 1.00, evalsha 0.25, set 0.25" {
+		t.Fatalf("commandsDelta = %v, %q; want 1.5, \"get 1.00, evalsha 0.25, set 0.25\"", total, mix)
+	}
+	if total, mix := commandsDelta(before, after, 0); total != 0 || mix != "" {
+		t.Fatalf("no requests: %v, %q", total, mix)
 	}
 }
 

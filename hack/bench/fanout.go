@@ -37,6 +37,7 @@ type fanoutResult struct {
 	cpuPerInval   time.Duration // per invalidation per receiving replica, idle CPU subtracted
 	idleCPU       time.Duration // receiving replicas' CPU per second while idle
 	redisCmdsPerL float64       // Redis commands per logout
+	redisMix      string        // the same by command name
 	other         float64       // CPUs of other processes during the burst
 }
 
@@ -244,7 +245,7 @@ func runFanout(ctx context.Context, o fanoutOptions, authproxyBin, redisBin stri
 	if err != nil {
 		return res, err
 	}
-	res.redisCmdsPerL = float64(cmds1-cmds0) / float64(o.burst)
+	res.redisCmdsPerL, res.redisMix = commandsDelta(cmds0, cmds1, int64(o.burst))
 	return res, nil
 }
 
@@ -273,7 +274,7 @@ func fanoutReport(w io.Writer, r fanoutResult, load string, busy float64) {
 	fmt.Fprintf(w, "| burst: logouts back to back | %d in %s |\n", r.burst, r.burstElapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "| CPU per invalidation per receiving replica (idle CPU subtracted) | %s |\n", fmtDur(r.cpuPerInval))
 	fmt.Fprintf(w, "| receiving replicas' idle CPU, all %d together | %s/s |\n", r.replicas-1, fmtDur(r.idleCPU))
-	fmt.Fprintf(w, "| Redis commands per logout | %.1f |\n", r.redisCmdsPerL)
+	fmt.Fprintf(w, "| Redis commands per logout | %.1f (%s) |\n", r.redisCmdsPerL, r.redisMix)
 	fmt.Fprintln(w, "\nDrop times include up to one poll: a replica is found to have dropped the session by the"+
 		" first request answered after it did. CPU from /proc in 10 ms ticks.")
 }

@@ -266,6 +266,7 @@ type sample struct {
 	serverCPU time.Duration // serving processes' CPU per request
 	redisCPU  time.Duration // redis-server's CPU per request
 	redisCmds float64       // Redis commands per request
+	redisMix  string        // the same by command name
 	rss       int64         // the first serving process's RSS after the run
 	other     float64       // CPUs used by processes outside the bench, on average
 }
@@ -304,8 +305,8 @@ func measure(ctx context.Context, st *stack, sc scenario, all []proc, spec loadS
 	if res.requests > 0 {
 		s.serverCPU = (sum(sc.procs) - cpu0) / time.Duration(res.requests)
 		s.redisCPU = (procCPU(st.redis.PID()) - rcpu0) / time.Duration(res.requests)
-		s.redisCmds = float64(cmds1-cmds0) / float64(res.requests)
 	}
+	s.redisCmds, s.redisMix = commandsDelta(cmds0, cmds1, res.requests)
 	s.rss = sc.procs[0].rss()
 	return s, nil
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,19 +89,45 @@ func childPIDs(pid int) []int {
 	return out
 }
 
-// redisCommands is the number of commands redis-server has run (INFO
-// commandstats, every command but INFO itself, which the bench sends).
-func redisCommands(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
+// redisCommands is the number of commands redis-server has run, by name
+// (INFO commandstats, every command but INFO itself, which the bench sends).
+func redisCommands(ctx context.Context, rdb redis.UniversalClient) (map[string]int64, error) {
 	info, err := rdb.Info(ctx, "commandstats").Result()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	return parseCommandStats(info)
 }
 
-// parseCommandStats sums calls= over the cmdstat_ lines, INFO excluded.
-func parseCommandStats(info string) (int64, error) {
+// commandsDelta is after less before, per request: the total and the
+// commands by name ("get 1.00, evalsha 0.25"), largest first.
+func commandsDelta(before, after map[string]int64, requests int64) (float64, string) {
+	if requests <= 0 {
+		return 0, ""
+	}
+	type kv struct {
+		name string
+		n    int64
+	}
+	var all []kv
 	var total int64
+	for name, n := range after {
+		if d := n - before[name]; d > 0 {
+			all = append(all, kv{name, d})
+			total += d
+		}
+	}
+	slices.SortFunc(all, func(a, b kv) int { return cmp.Or(cmp.Compare(b.n, a.n), strings.Compare(a.name, b.name)) })
+	parts := make([]string, 0, len(all))
+	for _, c := range all {
+		parts = append(parts, fmt.Sprintf("%s %.2f", c.name, float64(c.n)/float64(requests)))
+	}
+	return float64(total) / float64(requests), strings.Join(parts, ", ")
+}
+
+// parseCommandStats reads calls= of the cmdstat_ lines, INFO excluded.
+func parseCommandStats(info string) (map[string]int64, error) {
+	calls := make(map[string]int64)
 	seen := false
 	for line := range strings.Lines(info) {
 		line = strings.TrimSpace(line)
@@ -114,14 +143,14 @@ func parseCommandStats(info string) (int64, error) {
 			if v, ok := strings.CutPrefix(kv, "calls="); ok {
 				n, err := strconv.ParseInt(v, 10, 64)
 				if err != nil {
-					return 0, err
+					return nil, err
 				}
-				total += n
+				calls[strings.TrimPrefix(name, "cmdstat_")] = n
 			}
 		}
 	}
 	if !seen {
-		return 0, errors.New("no cmdstat_ lines in INFO commandstats")
+		return nil, errors.New("no cmdstat_ lines in INFO commandstats")
 	}
-	return total, nil
+	return calls, nil
 }

@@ -109,6 +109,12 @@ func report(w io.Writer, info reportInfo, scs []scenario, samples map[string][]s
 	for _, r := range order {
 		fmt.Fprintf(w, "- `%s`: %s\n", r.sc.name, r.sc.what)
 	}
+	fmt.Fprintln(w, "\nRedis commands per request, by command, last round:")
+	for _, r := range order {
+		if n := len(r.samples); n > 0 && r.samples[n-1].redisMix != "" {
+			fmt.Fprintf(w, "- `%s`: %s\n", r.sc.name, r.samples[n-1].redisMix)
+		}
+	}
 	fmt.Fprintf(w, "\nreq/s, p50, p99, CPU and Redis figures are means over the rounds; RSS is the largest after any round"+
 		" (of authproxy, oauth2-proxy, nginx's processes or this program, whichever serves the row first);"+
 		" other CPUs is the busiest round's average of CPU time used by processes outside the bench (/proc/stat less"+
