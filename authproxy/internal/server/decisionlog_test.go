@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,5 +106,32 @@ func TestDecisionLogRate(t *testing.T) {
 	}
 	if n := decisionCount(t, s.metrics, "catalog", outcomeAllow); n != 4 {
 		t.Errorf("counted %v allowed decisions; want 4", n)
+	}
+}
+
+// Within one second, concurrent decisions let exactly perSecond lines
+// through, and the next second's first line counts every one left out.
+func TestLineBudgetConcurrent(t *testing.T) {
+	t.Parallel()
+	const perSecond, workers, each = 50, 8, 500
+	b := newLineBudget(perSecond)
+	t0 := time.Unix(1_700_000_000, 0)
+	var wg sync.WaitGroup
+	var passed atomic.Int64
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				if ok, _ := b.take(t0); ok {
+					passed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := passed.Load(); got != perSecond {
+		t.Errorf("%d lines through in one second, want %d", got, perSecond)
+	}
+	if ok, suppressed := b.take(t0.Add(time.Second)); !ok || suppressed != workers*each-perSecond {
+		t.Errorf("next second: take = %v, %d; want true, %d", ok, suppressed, workers*each-perSecond)
 	}
 }
