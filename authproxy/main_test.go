@@ -61,6 +61,7 @@ webhook-listen:
 backchannel-logout-enabled: false  # default
 pass-user-headers: false  # default
 log-level: info  # default
+decision-log-rate: 100  # default
 shutdown-timeout: 15s  # default
 `
 

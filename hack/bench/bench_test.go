@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 const wrkReport = `Running 10s test @ http://127.0.0.1:41234/authz
@@ -123,6 +124,9 @@ func TestFlags(t *testing.T) {
 		{name: "fewer connections than threads", args: []string{"-t", "4", "-c", "2"}, code: 2},
 		{name: "bad regexp", args: []string{"-run", "("}, code: 2},
 		{name: "stray argument", args: []string{"x"}, code: 2},
+		{name: "no rounds", args: []string{"-rounds", "0"}, code: 2},
+		{name: "fan-out of one", args: []string{"-fanout", "1"}, code: 2},
+		{name: "negative sessions", args: []string{"-sessions", "-1"}, code: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,5 +139,87 @@ func TestFlags(t *testing.T) {
 				t.Fatalf("stdout not empty: %q", out.String())
 			}
 		})
+	}
+}
+
+func TestParseCommandStats(t *testing.T) {
+	t.Parallel()
+	const info = "# Commandstats\r\n" +
+		"cmdstat_get:calls=1200,usec=900,usec_per_call=0.75,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_info:calls=7,usec=70,usec_per_call=10.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_evalsha:calls=30,usec=300,usec_per_call=10.00,rejected_calls=0,failed_calls=0\r\n"
+	tests := []struct {
+		name    string
+		in      string
+		want    map[string]int64
+		wantErr bool
+	}{
+		{name: "INFO itself left out", in: info, want: map[string]int64{"get": 1200, "evalsha": 30}},
+		{name: "no commands yet", in: "# Commandstats\r\ncmdstat_info:calls=1,usec=1\r\n", want: map[string]int64{}},
+		{name: "not commandstats", in: "# Memory\r\nused_memory:100\r\n", wantErr: true},
+		{name: "bad number", in: "cmdstat_get:calls=x,usec=1\r\n", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseCommandStats(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCommandsDelta(t *testing.T) {
+	t.Parallel()
+	before := map[string]int64{"get": 100, "evalsha": 10, "publish": 5}
+	after := map[string]int64{"get": 300, "evalsha": 60, "publish": 5, "set": 50}
+	total, mix := commandsDelta(before, after, 200)
+	if total != 1.5 || mix != "get 1.00, evalsha 0.25, set 0.25" {
+		t.Fatalf("commandsDelta = %v, %q; want 1.5, \"get 1.00, evalsha 0.25, set 0.25\"", total, mix)
+	}
+	if total, mix := commandsDelta(before, after, 0); total != 0 || mix != "" {
+		t.Fatalf("no requests: %v, %q", total, mix)
+	}
+}
+
+// A row with errors in any round is marked and not averaged; the report
+// says when other processes made the run unclean, and a missed target says no.
+func TestReport(t *testing.T) {
+	t.Parallel()
+	ok := func(rps float64, cpu time.Duration) sample {
+		return sample{res: loadResult{rps: rps, requests: 1000, p50: time.Millisecond, p99: 2 * time.Millisecond}, serverCPU: cpu}
+	}
+	failing := ok(500, time.Microsecond)
+	failing.res.bad = 3
+	busy := ok(900, 30*time.Microsecond)
+	busy.other = 0.9
+	scs := []scenario{
+		{name: "bare"},
+		{name: "authz-session-cached", ref: "bare"},
+		{name: "authz-session-redis", ref: "bare"},
+	}
+	samples := map[string][]sample{
+		"bare":                 {ok(1000, 10*time.Microsecond), ok(1000, 10*time.Microsecond)},
+		"authz-session-cached": {ok(800, 20*time.Microsecond), busy},
+		"authz-session-redis":  {ok(400, 50*time.Microsecond), failing},
+	}
+	var b strings.Builder
+	report(&b, reportInfo{gen: "test", rounds: 2, busy: 0.15, st: &stack{}}, scs, samples)
+	out := b.String()
+	for _, want := range []string{
+		"**NOT CLEAN**: other processes used up to 0.90 CPUs (limit 0.15) during authz-session-cached",
+		"| authz-session-cached | 850 | 0.85 of bare |",
+		"| authz-session-redis | **errors, not averaged** | | | | round 2: 3 non-2xx, 0 socket |",
+		"| cached session decision req/s / bare >= 0.85 | 0.85 | yes |",
+		"| cached session decision CPU/req / bare <= 1.3 | 2.50 | **no** |",
+		"| cache off req/s / one Redis GET >= 0.8 | not measured | - |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
 	}
 }

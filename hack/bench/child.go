@@ -125,3 +125,6 @@ func procCPU(pid int) time.Duration {
 	}
 	return time.Duration(ut+st) * (time.Second / 100)
 }
+
+// rss is the process's resident memory.
+func (c *child) rss() int64 { return rssBytes(c.cmd.Process.Pid) }

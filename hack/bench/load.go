@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"os/exec"
 	"slices"
@@ -23,6 +24,15 @@ type loadSpec struct {
 	threads  int
 	conns    int
 	duration time.Duration
+	// script is a wrk script (-s); cookies, with cookieName, is what the
+	// built-in loop picks a Cookie from at random per request instead.
+	script     string
+	cookies    []string
+	cookieName string
+	// rate, when > 0, sends that many requests per second in all (the
+	// built-in loop, wrk2-style: latency counted from each request's
+	// scheduled time, so a stall is not hidden).
+	rate float64
 }
 
 // loadResult is what a run measured.
@@ -34,6 +44,7 @@ type loadResult struct {
 	bad       int64 // non-2xx/3xx answers
 	sockErrs  int64 // connect/read/write errors and timeouts
 	generator string
+	genCPU    time.Duration // the load generator's CPU time (wrk's; 0 for the built-in loop)
 }
 
 // runWrk drives spec with wrk (--latency) and parses its report. The run is
@@ -47,10 +58,14 @@ func runWrk(ctx context.Context, wrk string, spec loadSpec) (loadResult, error) 
 	for _, k := range slices.Sorted(maps.Keys(spec.headers)) {
 		args = append(args, "-H", k+": "+spec.headers[k])
 	}
+	if spec.script != "" {
+		args = append(args, "-s", spec.script)
+	}
 	args = append(args, spec.url)
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+15*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, wrk, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, wrk, args...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return loadResult{}, fmt.Errorf("wrk: %w: %s", err, out)
 	}
@@ -59,6 +74,7 @@ func runWrk(ctx context.Context, wrk string, spec loadSpec) (loadResult, error) 
 		return loadResult{}, fmt.Errorf("wrk output: %w\n%s", err, out)
 	}
 	res.generator = "wrk"
+	res.genCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return res, nil
 }
 
@@ -153,17 +169,36 @@ func runBuiltin(ctx context.Context, spec loadSpec) (loadResult, error) {
 	}
 	workers := make([]worker, spec.conns)
 	start := time.Now()
+	// With a rate, worker i sends its k-th request at start + (k*conns+i)*interval.
+	var interval time.Duration
+	if spec.rate > 0 {
+		interval = time.Duration(float64(time.Second) / spec.rate)
+	}
 	var wg sync.WaitGroup
 	for i := range workers {
 		w := &workers[i]
 		w.lat = make([]time.Duration, 0, 1<<14)
+		rng := rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano())))
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for k := 0; ctx.Err() == nil; k++ {
+				t0 := time.Now()
+				if interval > 0 {
+					t0 = start.Add(time.Duration(k*spec.conns+i) * interval)
+					if d := time.Until(t0); d > 0 {
+						select {
+						case <-ctx.Done():
+							return
+						case <-time.After(d):
+						}
+					}
+				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, spec.url, nil)
 				for k, v := range spec.headers {
 					req.Header.Set(k, v)
 				}
-				t0 := time.Now()
+				if len(spec.cookies) > 0 {
+					req.Header.Set("Cookie", spec.cookieName+"="+spec.cookies[rng.IntN(len(spec.cookies))])
+				}
 				resp, err := client.Do(req)
 				if err != nil {
 					if ctx.Err() == nil {

@@ -26,7 +26,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"regexp"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -40,13 +39,40 @@ type scenario struct {
 	what    string
 	url     string
 	headers map[string]string
+	// random picks the session cookie at random per request from the
+	// seeded sessions.
+	random bool
 	// check validates one answer before the load starts.
 	check func(*http.Response) error
-	// cpu is the serving process's CPU time so far.
-	cpu func() time.Duration
+	// procs are the serving processes: their CPU time and RSS are the row's.
+	procs []proc
+	// ref is the row this one is compared with (the ratio column).
+	ref string
+	// halfOf, when set, makes this a fixed-rate row at half of that row's
+	// req/s in the same round (the built-in loop).
+	halfOf string
 }
 
+// proc is a process whose CPU time and resident memory a row reports.
+type proc interface {
+	cpuTime() time.Duration
+	rss() int64
+}
+
+// self is this process (the bare handlers, devidp, the built-in loop).
+type self struct{}
+
+func (self) cpuTime() time.Duration { return processCPU() }
+func (self) rss() int64             { return rssBytes(os.Getpid()) }
+
 type options struct {
+	fanout    fanoutOptions
+	rounds    int
+	sessions  int
+	peer      string
+	nginx     string
+	keepalive int
+	busy      float64
 	duration  time.Duration
 	threads   int
 	conns     int
@@ -83,14 +109,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.redisBin, "redis-server", "redis-server", "redis-server binary")
 	runExpr := fs.String("run", "", "only scenarios whose name matches this regular expression")
 	fs.StringVar(&o.authproxy, "authproxy", "", "authproxy binary to run (default: go build ./authproxy from this module)")
+	fs.IntVar(&o.rounds, "rounds", 2, "interleaved rounds: every row once per round")
+	fs.IntVar(&o.sessions, "sessions", 100000, "distinct sessions for the random-session row (0: no such row)")
+	fs.StringVar(&o.peer, "oauth2-proxy", "build", `oauth2-proxy binary; "build" builds `+oauth2ProxyVersion+` with hack/kubebin/build.sh (cached); "" leaves the peer out`)
+	fs.StringVar(&o.nginx, "nginx", "nginx", `nginx binary (name on PATH or path); "" leaves the nginx rows out`)
+	fs.IntVar(&o.keepalive, "keepalive", 64, "nginx keepalive connections to each upstream (ingress-nginx auth-keepalive)")
+	fs.IntVar(&o.fanout.replicas, "fanout", 0, "instead of the load rows: this many authproxy replicas on one Redis, timed until each drops a logged-out session (e.g. 20)")
+	fs.IntVar(&o.fanout.trials, "fanout-trials", 20, "logouts timed in the fan-out run")
+	fs.IntVar(&o.fanout.burst, "fanout-burst", 1000, "logouts back to back for the fan-out run's CPU per invalidation")
+	fs.Float64Var(&o.busy, "busy", 0.15, "CPUs of other processes (average over a row) above which the run is not clean")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || o.duration <= 0 || o.duration > 10*time.Minute || o.threads < 1 || o.conns < o.threads || o.conns > 1000 {
-		fmt.Fprintln(stderr, "bench: need 0 < -d <= 10m, 1 <= -t <= -c <= 1000, and no arguments")
+	if fs.NArg() > 0 || o.duration <= 0 || o.duration > 10*time.Minute || o.threads < 1 || o.conns < o.threads || o.conns > 1000 ||
+		o.rounds < 1 || o.rounds > 10 || o.sessions < 0 || o.sessions > 1000000 || o.keepalive < 1 {
+		fmt.Fprintln(stderr, "bench: need 0 < -d <= 10m, 1 <= -t <= -c <= 1000, 1 <= -rounds <= 10, 0 <= -sessions <= 1e6, -keepalive >= 1, and no arguments")
 		return 2
 	}
 	re, err := regexp.Compile(*runExpr)
@@ -99,6 +135,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.run = re
+	if o.fanout.replicas != 0 {
+		if o.fanout.replicas < 2 || o.fanout.replicas > 100 || o.fanout.trials < 1 || o.fanout.burst < 1 {
+			fmt.Fprintf(stderr, "bench: %v (and at most 100), -fanout-trials and -fanout-burst >= 1\n", errNoFanout)
+			return 2
+		}
+		if err := fanout(o); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if err := bench(o); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
@@ -106,10 +153,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+func fanout(o options) error {
+	redis.SetLogger(quiet{})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	load1, _ := loadAverage()
+	res, err := runFanout(ctx, o.fanout, o.authproxy, o.redisBin, o.stderr)
+	if err != nil {
+		return err
+	}
+	fanoutReport(o.stdout, res, load1, o.busy)
+	return nil
+}
+
 func bench(o options) error {
 	redis.SetLogger(quiet{})
-	// Hard bound on the whole run: setup, 6 scenarios and teardown.
-	ctx, cancel := context.WithTimeout(context.Background(), 6*(o.duration+20*time.Second)+time.Minute)
+	// Hard bound on the whole run: builds, seeding, every row of every round, teardown.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(o.rounds*16)*(o.duration+20*time.Second)+20*time.Minute)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -122,124 +184,136 @@ func bench(o options) error {
 			fmt.Fprintf(o.stderr, "bench: wrk not found (%v); using the built-in Go load loop\n", err)
 		}
 	}
+	so := stackOptions{redisBin: o.redisBin, authproxyBin: o.authproxy, keepalive: o.keepalive, sessions: o.sessions}
+	switch o.peer {
+	case "":
+	case "build":
+		fmt.Fprintf(o.stderr, "bench: oauth2-proxy %s from hack/kubebin/build.sh oauth2proxy (a cold build takes minutes)\n", oauth2ProxyVersion)
+		p, err := buildOAuth2Proxy(ctx)
+		if err != nil {
+			return err
+		}
+		so.peerBin = p
+	default:
+		so.peerBin = o.peer
+	}
+	if o.nginx != "" {
+		p, err := exec.LookPath(o.nginx)
+		if err != nil {
+			fmt.Fprintf(o.stderr, "bench: nginx not found (%v); no nginx rows\n", err)
+		} else {
+			so.nginxBin = p
+		}
+	}
 
 	load1, _ := loadAverage()
-	fmt.Fprintln(o.stderr, "bench: building authproxy; starting redis-server, devidp, authproxy (x2), bare handlers")
-	st, err := startStack(ctx, o.redisBin, o.authproxy)
+	fmt.Fprintf(o.stderr, "bench: starting redis-server, devidp, authproxy (x3), oauth2-proxy, nginx, bare handlers; seeding %d sessions\n", o.sessions)
+	st, err := startStack(ctx, so)
 	if err != nil {
 		return err
 	}
 	defer st.close()
 
-	cookie := st.cookieName + "=" + st.cookie
-	withHeaders := func(uri string, extra ...string) map[string]string {
-		h := forwardHeaders(uri)
-		for i := 0; i+1 < len(extra); i += 2 {
-			h[extra[i]] = extra[i+1]
-		}
-		return h
-	}
-	gatewayToken := func(resp *http.Response) error {
-		if !strings.HasPrefix(resp.Header.Get("Authorization"), "Bearer ") {
-			return errors.New("no Authorization: Bearer on the answer")
-		}
-		return nil
-	}
-	scenarios := []scenario{
-		{name: "bare", what: "net/http handler answering 200 (in this process)", url: st.bare.url + "/", cpu: processCPU},
-		{name: "bare-redis-get", what: "same handler plus one Redis GET (3 KB value, authproxy's client options)", url: st.bareRedis.url + "/", cpu: processCPU},
-		{name: "authz-public", what: "/authz, public rule, no credential (anonymous gateway JWT, token cache)",
-			url: st.cached.url + "/authz", headers: withHeaders("/products?page=1"), check: gatewayToken, cpu: st.cached.cpuTime},
-		{name: "authz-session-cached", what: "/authz, role rule, session cookie, session cache on (1 s, default)",
-			url: st.cached.url + "/authz", headers: withHeaders("/admin/users", "Cookie", cookie), check: gatewayToken, cpu: st.cached.cpuTime},
-		{name: "authz-session-redis", what: "/authz, role rule, session cookie, session-cache-ttl 0 (one Redis GET per decision)",
-			url: st.uncached.url + "/authz", headers: withHeaders("/admin/users", "Cookie", cookie), check: gatewayToken, cpu: st.uncached.cpuTime},
-		{name: "authz-bearer", what: "/authz, authenticated rule, FusionAuth access token as Bearer (verified-token cache)",
-			url: st.cached.url + "/authz", headers: withHeaders("/account/me", "Authorization", "Bearer "+st.accessTok), check: gatewayToken, cpu: st.cached.cpuTime},
-	}
-
-	type row struct {
-		sc        scenario
-		res       loadResult
-		serverCPU time.Duration
-		redisCPU  time.Duration
-	}
-	var rows []row
+	scenarios := st.scenarios()
+	var selected []scenario
 	for _, sc := range scenarios {
-		if !o.run.MatchString(sc.name) {
-			continue
-		}
-		if err := probe(ctx, sc); err != nil {
-			return fmt.Errorf("%s: %w", sc.name, err)
-		}
-		fmt.Fprintf(o.stderr, "bench: %s: %s of load\n", sc.name, o.duration)
-		spec := loadSpec{url: sc.url, headers: sc.headers, threads: o.threads, conns: o.conns, duration: o.duration}
-		cpu0, rcpu0 := sc.cpu(), procCPU(st.redis.PID())
-		var res loadResult
-		if useWrk {
-			res, err = runWrk(ctx, o.wrk, spec)
-		} else {
-			res, err = runBuiltin(ctx, spec)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", sc.name, err)
-		}
-		r := row{sc: sc, res: res}
-		if res.requests > 0 {
-			r.serverCPU = (sc.cpu() - cpu0) / time.Duration(res.requests)
-			r.redisCPU = (procCPU(st.redis.PID()) - rcpu0) / time.Duration(res.requests)
-		}
-		rows = append(rows, r)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if o.run.MatchString(sc.name) {
+			selected = append(selected, sc)
 		}
 	}
-	if len(rows) == 0 {
+	if len(selected) == 0 {
 		return fmt.Errorf("no scenario matches -run %q", o.run)
 	}
-
-	w := o.stdout
+	all := st.procs()
+	samples := make(map[string][]sample)
+	for round := 1; round <= o.rounds; round++ {
+		for _, sc := range selected {
+			spec := loadSpec{url: sc.url, headers: sc.headers, threads: o.threads, conns: o.conns, duration: o.duration}
+			if sc.random {
+				spec.script, spec.cookies, spec.cookieName = st.cookieScript, st.cookies, st.cookieName
+			}
+			builtin := !useWrk
+			if sc.halfOf != "" {
+				base := samples[sc.halfOf]
+				if len(base) < round || base[round-1].res.rps <= 0 {
+					fmt.Fprintf(o.stderr, "bench: %s: no %s row in round %d; skipped\n", sc.name, sc.halfOf, round)
+					continue
+				}
+				spec.rate, builtin = base[round-1].res.rps/2, true
+			}
+			if err := probe(ctx, sc, st); err != nil {
+				return fmt.Errorf("%s: %w", sc.name, err)
+			}
+			fmt.Fprintf(o.stderr, "bench: round %d/%d: %s: %s of load\n", round, o.rounds, sc.name, o.duration)
+			s, err := measure(ctx, st, sc, all, spec, builtin, o.wrk)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sc.name, err)
+			}
+			samples[sc.name] = append(samples[sc.name], s)
+		}
+	}
 	gen := fmt.Sprintf("wrk -t%d -c%d -d%s --latency", o.threads, o.conns, o.duration)
 	if !useWrk {
 		gen = fmt.Sprintf("built-in Go loop, %d connections, %s (inside the measured process)", o.conns, o.duration)
 	}
-	fmt.Fprintf(w, "## authproxy decision load (hack/bench)\n\n")
-	fmt.Fprintf(w, "Load: %s per scenario. Machine: %d CPUs, %s, load average %s at start.\n", gen, runtime.NumCPU(), runtime.Version(), load1)
-	fmt.Fprintf(w, "The load generator, redis-server and the servers share these CPUs, so the numbers are\n"+
-		"relative to each other (and to the bare rows), not what a dedicated authproxy would serve.\n\n")
-	fmt.Fprintln(w, "| scenario | req/s | vs bare | p50 | p99 | server CPU/req | redis CPU/req | errors |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-	var bareRPS float64
-	for _, r := range rows {
-		if r.sc.name == "bare" {
-			bareRPS = r.res.rps
-		}
-	}
-	for _, r := range rows {
-		rel := "-"
-		if bareRPS > 0 {
-			rel = fmt.Sprintf("%.0f%%", 100*r.res.rps/bareRPS)
-		}
-		errs := "0"
-		if r.res.bad > 0 || r.res.sockErrs > 0 {
-			errs = fmt.Sprintf("**%d non-2xx, %d socket**", r.res.bad, r.res.sockErrs)
-		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %s | %s |\n", r.sc.name, r.res.rps, rel,
-			fmtDur(r.res.p50), fmtDur(r.res.p99), fmtDur(r.serverCPU), fmtDur(r.redisCPU), errs)
-	}
-	fmt.Fprintln(w)
-	for _, r := range rows {
-		fmt.Fprintf(w, "- `%s`: %s\n", r.sc.name, r.sc.what)
-	}
-	fmt.Fprintf(w, "\nserver CPU/req: CPU time per request of the serving process (authproxy's, or for the"+
-		" bare rows this program's%s); redis CPU/req: redis-server's. Both from /proc, 10 ms ticks.\n",
-		map[bool]string{true: "", false: ", which also runs the built-in load loop"}[useWrk])
+	report(o.stdout, reportInfo{gen: gen, load: load1, rounds: o.rounds, busy: o.busy, st: st, sessions: o.sessions, conns: o.conns}, selected, samples)
 	return nil
+}
+
+// sample is one row's measurement in one round.
+type sample struct {
+	res       loadResult
+	serverCPU time.Duration // serving processes' CPU per request
+	redisCPU  time.Duration // redis-server's CPU per request
+	redisCmds float64       // Redis commands per request
+	redisMix  string        // the same by command name
+	rss       int64         // the first serving process's RSS after the run
+	other     float64       // CPUs used by processes outside the bench, on average
+}
+
+func measure(ctx context.Context, st *stack, sc scenario, all []proc, spec loadSpec, builtin bool, wrk string) (sample, error) {
+	sum := func(ps []proc) time.Duration {
+		var d time.Duration
+		for _, p := range ps {
+			d += p.cpuTime()
+		}
+		return d
+	}
+	cmds0, err := redisCommands(ctx, st.rdb)
+	if err != nil {
+		return sample{}, err
+	}
+	cpu0, all0, rcpu0, mach0 := sum(sc.procs), sum(all), procCPU(st.redis.PID()), machineCPU()
+	t0 := time.Now()
+	var res loadResult
+	if builtin {
+		res, err = runBuiltin(ctx, spec)
+	} else {
+		res, err = runWrk(ctx, wrk, spec)
+	}
+	if err != nil {
+		return sample{}, err
+	}
+	elapsed := time.Since(t0)
+	s := sample{res: res}
+	ours := sum(all) - all0 + procCPU(st.redis.PID()) - rcpu0 + res.genCPU
+	s.other = max(float64(machineCPU()-mach0-ours)/float64(elapsed), 0)
+	cmds1, err := redisCommands(ctx, st.rdb)
+	if err != nil {
+		return sample{}, err
+	}
+	if res.requests > 0 {
+		s.serverCPU = (sum(sc.procs) - cpu0) / time.Duration(res.requests)
+		s.redisCPU = (procCPU(st.redis.PID()) - rcpu0) / time.Duration(res.requests)
+	}
+	s.redisCmds, s.redisMix = commandsDelta(cmds0, cmds1, res.requests)
+	s.rss = sc.procs[0].rss()
+	return s, nil
 }
 
 // probe sends one request and checks the answer, so a run never measures
 // a stream of 401s.
-func probe(ctx context.Context, sc scenario) error {
+func probe(ctx context.Context, sc scenario, st *stack) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, sc.url, nil)
@@ -249,14 +323,17 @@ func probe(ctx context.Context, sc scenario) error {
 	for k, v := range sc.headers {
 		req.Header.Set(k, v)
 	}
+	if sc.random {
+		req.Header.Set("Cookie", st.cookieName+"="+st.cookies[0])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("probe answered %d, want 200", resp.StatusCode)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("probe answered %d, want 2xx", resp.StatusCode)
 	}
 	if sc.check != nil {
 		return sc.check(resp)

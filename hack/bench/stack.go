@@ -85,11 +85,34 @@ type stack struct {
 	bareRedis  *httpServer
 	idp        *httpServer
 	cached     *child // authproxy, session-cache-ttl default (1s)
+	quiet      *child // the same with --log-level warn
+	spread     *child // the same as cached, for the random-session row (its cache and RSS apart)
 	uncached   *child // authproxy, session-cache-ttl 0
+	peer       *child // oauth2-proxy (nil without -peer)
+	front      *nginxFront
+	rdb        redis.UniversalClient // INFO commandstats, the bare GET
 	closers    []func()
-	cookie     string // admin's session cookie (valid on both authproxies: same Redis)
+	cookie     string // admin's session cookie (valid on every authproxy: same Redis)
 	accessTok  string // admin's FusionAuth access token
 	cookieName string
+	peerCookie string // admin's oauth2-proxy session cookie
+	recordLen  int64  // bytes of admin's sealed session record in Redis
+	// cookiesFile holds -sessions cookies of admin sessions, one a line.
+	cookiesFile  string
+	cookieScript string // wrk script sending one of them at random
+	cookies      []string
+	// redisPerSession is Redis's used_memory growth per seeded session.
+	redisPerSession int64
+}
+
+// stackOptions says what startStack starts besides Redis, devidp, the bare
+// handlers and the authproxies.
+type stackOptions struct {
+	redisBin, authproxyBin string
+	peerBin                string // oauth2-proxy binary; "" = no peer
+	nginxBin               string // "" = no nginx rows
+	keepalive              int    // nginx keepalive to the auth services and the upstream
+	sessions               int    // sessions to seed for the random-session row; 0 = none
 }
 
 func (s *stack) close() {
@@ -124,7 +147,8 @@ func newRedisClient(addr string) redis.UniversalClient {
 
 // startStack starts Redis, the bare handlers, devidp and two authproxy
 // processes, and logs admin in through the real flow.
-func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, err error) {
+func startStack(ctx context.Context, so stackOptions) (st *stack, err error) {
+	redisBin, authproxyBin := so.redisBin, so.authproxyBin
 	st = &stack{cookieName: cookieName}
 	defer func() {
 		if err != nil {
@@ -139,6 +163,12 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 	st.closers = append(st.closers, func() { _ = os.RemoveAll(dir) })
 	if authproxyBin == "" {
 		if authproxyBin, err = buildAuthproxy(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	seedBin := ""
+	if so.sessions > 0 {
+		if seedBin, err = buildSeeder(ctx, dir); err != nil {
 			return nil, err
 		}
 	}
@@ -176,15 +206,30 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 	if err != nil {
 		return nil, err
 	}
+	quietPort, err := testkit.PickPort()
+	if err != nil {
+		return nil, err
+	}
+	spreadPort, err := testkit.PickPort()
+	if err != nil {
+		return nil, err
+	}
+	peerPort, err := testkit.PickPort()
+	if err != nil {
+		return nil, err
+	}
 	cachedURL := "http://127.0.0.1:" + strconv.Itoa(cachedPort)
 	uncachedURL := "http://127.0.0.1:" + strconv.Itoa(uncachedPort)
+	quietURL := "http://127.0.0.1:" + strconv.Itoa(quietPort)
+	spreadURL := "http://127.0.0.1:" + strconv.Itoa(spreadPort)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
 
 	st.bare = serve(bareLn, bareURL, http.HandlerFunc(bareOK))
 	st.closers = append(st.closers, st.bare.close)
 
 	idp, err := devidp.New(devidp.Config{
 		Issuer:       idpURL,
-		RedirectURIs: []string{cachedURL + "/oauth2/callback", uncachedURL + "/oauth2/callback"},
+		RedirectURIs: []string{cachedURL + "/oauth2/callback", uncachedURL + "/oauth2/callback", quietURL + "/oauth2/callback", peerURL + "/oauth2/callback"},
 		LogoutURIs:   []string{cachedURL + "/"},
 	})
 	if err != nil {
@@ -194,31 +239,13 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 	st.closers = append(st.closers, st.idp.close)
 
 	cookieSecret := rand.Text() + rand.Text() // 52 base32 characters
-	newProxy := func(publicURL string, port int, cacheTTL string) (*child, error) {
-		// Secrets through the environment, as a deployment would pass them.
-		env := []string{
-			"AUTHPROXY_CLIENT_SECRET=" + devidp.DefaultClientSecret,
-			"AUTHPROXY_COOKIE_SECRET=" + cookieSecret,
-		}
-		c, err := startChild(ctx, authproxyBin, env,
-			"--listen", "127.0.0.1:"+strconv.Itoa(port),
-			"--public-url", publicURL,
-			"--fusionauth-url", idpURL,
-			"--client-id", devidp.DefaultClientID,
-			"--redis-addrs", st.redis.Addr(),
-			"--cookie-name", cookieName,
-			"--dev-mode",
-			"--rules-file", rulesFile,
-			"--session-cache-ttl", cacheTTL,
-		)
+	newProxy := func(publicURL string, port int, cacheTTL string, extra ...string) (*child, error) {
+		p := proxySpec{bin: authproxyBin, cookieSecret: cookieSecret, idpURL: idpURL, redisAddr: st.redis.Addr(), rulesFile: rulesFile}
+		c, err := p.start(ctx, publicURL, port, append([]string{"--session-cache-ttl", cacheTTL}, extra...)...)
 		if err != nil {
 			return nil, err
 		}
-		c.url = publicURL
 		st.closers = append(st.closers, c.stop)
-		if err := testkit.Poll(ctx, publicURL+"/readyz", 15*time.Second, 10*time.Millisecond, func(ctx context.Context) error { return testkit.HTTPOK(ctx, nil, publicURL+"/readyz") }); err != nil {
-			return nil, fmt.Errorf("authproxy not ready: %w\n%s", err, c.output())
-		}
 		return c, nil
 	}
 	if st.cached, err = newProxy(cachedURL, cachedPort, "1s"); err != nil {
@@ -227,22 +254,24 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 	if st.uncached, err = newProxy(uncachedURL, uncachedPort, "0"); err != nil {
 		return nil, err
 	}
-
-	// The bare GET uses authproxy's client options and a value about the
-	// size of a sealed session.
-	rdb := newRedisClient(st.redis.Addr())
-	st.closers = append(st.closers, func() { _ = rdb.Close() })
-	if err := rdb.Set(ctx, bareKey, strings.Repeat("x", 3000), 0).Err(); err != nil {
+	if st.quiet, err = newProxy(quietURL, quietPort, "1s", "--log-level", "warn"); err != nil {
 		return nil, err
 	}
-	st.bareRedis = serve(bareRedisLn, bareRedisURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := rdb.Get(r.Context(), bareKey).Bytes(); err != nil {
-			http.Error(w, "redis", http.StatusServiceUnavailable)
-			return
+	if so.sessions > 0 {
+		if st.spread, err = newProxy(spreadURL, spreadPort, "1s"); err != nil {
+			return nil, err
 		}
-		bareOK(w, r)
-	}))
-	st.closers = append(st.closers, st.bareRedis.close)
+	}
+	if so.peerBin != "" {
+		if st.peer, err = startOAuth2Proxy(ctx, so.peerBin, peerURL, peerPort, idpURL, st.redis.Addr()); err != nil {
+			return nil, err
+		}
+		st.closers = append(st.closers, st.peer.stop)
+	}
+
+	rdb := newRedisClient(st.redis.Addr())
+	st.rdb = rdb
+	st.closers = append(st.closers, func() { _ = rdb.Close() })
 
 	if st.cookie, err = login(ctx, cachedURL, cookieName, "admin@example.com"); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
@@ -260,7 +289,79 @@ func startStack(ctx context.Context, redisBin, authproxyBin string) (st *stack, 
 		return nil, fmt.Errorf("access token via /branches/1/products: status %d", resp.StatusCode)
 	}
 	st.accessTok = tok
+
+	// The bare GET uses authproxy's client options and a value of the size
+	// of admin's sealed session record.
+	if st.recordLen, err = sessionRecordLen(ctx, rdb); err != nil {
+		return nil, err
+	}
+	if err := rdb.Set(ctx, bareKey, strings.Repeat("x", int(st.recordLen)), 0).Err(); err != nil {
+		return nil, err
+	}
+	st.bareRedis = serve(bareRedisLn, bareRedisURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := rdb.Get(r.Context(), bareKey).Bytes(); err != nil {
+			http.Error(w, "redis", http.StatusServiceUnavailable)
+			return
+		}
+		bareOK(w, r)
+	}))
+	st.closers = append(st.closers, st.bareRedis.close)
+
+	if st.peer != nil {
+		if st.peerCookie, err = login(ctx, peerURL, oauth2ProxyCookie, "admin@example.com"); err != nil {
+			return nil, fmt.Errorf("oauth2-proxy login: %w", err)
+		}
+	}
+	if so.nginxBin != "" {
+		peerAddr := ""
+		if st.peer != nil {
+			peerAddr = strings.TrimPrefix(peerURL, "http://")
+		}
+		if st.front, err = startNginx(ctx, so.nginxBin, filepath.Join(dir, "nginx"), strings.TrimPrefix(st.bare.url, "http://"),
+			strings.TrimPrefix(cachedURL, "http://"), peerAddr, so.keepalive); err != nil {
+			return nil, err
+		}
+		st.closers = append(st.closers, st.front.proc.stop)
+	}
+	if so.sessions > 0 {
+		if err := st.seed(ctx, seedBin, dir, so.sessions); err != nil {
+			return nil, err
+		}
+	}
 	return st, nil
+}
+
+// proxySpec is what every authproxy of a run shares.
+type proxySpec struct {
+	bin, cookieSecret, idpURL, redisAddr, rulesFile string
+}
+
+// start runs one authproxy on port and waits until it is ready.
+func (p proxySpec) start(ctx context.Context, publicURL string, port int, extra ...string) (*child, error) {
+	// Secrets through the environment, as a deployment would pass them.
+	env := []string{
+		"AUTHPROXY_CLIENT_SECRET=" + devidp.DefaultClientSecret,
+		"AUTHPROXY_COOKIE_SECRET=" + p.cookieSecret,
+	}
+	args := []string{"--listen", "127.0.0.1:" + strconv.Itoa(port),
+		"--public-url", publicURL,
+		"--fusionauth-url", p.idpURL,
+		"--client-id", devidp.DefaultClientID,
+		"--redis-addrs", p.redisAddr,
+		"--cookie-name", cookieName,
+		"--dev-mode",
+		"--rules-file", p.rulesFile,
+	}
+	c, err := startChild(ctx, p.bin, env, append(args, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	c.url = publicURL
+	if err := testkit.Poll(ctx, publicURL+"/readyz", 15*time.Second, 10*time.Millisecond, func(ctx context.Context) error { return testkit.HTTPOK(ctx, nil, publicURL+"/readyz") }); err != nil {
+		c.stop()
+		return nil, fmt.Errorf("authproxy not ready: %w\n%s", err, c.output())
+	}
+	return c, nil
 }
 
 // authzRequest is a Traefik-style forward-auth request for uri on app.example.

@@ -829,6 +829,9 @@ func checkIngressWiring(r *rendered) []string {
 		for _, o := range r.byKind("Ingress") {
 			ing := o.Typed.(*networkingv1.Ingress)
 			auth := ing.Annotations["nginx.ingress.kubernetes.io/auth-url"] != ""
+			if auth && ing.Annotations["nginx.ingress.kubernetes.io/auth-keepalive"] == "" {
+				p = append(p, fmt.Sprintf("%s: auth-url without auth-keepalive (a new connection to authproxy per auth subrequest)", o))
+			}
 			for _, rule := range ing.Spec.Rules {
 				if rule.HTTP == nil {
 					continue

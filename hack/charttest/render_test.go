@@ -269,6 +269,10 @@ func TestInvariantChecks(t *testing.T) {
 			o := mustFind(t, r, "Ingress", "gw-gatewarden-api")
 			delete(o.Typed.(*networkingv1.Ingress).Annotations, "nginx.ingress.kubernetes.io/auth-url")
 		}, "without the auth-url annotation"},
+		{"nginx without auth keep-alive", "ingressNginx", func(r *rendered) {
+			o := mustFind(t, r, "Ingress", "gw-gatewarden-api")
+			delete(o.Typed.(*networkingv1.Ingress).Annotations, "nginx.ingress.kubernetes.io/auth-keepalive")
+		}, "auth-url without auth-keepalive"},
 		{"backend port missing", "ingressNginx", func(r *rendered) {
 			o := mustFind(t, r, "Ingress", "gw-gatewarden-api")
 			o.Typed.(*networkingv1.Ingress).Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name = "grpc"

@@ -7,6 +7,7 @@
 #   traefik  hack/traefikbin: traefik
 #   prom     hack/prombin:    prometheus (tag remove_all_sd: no service-discovery plugins, only
 #                             static and file targets, which is all hack/promtest uses)
+#   oauth2proxy hack/oauth2proxybin: oauth2-proxy (hack/bench's peer; not in `all`)
 # A set's folder, $GATEWARDEN_CACHE/<module>-<key>, is named by a hash of what it is built from
 # (the module's go.mod, go.sum and cmd/*/main.go and the set's version; for the sets other than
 # kube also the set's build function below), so a warm cache is reused without rebuilding. A lock per set
@@ -16,13 +17,14 @@ set -o errexit -o nounset -o pipefail
 
 usage() {
   cat <<'USAGE'
-usage: hack/kubebin/build.sh [kube|net|traefik|prom|all ...]
+usage: hack/kubebin/build.sh [kube|net|traefik|prom|oauth2proxy|all ...]
   One set (default kube): prints the set's folder.
     kube     etcd, kube, and kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
              kube-proxy (links to kube)
     net      coredns, kube-router
     traefik  traefik
     prom     prometheus
+    oauth2proxy  oauth2-proxy (hack/bench's peer; not part of all)
   Several sets or all: builds them in parallel (at most 2 at once) and prints "SET FOLDER" lines.
   GATEWARDEN_CACHE moves the cache (default ${XDG_CACHE_HOME:-~/.cache}/gatewarden).
   Run it under `nice -n 10` on shared machines.
@@ -54,6 +56,11 @@ build_prom() {
     -o "$1/prometheus" github.com/prometheus/prometheus/cmd/prometheus >&2
 }
 
+build_oauth2proxy() {
+  go build -trimpath -ldflags "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$version" \
+    -o "$1/oauth2-proxy" github.com/oauth2-proxy/oauth2-proxy/v7 >&2
+}
+
 # build SET prints the set's folder, building it first unless the cache holds it.
 build() {
   local module version outputs
@@ -62,6 +69,7 @@ build() {
     net) module=netbin version="coredns v1.15.0 kube-router v2.1.0" outputs="coredns kube-router" ;;
     traefik) module=traefikbin version=v3.6.12 outputs="traefik" ;;
     prom) module=prombin version=v0.316.0 outputs="prometheus" ;;
+    oauth2proxy) module=oauth2proxybin version=v7.15.6 outputs="oauth2-proxy" ;;
     *) usage >&2; return 2 ;;
   esac
   cd "$hack/$module"

@@ -120,7 +120,9 @@ type Config struct {
 	// BackChannelLogoutEnabled serves OpenID Connect back-channel logout.
 	BackChannelLogoutEnabled bool
 
-	LogLevel        slog.Level
+	LogLevel slog.Level
+	// DecisionLogRate bounds the allowed decisions logged per second (0 = all).
+	DecisionLogRate int
 	ShutdownTimeout time.Duration
 	CheckConfig     bool
 
@@ -275,6 +277,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebhookListen != "" && c.WebhookListen == c.Listen {
 		bad("webhook-listen: must differ from listen")
+	}
+	if c.DecisionLogRate < 0 {
+		bad("decision-log-rate: must not be negative (0 logs every decision)")
 	}
 	if c.SessionIdleTimeout > 0 && c.SessionLifetime > 0 && c.SessionIdleTimeout > c.SessionLifetime {
 		bad("session-idle-timeout (%s) must not exceed session-lifetime (%s)", c.SessionIdleTimeout, c.SessionLifetime)
@@ -445,6 +450,7 @@ func (c *Config) options() options.Set {
 			{Name: "backchannel-logout-enabled", Default: "false", Usage: "serve OpenID Connect back-channel logout at `/oauth2/backchannel-logout` (a provider's signed `logout_token` ends the sessions it names; FusionAuth sends none)", Value: options.Bool(&c.BackChannelLogoutEnabled)},
 			{Name: "pass-user-headers", Default: "false", Usage: "add `X-Auth-Request-User`/`-Email` to allowed answers", Value: options.Bool(&c.PassUserHeaders)},
 			{Name: "log-level", Default: "info", Usage: "debug, info, warn or error", Value: options.Level(&c.LogLevel)},
+			{Name: "decision-log-rate", Default: "100", Usage: "at most this many allowed decisions logged per second (the next line written says how many were `suppressed`; `authproxy_decisions_total` counts them all); every denial and error is logged; 0 logs every decision", Value: options.Int(&c.DecisionLogRate)},
 			{Name: "shutdown-timeout", Default: "15s", Usage: "time in-flight requests get after SIGTERM", Value: options.Duration(&c.ShutdownTimeout)},
 		},
 	}

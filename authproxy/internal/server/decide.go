@@ -103,6 +103,13 @@ func (s *Server) logDecision(r *http.Request, dialect string, res result, elapse
 	if !s.log.Enabled(ctx, level) {
 		return // build no attributes nobody reads
 	}
+	var suppressed int64
+	if outcome == outcomeAllow && s.allowLines != nil {
+		var ok bool
+		if ok, suppressed = s.allowLines.take(s.now()); !ok {
+			return // over --decision-log-rate: counted, said on the next allow line
+		}
+	}
 	subject := ""
 	if res.p != nil {
 		subject = res.p.userID
@@ -117,6 +124,9 @@ func (s *Server) logDecision(r *http.Request, dialect string, res result, elapse
 	}
 	if res.err != nil && outcome != outcomeAllow {
 		attrs = append(attrs, slog.String(keyError, res.err.Error()))
+	}
+	if suppressed > 0 {
+		attrs = append(attrs, slog.Int64(keySuppressed, suppressed))
 	}
 	s.log.LogAttrs(ctx, level, "decision", attrs...)
 }

@@ -79,13 +79,20 @@ func decisionCount(t *testing.T, m *metrics, rule, outcome string) float64 {
 }
 
 // BenchmarkDecisionBookkeeping: metrics and log line of one allowed
-// decision with info logging off (production at warn) and on.
+// decision with info logging off (production at warn), on for every
+// decision, and on with the default --decision-log-rate (100 lines a
+// second: nearly every decision of the loop is counted, not written).
 func BenchmarkDecisionBookkeeping(b *testing.B) {
 	r := httptest.NewRequest("GET", "/authz", nil)
 	allow := result{req: forward.Request{Method: "GET", Host: "gw", Path: "/products"}, rule: &policy.Rule{Name: "catalog"}, p: &principal{userID: "u1"}}
-	for _, level := range []slog.Level{slog.LevelWarn, slog.LevelInfo} {
-		b.Run(level.String(), func(b *testing.B) {
-			s := &Server{log: httpkit.NewLogger(io.Discard, level), metrics: newMetrics([]string{"catalog"})}
+	for _, c := range []struct {
+		name  string
+		level slog.Level
+		rate  int
+	}{{"WARN", slog.LevelWarn, 0}, {"INFO", slog.LevelInfo, 0}, {"INFO-rate-100", slog.LevelInfo, 100}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := &Server{log: httpkit.NewLogger(io.Discard, c.level), metrics: newMetrics([]string{"catalog"}),
+				now: time.Now, allowLines: newLineBudget(c.rate)}
 			b.ReportAllocs()
 			for b.Loop() {
 				s.logDecision(r, dialectForwarded, allow, time.Millisecond)

@@ -171,6 +171,8 @@ type Server struct {
 	idpRevokes *prometheus.CounterVec
 	linker     linker
 	handler    http.Handler
+	// allowLines bounds the allow lines per second (--decision-log-rate); nil = all.
+	allowLines *lineBudget
 }
 
 // New builds the server from d. It starts no background work: what d's
@@ -204,6 +206,8 @@ func New(d Deps) (*Server, error) {
 		metrics: newMetrics(ruleNames(cfg.Rules.All())),
 		public:  public,
 		origin:  public.Scheme + "://" + public.Host,
+
+		allowLines: newLineBudget(cfg.DecisionLogRate),
 	}
 	s.rules.init(cfg.Rules)
 	if d.Revocations != nil {

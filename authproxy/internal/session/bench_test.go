@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -63,4 +64,43 @@ func BenchmarkLoadParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCachedBytesPerSession fills the cache with the default
+// MaxEntries sessions (each created in a real redis-server and loaded
+// once through Cached) and reports the heap the cache holds per session,
+// GC'd before and after: the memory bound of a full cache is
+// DefaultCacheEntries times this.
+//
+//	go test -run '^$' -bench CachedBytesPerSession -benchtime 1x ./authproxy/internal/session/
+func BenchmarkCachedBytesPerSession(b *testing.B) {
+	srv := testkit.StartRedis(b)
+	c := newClient(b, srv.Addr())
+	inner := newStore(b, c, sessiontest.Options{Prefix: "bench"})
+	n := session.DefaultCacheEntries
+	cookies := make([]string, n)
+	for i := range cookies {
+		var err error
+		if cookies[i], err = inner.Create(b.Context(), benchSession()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		st := newCached(b, inner, c, session.CacheConfig{TTL: time.Hour, MaxEntries: n})
+		before := heapInUse()
+		for _, ck := range cookies {
+			if _, err := st.Load(b.Context(), ck); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(heapInUse()-before)/float64(n), "bytes/session")
+		runtime.KeepAlive(st)
+	}
+}
+
+func heapInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }

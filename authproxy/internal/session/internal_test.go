@@ -1,6 +1,7 @@
 package session
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -89,4 +90,35 @@ func FuzzParseCookie(f *testing.F) {
 			t.Fatal("SID empty or equal to the key tag")
 		}
 	})
+}
+
+// SID is SHA-256("gatewarden sid v2\x00" || SHA-256(id)) in base64url (the
+// tag's hash, so a session ended by its tag is revoked by its sid), "" for
+// a malformed cookie, and costs one allocation (the string) per decision.
+//
+// Not parallel: testing.AllocsPerRun refuses to run in a parallel test.
+func TestSIDValueAndAllocs(t *testing.T) {
+	cookie, p := newCookie()
+	h := sha256.New()
+	h.Write([]byte("gatewarden sid v2\x00"))
+	h.Write(p.hash[:])
+	if got, want := SID(cookie), base64.RawURLEncoding.EncodeToString(h.Sum(nil)); got != want {
+		t.Errorf("SID = %q, want %q", got, want)
+	}
+	for _, bad := range []string{"", cookie[:len(cookie)-1], strings.Replace(cookie, ".", "!", 1), "!" + cookie[1:], cookie[:len(cookie)-1] + "!"} {
+		if got := SID(bad); got != "" {
+			t.Errorf("SID(%q) = %q, want \"\"", bad, got)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = SID(cookie) }); n > 1 {
+		t.Errorf("SID: %v allocations, want at most 1", n)
+	}
+}
+
+func BenchmarkSID(b *testing.B) {
+	cookie, _ := newCookie()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = SID(cookie)
+	}
 }

@@ -140,10 +140,13 @@ func (s *RedisStore) Revocations(ctx context.Context) (*Revocations, error) {
 
 // sidFromHash is SID for a cookie whose id hashes to hash (the tag).
 func sidFromHash(hash []byte) string {
-	h := sha256.New()
-	h.Write([]byte("gatewarden sid v2\x00"))
-	h.Write(hash)
-	return b64.EncodeToString(h.Sum(nil))
+	var in [len(sidDomain) + sha256.Size]byte
+	copy(in[:], sidDomain)
+	copy(in[len(sidDomain):], hash)
+	sum := sha256.Sum256(in[:])
+	var out [partLen]byte // base64url of 32 bytes, like a cookie half
+	b64.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // sidFromTag is SID for the session a tag names ("" for a malformed tag).
