@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -27,6 +28,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/options"
+	"github.com/gatewarden/gatewarden/services/shared/tracing"
 )
 
 func main() {
@@ -36,6 +38,15 @@ func main() {
 		redis.SetLogger(quietRedis{})
 	}
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// shutdownTracing flushes the spans not yet exported, for at most 5 s.
+func shutdownTracing(tr *tracing.Tracing, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		logger.Warn("tracing shutdown", "error", err.Error())
+	}
 }
 
 type quietRedis struct{}
@@ -59,7 +70,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	a, err := app.New(app.Deps{Config: cfg, Logger: logger, HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	tr, err := tracing.Setup(ctx, "authproxy", getenv)
+	if err != nil {
+		logger.Error("tracing setup failed", "error", err.Error())
+		return 1
+	}
+	defer shutdownTracing(tr, logger)
+	logger = tr.Logger(logger)
+
+	a, err := app.New(app.Deps{
+		Config: cfg, Logger: logger, Tracing: tr,
+		HTTPClient: tr.Client(&http.Client{Timeout: 10 * time.Second}),
+	})
 	if err != nil {
 		logger.Error("startup failed", "error", err.Error())
 		return 1

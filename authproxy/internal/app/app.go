@@ -22,6 +22,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/server"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
+	"github.com/gatewarden/gatewarden/services/shared/tracing"
 )
 
 // Deps are what main hands the App. Config is required.
@@ -33,12 +34,17 @@ type Deps struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
+	// Tracing, when on, adds spans: the server's, the decision's, the
+	// session load's and Redis commands'. nil = off. (The HTTPClient's
+	// transport is main's to wrap.)
+	Tracing *tracing.Tracing
 }
 
 // App is authproxy assembled: the server and what it runs on. Build it with
 // New; Close it.
 type App struct {
-	server *server.Server
+	server  *server.Server
+	handler http.Handler
 	rdb    redis.UniversalClient
 	cached *session.Cached // nil when session-cache-ttl is 0
 	stop   context.CancelFunc
@@ -77,6 +83,9 @@ func New(d Deps) (*App, error) {
 		return fail(err)
 	}
 	a.bg.Go(func() { breaker.Run(ctx) })
+	if err := instrumentRedis(a.rdb, d.Tracing); err != nil {
+		return fail(err)
+	}
 	fresh, err := session.NewRedisStore(session.Config{
 		Client: a.rdb, Lifetime: cfg.SessionLifetime, IdleTimeout: cfg.SessionIdleTimeout,
 		Now: d.Now, Logger: d.Logger,
@@ -94,6 +103,7 @@ func New(d Deps) (*App, error) {
 		}
 		store = a.cached
 	}
+	store = traceStore(store, d.Tracing)
 	ocfg, err := server.OIDCConfig(cfg)
 	if err != nil {
 		return fail(err)
@@ -111,11 +121,12 @@ func New(d Deps) (*App, error) {
 	a.server, err = server.New(server.Deps{
 		Config: cfg, Store: store, Fresh: fresh, States: session.NewStateStore(a.rdb, ""),
 		Provider: provider, Ping: fresh.Ping, CircuitOpen: breaker.Open,
-		Webhook: hook, Logger: d.Logger, Now: d.Now,
+		Webhook: hook, Logger: d.Logger, Now: d.Now, Tracer: d.Tracing.Tracer("github.com/gatewarden/gatewarden/authproxy"),
 	})
 	if err != nil {
 		return fail(err)
 	}
+	a.handler = d.Tracing.Middleware(a.server.Handler())
 	if cfg.RulesReload {
 		a.bg.Go(func() { a.server.WatchRules(ctx, cfg.RulesReloadInterval) })
 	}
@@ -142,8 +153,9 @@ func newWebhook(cfg *config.Config, store session.Store, rdb redis.UniversalClie
 	return h, nil
 }
 
-// Handler returns the server's root handler.
-func (a *App) Handler() http.Handler { return a.server.Handler() }
+// Handler returns the server's root handler (in a server span when
+// tracing is on).
+func (a *App) Handler() http.Handler { return a.handler }
 
 // Close stops the background work, waits for the loops started in New,
 // and closes the Redis client.

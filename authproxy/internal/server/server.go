@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
@@ -109,6 +110,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
+	// Tracer starts the decision and minting spans; nil = no spans (and
+	// nothing allocated for them).
+	Tracer trace.Tracer
 }
 
 // Provider is the OpenID Connect provider as the server uses it;
@@ -136,6 +140,7 @@ var _ Provider = (*oidc.Provider)(nil)
 
 // Server answers authproxy's endpoints. Build it with New.
 type Server struct {
+	tracer   trace.Tracer // nil: tracing off
 	cfg      *config.Config
 	log      *slog.Logger
 	now      func() time.Time
@@ -208,6 +213,7 @@ func New(d Deps) (*Server, error) {
 		log: d.Logger, now: d.Now, window: cfg.RefreshWindow,
 	}
 	s.tokens, err = newTokens(cfg, d.Now)
+	s.tracer = d.Tracer
 	if err != nil {
 		return nil, fmt.Errorf("server: new: %w", err)
 	}
