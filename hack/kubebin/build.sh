@@ -5,8 +5,9 @@
 #                             kube-controller-manager, kube-scheduler, kubelet and kube-proxy)
 #   net      hack/netbin:     coredns and kube-router
 #   traefik  hack/traefikbin: traefik
+#   otel     hack/otelbin:    otelcol (a minimal OpenTelemetry Collector: OTLP in, JSON file out)
 # A set's folder, $GATEWARDEN_CACHE/<module>-<key>, is named by a hash of what it is built from
-# (the module's go.mod, go.sum and cmd/*/main.go and the set's version; for net and traefik also
+# (the module's go.mod, go.sum and cmd/*/main.go and the set's version; for net, traefik and otel also
 # the set's build function below), so a warm cache is reused without rebuilding. A lock per set
 # makes concurrent calls wait for one another; a build goes to <folder>.tmp and is renamed when
 # complete. Cold builds print their time on stderr.
@@ -14,12 +15,13 @@ set -o errexit -o nounset -o pipefail
 
 usage() {
   cat <<'USAGE'
-usage: hack/kubebin/build.sh [kube|net|traefik|all ...]
+usage: hack/kubebin/build.sh [kube|net|traefik|otel|all ...]
   One set (default kube): prints the set's folder.
     kube     etcd, kube, and kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
              kube-proxy (links to kube)
     net      coredns, kube-router
     traefik  traefik
+    otel     otelcol (OpenTelemetry Collector with the OTLP receiver and the file exporter)
   Several sets or all: builds them in parallel (at most 2 at once) and prints "SET FOLDER" lines.
   GATEWARDEN_CACHE moves the cache (default ${XDG_CACHE_HOME:-~/.cache}/gatewarden).
   Run it under `nice -n 10` on shared machines.
@@ -46,6 +48,9 @@ build_traefik() {
   go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$version" \
     -o "$1/traefik" github.com/traefik/traefik/v3/cmd/traefik >&2
 }
+build_otel() {
+  go build -trimpath -ldflags "-s -w" -o "$1/otelcol" ./cmd/otelcol >&2
+}
 
 # build SET prints the set's folder, building it first unless the cache holds it.
 build() {
@@ -54,6 +59,7 @@ build() {
     kube) module=kubebin version=v1.36.3 outputs="etcd kube" ;;
     net) module=netbin version="coredns v1.15.0 kube-router v2.1.0" outputs="coredns kube-router" ;;
     traefik) module=traefikbin version=v3.6.12 outputs="traefik" ;;
+    otel) module=otelbin version=v0.161.0 outputs="otelcol" ;;
     *) usage >&2; return 2 ;;
   esac
   cd "$hack/$module"
@@ -89,7 +95,7 @@ export CGO_ENABLED=0
 
 sets=("$@")
 [ "${#sets[@]}" -gt 0 ] || sets=(kube)
-[ "${sets[*]}" != all ] || sets=(kube traefik net) # longest first
+[ "${sets[*]}" != all ] || sets=(kube traefik net otel) # longest first
 if [ "${#sets[@]}" = 1 ]; then
   build "${sets[0]}"
   exit 0

@@ -45,9 +45,9 @@ type Deps struct {
 type App struct {
 	server  *server.Server
 	handler http.Handler
-	rdb    redis.UniversalClient
-	cached *session.Cached // nil when session-cache-ttl is 0
-	stop   context.CancelFunc
+	rdb     redis.UniversalClient
+	cached  *session.Cached // nil when session-cache-ttl is 0
+	stop    context.CancelFunc
 	// bg holds the background loops started here (breaker probe, rules
 	// watch); Close waits for them, so none logs or touches Redis after.
 	bg sync.WaitGroup
