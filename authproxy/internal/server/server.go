@@ -35,6 +35,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/tracing"
 )
 
 // HeaderLoginURL carries the login URL on /authz/nginx's 401 answers (nginx
@@ -295,14 +296,21 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, ErrNotFound, "") })
 	envoy := s.decisionHandler(dialectEnvoy)
+	routed, named := http.Handler(mux), false
+	if s.tracer != nil {
+		routed, named = tracing.NameRoute(mux), true // the server span takes the route's name
+	}
 	// Envoy appends the original path, dot segments and all, so its requests
 	// must not reach ServeMux, which would redirect them to a cleaned path.
 	return s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.EscapedPath(); p == envoyPrefix || strings.HasPrefix(p, envoyPrefix+"/") {
+			if named {
+				tracing.SetRoute(r.Context(), r.Method, envoyPrefix)
+			}
 			envoy.ServeHTTP(w, r)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		routed.ServeHTTP(w, r)
 	}))
 }
 

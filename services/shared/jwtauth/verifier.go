@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.opentelemetry.io/otel/trace"
 )
 
 const (
@@ -45,6 +46,7 @@ type Verifier struct {
 	idOK    bool        // Config.AcceptIDTokens
 	now     func() time.Time
 	logger  *slog.Logger
+	tracer  trace.Tracer // Config.Tracer; nil: no spans
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -67,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("jwtauth: new: %w", err)
 	}
-	v := &Verifier{issuers: map[string]*issuer{}, now: cfg.Now, logger: cfg.Logger, idOK: cfg.AcceptIDTokens}
+	v := &Verifier{issuers: map[string]*issuer{}, now: cfg.Now, logger: cfg.Logger, idOK: cfg.AcceptIDTokens, tracer: cfg.Tracer}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -118,7 +120,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			}
 			is.jwks = &jwksSource{
 				issuer: ic.Issuer, url: ic.JWKSURL, allowed: algs, refresh: refresh, refetch: refetch,
-				client: client, timeout: fetchTimeout, logger: v.logger, now: v.now,
+				client: client, timeout: fetchTimeout, logger: v.logger, now: v.now, tracer: cfg.Tracer,
 			}
 			v.jwks = append(v.jwks, is.jwks)
 		} else {
@@ -174,7 +176,17 @@ func (v *Verifier) Close() {
 // and aud, with leeway. Verified tokens are cached until their exp. The
 // returned Claims are the caller's own copy. Every error wraps
 // ErrInvalidToken and one more specific sentinel; none contains the token.
+//
+// With Config.Tracer set, each call is a "jwtauth.verify" span (see trace.go).
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if v.tracer != nil {
+		return v.verifyTraced(ctx, token)
+	}
+	return v.verifyCached(ctx, token)
+}
+
+// verifyCached is Verify without its span.
+func (v *Verifier) verifyCached(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, verifyErr(ErrTooLarge, nil)
 	}

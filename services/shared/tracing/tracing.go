@@ -177,6 +177,16 @@ func routeOf(pattern string) string {
 	return pattern
 }
 
+// NameRoute wraps a ServeMux that sits behind handlers which copy the
+// request (r.WithContext), where Middleware cannot see the pattern the mux
+// matched: once mux has run, the server span takes the pattern's name.
+func NameRoute(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		SetRoute(r.Context(), r.Method, routeOf(r.Pattern))
+	})
+}
+
 // SetRoute names the server span of r's context after route, for routers
 // that are not a ServeMux (gin's FullPath). Off, or outside a span, it does
 // nothing.
