@@ -14,7 +14,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -38,15 +37,6 @@ func main() {
 		redis.SetLogger(quietRedis{})
 	}
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
-}
-
-// shutdownTracing flushes the spans not yet exported, for at most 5 s.
-func shutdownTracing(tr *tracing.Tracing, logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := tr.Shutdown(ctx); err != nil {
-		logger.Warn("tracing shutdown", "error", err.Error())
-	}
 }
 
 type quietRedis struct{}
@@ -75,7 +65,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		logger.Error("tracing setup failed", "error", err.Error())
 		return 1
 	}
-	defer shutdownTracing(tr, logger)
+	defer tr.Close(logger)
 	logger = tr.Logger(logger)
 
 	a, err := app.New(app.Deps{

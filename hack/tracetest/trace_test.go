@@ -214,7 +214,7 @@ func TestTraces(t *testing.T) {
 		spans = all
 		for _, want := range []struct{ service, name string }{
 			{"authproxy", "token.mint"}, {"catalog", "handler /products/:id"}, {"catalog", "DELETE /products/:id"},
-			{"authproxy", "GET /oauth2/callback"},
+			{"authproxy", "GET /oauth2/callback"}, {"devidp", "POST /oauth2/token"},
 		} {
 			if !slices.ContainsFunc(all, func(s Span) bool { return s.Service == want.service && s.Name == want.name }) {
 				return fmt.Errorf("no %s span %q yet (%d spans: %s)", want.service, want.name, len(all), names(all))
@@ -266,7 +266,14 @@ func TestTraces(t *testing.T) {
 		return s.TraceID == callback[0].TraceID && s.ParentSpanID == callback[0].SpanID && s.Name == "HTTP POST"
 	})
 	if len(exchange) != 1 || exchange[0].Kind != kindClient {
-		t.Errorf("the callback has %d HTTP POST client children, want 1 (the code exchange)", len(exchange))
+		t.Fatalf("the callback has %d HTTP POST client children, want 1 (the code exchange)", len(exchange))
+	}
+	// The dev IdP continues the traceparent authproxy's client sent.
+	idp := filter(spans, func(s Span) bool {
+		return s.Service == "devidp" && s.TraceID == exchange[0].TraceID && s.ParentSpanID == exchange[0].SpanID
+	})
+	if len(idp) != 1 || idp[0].Name != "POST /oauth2/token" || idp[0].Kind != kindServer {
+		t.Errorf("the code exchange has %d dev IdP children (%s), want the server span \"POST /oauth2/token\"", len(idp), names(idp))
 	}
 
 	checkNoSecrets(t, spansFile, cookies, token)

@@ -101,22 +101,13 @@ func Main(ctx context.Context, svc Service, p Process) int {
 		logger.Error("tracing setup failed", slog.String(httpkit.KeyError, err.Error()))
 		return ExitFailure
 	}
-	defer shutdownTracing(tr, logger)
+	defer tr.Close(logger)
 	logger = tr.Logger(logger)
 	if err := serve(ctx, svc, cfg, p, logger, tr); err != nil {
 		logger.Error("stopped with error", slog.String(httpkit.KeyError, err.Error()))
 		return ExitFailure
 	}
 	return ExitOK
-}
-
-// shutdownTracing flushes the spans not yet exported, for at most 5 s.
-func shutdownTracing(tr *tracing.Tracing, logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := tr.Shutdown(ctx); err != nil {
-		logger.Warn("tracing shutdown", slog.String(httpkit.KeyError, err.Error()))
-	}
 }
 
 func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, logger *slog.Logger, tr *tracing.Tracing) error {

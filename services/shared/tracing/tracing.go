@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
@@ -115,6 +116,22 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("tracing: shutdown: %w", err)
 	}
 	return nil
+}
+
+// ShutdownTimeout bounds Close's flush.
+const ShutdownTimeout = 5 * time.Second
+
+// Close is Shutdown for a main's defer: it flushes for at most
+// ShutdownTimeout and logs a failure to logger.
+func (t *Tracing) Close(logger *slog.Logger) {
+	if !t.Enabled() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		logger.Warn("tracing shutdown", slog.String("error", err.Error()))
+	}
 }
 
 // Provider is the tracer provider, nil when off (for instrumentation
