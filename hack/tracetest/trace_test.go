@@ -214,6 +214,7 @@ func TestTraces(t *testing.T) {
 		spans = all
 		for _, want := range []struct{ service, name string }{
 			{"authproxy", "token.mint"}, {"catalog", "handler /products/:id"}, {"catalog", "DELETE /products/:id"},
+			{"catalog", "db DELETE"},
 			{"authproxy", "GET /oauth2/callback"}, {"devidp", "POST /oauth2/token"},
 		} {
 			if !slices.ContainsFunc(all, func(s Span) bool { return s.Service == want.service && s.Name == want.name }) {
@@ -256,6 +257,8 @@ func TestTraces(t *testing.T) {
 	expect(t, verify, kindInternal, service.SpanID)
 	handler := one(t, trace, "catalog", "handler /products/:id")
 	expect(t, handler, kindInternal, service.SpanID)
+	deleteSQL := one(t, trace, "catalog", "db DELETE")
+	expect(t, deleteSQL, kindClient, handler.SpanID)
 
 	// The login: the callback's span has the code exchange with the IdP as its client child.
 	callback := filter(spans, func(s Span) bool { return s.Service == "authproxy" && s.Name == "GET /oauth2/callback" })

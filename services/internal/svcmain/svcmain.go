@@ -126,7 +126,7 @@ func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, lo
 		if cfg.Database.Dialect == database.SQLite {
 			logger.Warn("embedded SQLite database: for development only", slog.Any("database", cfg.Database))
 		}
-		db, err = database.Open(ctx, cfg.Database, svc.Schema, logger)
+		db, err = database.OpenTraced(ctx, cfg.Database, svc.Schema, logger, tr.Tracer("github.com/gatewarden/gatewarden/services/internal/database"))
 		if err != nil {
 			return fmt.Errorf("svcmain: %w", err)
 		}
