@@ -1,12 +1,12 @@
 package server
 
 import (
-	"context"
 	"strings"
 	"testing"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/gatewarden/gatewarden/hack/testkit/spantest"
 )
 
 // TestDecisionSpans: with a tracer, every decision has an
@@ -15,9 +15,7 @@ import (
 // the bearer token, the query string or the forwarded token.
 func TestDecisionSpans(t *testing.T) {
 	t.Parallel()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tp, exp := spantest.New(t)
 	e, ps := newEnv(t, envOpts{fakeIdP: true, tracer: tp.Tracer("test")})
 	p := ps[0]
 	admin, _ := e.sessionFor("admin@example.com")

@@ -1,14 +1,13 @@
 package database
 
 import (
-	"context"
 	"testing"
 	"testing/fstest"
 
 	"go.opentelemetry.io/otel/attribute"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gatewarden/gatewarden/hack/testkit/spantest"
 )
 
 // TestOpenTraced: through the traced connector the migrations run, each
@@ -16,9 +15,7 @@ import (
 // named for its keyword, and no span holds a statement's arguments.
 func TestOpenTraced(t *testing.T) {
 	t.Parallel()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tp, exp := spantest.New(t)
 	schema := Schema{Name: "tracetest", SQL: fstest.MapFS{
 		"sqlite/00001_items.sql":   {Data: []byte("-- +goose Up\nCREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n-- +goose Down\nDROP TABLE items;\n")},
 		"postgres/00001_items.sql": {Data: []byte("-- +goose Up\nCREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n-- +goose Down\nDROP TABLE items;\n")},

@@ -1,14 +1,14 @@
 package jwtauth
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/gatewarden/gatewarden/hack/testkit/spantest"
 )
 
 // TestVerifySpans: with a tracer, a verification is a "jwtauth.verify"
@@ -16,9 +16,7 @@ import (
 // and a refetch for an unknown kid a "jwtauth.jwks_fetch" span under it.
 func TestVerifySpans(t *testing.T) {
 	t.Parallel()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tp, exp := spantest.New(t)
 	srv := newJWKSServer(t, defaultJWKS())
 	cfg := testConfig(t, newClock(), srv.URL)
 	cfg.Tracer = tp.Tracer("test")

@@ -2,7 +2,6 @@ package tracing
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -12,17 +11,16 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gatewarden/gatewarden/hack/testkit/spantest"
 )
 
 // recording is a Tracing whose spans land in memory.
 func recording(t *testing.T) (*Tracing, *tracetest.InMemoryExporter) {
 	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tp, exp := spantest.New(t)
 	return &Tracing{tp: tp, prop: propagation.TraceContext{}}, exp
 }
 
