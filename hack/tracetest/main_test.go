@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/hack/stack"
-	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 // Built once by TestMain (read-only after it).
@@ -26,29 +25,15 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "gatewarden-tracetest-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tracetest:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	wd, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tracetest:", err)
-		return 1
-	}
-	if repoRoot, err = gobuild.RepoRoot(wd); err != nil {
-		fmt.Fprintln(os.Stderr, "tracetest:", err)
-		return 1
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	start := time.Now()
-	if binaries, err = stack.Build(ctx, repoRoot, filepath.Join(dir, "bin")); err != nil {
+	var remove func()
+	var err error
+	if binaries, repoRoot, remove, err = stack.BuildTemp(ctx, os.Stderr, "tracetest"); err != nil {
 		fmt.Fprintln(os.Stderr, "tracetest:", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "tracetest: built authproxy, catalog, inventory, devidp in %v\n", time.Since(start).Round(time.Millisecond))
+	defer remove()
 	if otelcol, err = collectorBinary(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "tracetest:", err)
 		return 1
