@@ -29,6 +29,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/options"
+	"github.com/gatewarden/gatewarden/services/shared/tracing"
 )
 
 func main() {
@@ -63,7 +64,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	a, err := app.New(app.Deps{Config: cfg, Logger: logger, HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	tr, err := tracing.Setup(ctx, "authproxy", getenv)
+	if err != nil {
+		logger.Error("tracing setup failed", "error", err.Error())
+		return 1
+	}
+	defer tr.Close(logger)
+	logger = tr.Logger(logger)
+
+	a, err := app.New(app.Deps{
+		Config: cfg, Logger: logger, Tracing: tr,
+		HTTPClient: tr.Client(&http.Client{Timeout: 10 * time.Second}),
+	})
 	if err != nil {
 		logger.Error("startup failed", "error", err.Error())
 		return 1

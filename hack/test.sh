@@ -52,12 +52,13 @@ go test -race -count=1 -timeout 20m ./... || status=1
 
 if [ "${SKIP_NESTED:-0}" != 1 ]; then
   # Kubernetes (etcd, kube-apiserver, ... kubelet), CoreDNS, kube-router and Traefik for
-  # hack/charttest and hack/cluster, Prometheus for hack/promtest: built once (minutes when
-  # cold) and cached under ~/.cache/gatewarden, outside any test timeout.
+  # hack/charttest and hack/cluster, Prometheus for hack/promtest, the OpenTelemetry Collector for
+  # hack/tracetest: built once (minutes when cold) and cached under ~/.cache/gatewarden, outside
+  # any test timeout.
   echo "== hack/kubebin/build.sh all"
   start=$(date +%s)
   hack/kubebin/build.sh all
-  echo "third-party builds (Kubernetes, CoreDNS, kube-router, Traefik, Prometheus): $(( $(date +%s) - start ))s"
+  echo "third-party builds (Kubernetes, CoreDNS, kube-router, Traefik, Prometheus, OpenTelemetry Collector): $(( $(date +%s) - start ))s"
   CHARTTEST_KUBEBIN=$(hack/kubebin/build.sh kube)
   PROMTEST_PROMETHEUS=$(hack/kubebin/build.sh prom)/prometheus
   export CHARTTEST_KUBEBIN PROMTEST_PROMETHEUS

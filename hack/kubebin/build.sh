@@ -7,6 +7,7 @@
 #   traefik  hack/traefikbin: traefik
 #   prom     hack/prombin:    prometheus (tag remove_all_sd: no service-discovery plugins, only
 #                             static and file targets, which is all hack/promtest uses)
+#   otel     hack/otelbin:    otelcol (a minimal OpenTelemetry Collector: OTLP in, JSON file out)
 #   oauth2proxy hack/oauth2proxybin: oauth2-proxy (hack/bench's peer; not in `all`)
 # A set's folder, $GATEWARDEN_CACHE/<module>-<key>, is named by a hash of what it is built from
 # (the module's go.mod, go.sum and cmd/*/main.go and the set's version; for the sets other than
@@ -17,13 +18,14 @@ set -o errexit -o nounset -o pipefail
 
 usage() {
   cat <<'USAGE'
-usage: hack/kubebin/build.sh [kube|net|traefik|prom|oauth2proxy|all ...]
+usage: hack/kubebin/build.sh [kube|net|traefik|prom|otel|oauth2proxy|all ...]
   One set (default kube): prints the set's folder.
     kube     etcd, kube, and kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
              kube-proxy (links to kube)
     net      coredns, kube-router
     traefik  traefik
     prom     prometheus
+    otel     otelcol (OpenTelemetry Collector with the OTLP receiver and the file exporter)
     oauth2proxy  oauth2-proxy (hack/bench's peer; not part of all)
   Several sets or all: builds them in parallel (at most 2 at once) and prints "SET FOLDER" lines.
   GATEWARDEN_CACHE moves the cache (default ${XDG_CACHE_HOME:-~/.cache}/gatewarden).
@@ -61,6 +63,10 @@ build_oauth2proxy() {
     -o "$1/oauth2-proxy" github.com/oauth2-proxy/oauth2-proxy/v7 >&2
 }
 
+build_otel() {
+  go build -trimpath -ldflags "-s -w" -o "$1/otelcol" ./cmd/otelcol >&2
+}
+
 # build SET prints the set's folder, building it first unless the cache holds it.
 build() {
   local module version outputs
@@ -70,6 +76,7 @@ build() {
     traefik) module=traefikbin version=v3.6.12 outputs="traefik" ;;
     prom) module=prombin version=v0.316.0 outputs="prometheus" ;;
     oauth2proxy) module=oauth2proxybin version=v7.15.6 outputs="oauth2-proxy" ;;
+    otel) module=otelbin version=v0.161.0 outputs="otelcol" ;;
     *) usage >&2; return 2 ;;
   esac
   cd "$hack/$module"
@@ -105,7 +112,7 @@ export CGO_ENABLED=0
 
 sets=("$@")
 [ "${#sets[@]}" -gt 0 ] || sets=(kube)
-[ "${sets[*]}" != all ] || sets=(kube traefik prom net) # longest first
+[ "${sets[*]}" != all ] || sets=(kube traefik prom otel net) # longest first
 if [ "${#sets[@]}" = 1 ]; then
   build "${sets[0]}"
   exit 0

@@ -21,6 +21,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/server"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/services/shared/tracing"
 )
 
 // Deps are what main hands the App. Config is required.
@@ -32,15 +33,20 @@ type Deps struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
+	// Tracing, when on, adds spans: the server's, the decision's, the
+	// session load's and Redis commands'. nil = off. (The HTTPClient's
+	// transport is main's to wrap.)
+	Tracing *tracing.Tracing
 }
 
 // App is authproxy assembled: the server and what it runs on. Build it with
 // New; Close it.
 type App struct {
-	server *server.Server
-	rdb    redis.UniversalClient
-	cached *session.Cached // nil when session-cache-ttl is 0
-	stop   context.CancelFunc
+	server  *server.Server
+	handler http.Handler
+	rdb     redis.UniversalClient
+	cached  *session.Cached // nil when session-cache-ttl is 0
+	stop    context.CancelFunc
 	// bg holds the background loops started here (breaker probe, rules
 	// watch); Close waits for them, so none logs or touches Redis after.
 	bg sync.WaitGroup
@@ -76,6 +82,9 @@ func New(d Deps) (*App, error) {
 		return fail(err)
 	}
 	a.bg.Go(func() { breaker.Run(ctx) })
+	if err := instrumentRedis(a.rdb, d.Tracing); err != nil {
+		return fail(err)
+	}
 	fresh, err := session.NewRedisStore(session.Config{
 		Client: a.rdb, Lifetime: cfg.SessionLifetime, IdleTimeout: cfg.SessionIdleTimeout,
 		RevocationRetention: cfg.RevocationRetention, Now: d.Now, Logger: d.Logger,
@@ -93,6 +102,7 @@ func New(d Deps) (*App, error) {
 		}
 		store = a.cached
 	}
+	store = traceStore(store, d.Tracing)
 	ocfg, err := server.OIDCConfig(cfg)
 	if err != nil {
 		return fail(err)
@@ -111,19 +121,21 @@ func New(d Deps) (*App, error) {
 		Config: cfg, Store: store, Fresh: fresh, States: session.NewStateStore(a.rdb, ""),
 		Provider: provider, Ping: fresh.Ping, CircuitOpen: breaker.Open,
 		Webhook: rv.webhook, BackChannel: rv.backChannel, Links: rv.links, Revocations: fresh,
-		Logger: d.Logger, Now: d.Now,
+		Logger: d.Logger, Now: d.Now, Tracer: d.Tracing.Tracer("github.com/gatewarden/gatewarden/authproxy"),
 	})
 	if err != nil {
 		return fail(err)
 	}
+	a.handler = d.Tracing.Middleware(a.server.Handler())
 	if cfg.RulesReload {
 		a.bg.Go(func() { a.server.WatchRules(ctx, cfg.RulesReloadInterval) })
 	}
 	return a, nil
 }
 
-// Handler returns the server's root handler.
-func (a *App) Handler() http.Handler { return a.server.Handler() }
+// Handler returns the server's root handler (in a server span when
+// tracing is on).
+func (a *App) Handler() http.Handler { return a.handler }
 
 // IdPHandler serves the identity provider's calls on the listener of
 // --webhook-listen; nil without it.

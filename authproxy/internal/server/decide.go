@@ -46,7 +46,9 @@ func (s *Server) decisionHandler(dialect string) http.Handler {
 	hist := s.metrics.latency.WithLabelValues(dialect)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		r, span := s.startDecisionSpan(r)
 		res := s.decide(r, dialect)
+		s.endDecisionSpan(span, res)
 		if res.err != nil {
 			writeError(w, res.err, dialect)
 		} else {
@@ -198,19 +200,19 @@ func (s *Server) decide(r *http.Request, dialect string) result {
 		res.err = &decisionError{err: ErrForbidden, rule: rule.Name, anyOf: rule.AnyOf}
 		return res
 	}
-	res.token, res.err = s.forwardToken(rule, p)
+	res.token, res.err = s.forwardToken(ctx, rule, p)
 	return res
 }
 
 // forwardToken is the credential handed to the upstream.
-func (s *Server) forwardToken(rule *policy.Rule, p *principal) (string, error) {
+func (s *Server) forwardToken(ctx context.Context, rule *policy.Rule, p *principal) (string, error) {
 	if rule.Forward == policy.ForwardAccessToken {
 		if p == nil {
 			return "", nil // public rule, nobody logged in: nothing to forward
 		}
 		return p.accessToken, nil
 	}
-	return s.tokens.get(p, rule.Upstream, s.metrics)
+	return s.tokens.get(ctx, s.tracer, p, rule.Upstream, s.metrics)
 }
 
 // isBrowser: a top-level navigation that can follow a redirect to the login

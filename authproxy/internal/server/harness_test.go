@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/policy"
@@ -88,6 +90,8 @@ type envOpts struct {
 	discovery func(doc map[string]any)
 	// oidc edits the provider's configuration.
 	oidc func(*oidc.Config)
+	// tracer, when set, is the server's (Deps.Tracer).
+	tracer trace.Tracer
 }
 
 // proxy is one authproxy instance.
@@ -134,7 +138,7 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 		}
 		srv, err := New(Deps{
 			Config: cfg, Store: e.store, States: e.store, Provider: provider, Ping: e.store.Ping,
-			Logger: logger, Now: o.now,
+			Logger: logger, Now: o.now, Tracer: o.tracer,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/forward"
@@ -33,6 +34,7 @@ import (
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
+	"github.com/gatewarden/gatewarden/services/shared/tracing"
 )
 
 // HeaderLoginURL carries the login URL on /authz/nginx's 401 answers (nginx
@@ -116,6 +118,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
+	// Tracer starts the decision and minting spans; nil = no spans (and
+	// nothing allocated for them).
+	Tracer trace.Tracer
 }
 
 // Provider is the OpenID Connect provider as the server uses it;
@@ -146,6 +151,7 @@ var _ Provider = (*oidc.Provider)(nil)
 
 // Server answers authproxy's endpoints. Build it with New.
 type Server struct {
+	tracer   trace.Tracer // nil: tracing off
 	cfg      *config.Config
 	log      *slog.Logger
 	now      func() time.Time
@@ -232,6 +238,7 @@ func New(d Deps) (*Server, error) {
 		log: d.Logger, now: d.Now, window: cfg.RefreshWindow, linker: s.linker,
 	}
 	s.tokens, err = newTokens(cfg, d.Now)
+	s.tracer = d.Tracer
 	if err != nil {
 		return nil, fmt.Errorf("server: new: %w", err)
 	}
@@ -317,14 +324,21 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, ErrNotFound, "") })
 	envoy := s.decisionHandler(dialectEnvoy)
+	routed, named := http.Handler(mux), false
+	if s.tracer != nil {
+		routed, named = tracing.NameRoute(mux), true // the server span takes the route's name
+	}
 	// Envoy appends the original path, dot segments and all, so its requests
 	// must not reach ServeMux, which would redirect them to a cleaned path.
 	return s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.EscapedPath(); p == envoyPrefix || strings.HasPrefix(p, envoyPrefix+"/") {
+			if named {
+				tracing.SetRoute(r.Context(), r.Method, envoyPrefix)
+			}
 			envoy.ServeHTTP(w, r)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		routed.ServeHTTP(w, r)
 	}))
 }
 

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
 	"github.com/gatewarden/gatewarden/authproxy/internal/token"
@@ -37,12 +40,21 @@ func (t *tokens) jwks() []byte { return t.signer.JWKS() }
 
 // get returns a gateway token for p (nil = anonymous) and aud, from the
 // cache when one for the same claims has enough life left.
-func (t *tokens) get(p *principal, aud string, m *metrics) (string, error) {
+// With a tracer, a "token.mint" span records whether the cache held it.
+func (t *tokens) get(ctx context.Context, tracer trace.Tracer, p *principal, aud string, m *metrics) (string, error) {
+	var span trace.Span
+	if tracer != nil {
+		_, span = tracer.Start(ctx, "token.mint")
+		defer span.End()
+	}
 	claims := token.Claims{Subject: anonymous, Audience: aud}
 	if p != nil {
 		claims = token.Claims{Subject: p.userID, Audience: aud, Roles: p.roles, TenantID: p.tenantID, SessionID: p.sid, Branches: p.branches}
 	}
 	tok, _, hit, err := t.signer.MintCached(t.cache, claims)
+	if span != nil {
+		endMintSpan(span, aud, hit, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("tokens: mint: %w", err)
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gatewarden/gatewarden/hack/stack"
-	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 // binaries are built once by TestMain and shared by every stack (read-only after TestMain).
@@ -25,30 +24,15 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "gatewarden-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	wd, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	root, err := gobuild.RepoRoot(wd)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	start := time.Now()
-	if binaries, err = stack.Build(ctx, root, filepath.Join(dir, "bin")); err != nil {
+	var remove func()
+	var err error
+	if binaries, _, remove, err = stack.BuildTemp(ctx, os.Stderr, "e2e"); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "e2e: built authproxy, catalog, inventory, devidp in %v\n", time.Since(start).Round(time.Millisecond))
+	defer remove()
 	return m.Run()
 }
 

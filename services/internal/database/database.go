@@ -29,6 +29,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite" // driver "sqlite"
 )
 
@@ -139,6 +140,12 @@ type DB struct {
 // Open connects to src, applies schema's pending migrations and returns the
 // database. The caller closes it.
 func Open(ctx context.Context, src Source, schema Schema, logger *slog.Logger) (*DB, error) {
+	return OpenTraced(ctx, src, schema, logger, nil)
+}
+
+// OpenTraced is Open with a span for every statement run outside a
+// transaction (see traced) when tracer is not nil.
+func OpenTraced(ctx context.Context, src Source, schema Schema, logger *slog.Logger, tracer trace.Tracer) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -147,6 +154,13 @@ func Open(ctx context.Context, src Source, schema Schema, logger *slog.Logger) (
 		driver = "sqlite"
 	}
 	db, err := sql.Open(driver, src.dsn)
+	if err == nil && tracer != nil {
+		drv := db.Driver()
+		_ = db.Close() // opened nothing yet: sql.Open only looked the driver up
+		if db, err = traced(drv, src.dsn, src.Dialect, tracer); err != nil {
+			err = redactErr(err, src.dsn)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("database: open %s: %w", src, err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth/ginjwt"
 	"github.com/gatewarden/gatewarden/services/shared/options"
+	"github.com/gatewarden/gatewarden/services/shared/tracing"
 )
 
 // Exit codes of Main (those of every binary, services/shared/options).
@@ -48,6 +49,9 @@ type Deps struct {
 	// DB is the service's migrated database (nil when the service has no
 	// Schema).
 	DB *database.DB
+	// Tracing, when on, names the server span after the gin route and gives
+	// each authenticated route's handler a span; nil = off.
+	Tracing *tracing.Tracing
 }
 
 // Service describes one binary.
@@ -92,19 +96,27 @@ func Main(ctx context.Context, svc Service, p Process) int {
 
 	logger := httpkit.NewLogger(p.Stderr, cfg.LogLevel).With(slog.String("service", svc.Name))
 	logger.Info("starting", slog.Any("config", cfg))
-	if err := serve(ctx, svc, cfg, p, logger); err != nil {
+	tr, err := tracing.Setup(ctx, svc.Name, func(k string) string { v, _ := p.LookupEnv(k); return v })
+	if err != nil {
+		logger.Error("tracing setup failed", slog.String(httpkit.KeyError, err.Error()))
+		return ExitFailure
+	}
+	defer tr.Close(logger)
+	logger = tr.Logger(logger)
+	if err := serve(ctx, svc, cfg, p, logger, tr); err != nil {
 		logger.Error("stopped with error", slog.String(httpkit.KeyError, err.Error()))
 		return ExitFailure
 	}
 	return ExitOK
 }
 
-func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, logger *slog.Logger) error {
+func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, logger *slog.Logger, tr *tracing.Tracing) error {
 	reg := prometheus.NewRegistry()
 	vcfg := cfg.Verifier()
 	vcfg.Logger = logger
 	vcfg.OnJWKSFetch = jwksFetches(reg)
-	vcfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	vcfg.HTTPClient = tr.Client(&http.Client{Timeout: 10 * time.Second})
+	vcfg.Tracer = tr.Tracer("github.com/gatewarden/gatewarden/services/shared/jwtauth")
 	verifier, err := jwtauth.New(ctx, vcfg)
 	if err != nil {
 		return fmt.Errorf("svcmain: verifier: %w", err)
@@ -116,7 +128,7 @@ func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, lo
 		if cfg.Database.Dialect == database.SQLite {
 			logger.Warn("embedded SQLite database: for development only", slog.Any("database", cfg.Database))
 		}
-		db, err = database.Open(ctx, cfg.Database, svc.Schema, logger)
+		db, err = database.OpenTraced(ctx, cfg.Database, svc.Schema, logger, tr.Tracer("github.com/gatewarden/gatewarden/services/internal/database"))
 		if err != nil {
 			return fmt.Errorf("svcmain: %w", err)
 		}
@@ -124,7 +136,7 @@ func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, lo
 	}
 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler, err := svc.Handler(Deps{Verifier: verifier, Logger: logger, Registry: reg, DB: db})
+	handler, err := svc.Handler(Deps{Verifier: verifier, Logger: logger, Registry: reg, DB: db, Tracing: tr})
 	if err != nil {
 		return fmt.Errorf("svcmain: build handler: %w", err)
 	}
@@ -136,7 +148,7 @@ func serve(ctx context.Context, svc Service, cfg svcconfig.Config, p Process, lo
 	if p.Listening != nil {
 		p.Listening(ln.Addr())
 	}
-	return httpkit.Run(ctx, httpkit.NewServer(handler, logger), ln, cfg.ShutdownTimeout, logger)
+	return httpkit.Run(ctx, httpkit.NewServer(tr.Middleware(handler), logger), ln, cfg.ShutdownTimeout, logger)
 }
 
 // Router returns the engine every service starts from (ginkit.NewEngine,
@@ -149,6 +161,10 @@ func Router(d Deps) (*gin.Engine, *gin.RouterGroup, error) {
 		return nil, nil, errors.New("svcmain: router: verifier, logger and registry are required")
 	}
 	r := ginkit.NewEngine(d.Logger)
+	tracer := d.Tracing.Tracer("github.com/gatewarden/gatewarden/services/internal/svcmain")
+	if tracer != nil {
+		r.Use(routeSpanName)
+	}
 	metrics, err := ginkit.Metrics(d.Registry)
 	if err != nil {
 		return nil, nil, err
@@ -164,5 +180,8 @@ func Router(d Deps) (*gin.Engine, *gin.RouterGroup, error) {
 		return nil
 	}))
 	r.GET("/metrics", gin.WrapH(httpkit.MetricsHandler(d.Registry)))
+	if tracer != nil {
+		return r, r.Group("/", ginjwt.Middleware(d.Verifier), handlerSpan(tracer)), nil
+	}
 	return r, r.Group("/", ginjwt.Middleware(d.Verifier)), nil
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // IssuerConfig describes one trusted token issuer and its key source.
@@ -37,6 +39,10 @@ type Config struct {
 	HTTPClient *http.Client  // for JWKS fetches; nil = a client with a 10 s timeout
 	Logger     *slog.Logger  // nil = discard
 	Now        func() time.Time
+	// Tracer, when set, gives each Verify call a "jwtauth.verify" span and
+	// each JWKS fetch a "jwtauth.jwks_fetch" span (the HTTP client's own
+	// span, if its transport makes one, is the fetch's child). nil = none.
+	Tracer trace.Tracer
 	// AcceptIDTokens turns off the refusal of id_tokens (see IDTokenReason).
 	// Only a relying party verifying its own id_tokens (authproxy at login)
 	// sets it; a service never should.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 const (
@@ -37,6 +39,7 @@ type jwksSource struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	onFetch func(issuer string, err error) // Config.OnJWKSFetch; may be nil
+	tracer  trace.Tracer                   // nil: no spans
 
 	keys atomic.Pointer[keySet] // nil until the first good fetch
 
@@ -134,8 +137,9 @@ type unreachableError struct{ err error }
 func (e unreachableError) Error() string { return e.err.Error() }
 func (e unreachableError) Unwrap() error { return e.err }
 
-// fetchOnce is fetchLocked without the bookkeeping.
-func (s *jwksSource) fetchOnce(ctx context.Context) error {
+// fetchKeys is fetchLocked without the bookkeeping (and fetchOnce without
+// its span).
+func (s *jwksSource) fetchKeys(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
 		return fmt.Errorf("jwtauth: jwks: %w", err)

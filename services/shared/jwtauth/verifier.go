@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.opentelemetry.io/otel/trace"
 )
 
 const (
@@ -46,6 +47,7 @@ type Verifier struct {
 	idOK    bool        // Config.AcceptIDTokens
 	now     func() time.Time
 	logger  *slog.Logger
+	tracer  trace.Tracer // Config.Tracer; nil: no spans
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -68,7 +70,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("jwtauth: new: %w", err)
 	}
-	v := &Verifier{issuers: map[string]*issuer{}, now: cfg.Now, logger: cfg.Logger, idOK: cfg.AcceptIDTokens}
+	v := &Verifier{issuers: map[string]*issuer{}, now: cfg.Now, logger: cfg.Logger, idOK: cfg.AcceptIDTokens, tracer: cfg.Tracer}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -119,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			}
 			is.jwks = &jwksSource{
 				issuer: ic.Issuer, url: ic.JWKSURL, allowed: algs, refresh: refresh, refetch: refetch,
-				client: client, timeout: fetchTimeout, logger: v.logger, now: v.now,
+				client: client, timeout: fetchTimeout, logger: v.logger, now: v.now, tracer: cfg.Tracer,
 				onFetch: cfg.OnJWKSFetch,
 			}
 			v.jwks = append(v.jwks, is.jwks)
@@ -191,7 +193,18 @@ func (v *Verifier) Close() {
 // Every error wraps ErrInvalidToken and one more specific sentinel, except
 // ErrRevocationsUnavailable, which is no verdict on the token; none
 // contains the token.
+//
+// With Config.Tracer set, each call is a "jwtauth.verify" span (see trace.go).
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if v.tracer != nil {
+		return v.verifyTraced(ctx, token)
+	}
+	return v.verifyUnrevoked(ctx, token)
+}
+
+// verifyUnrevoked is Verify without its span: the (cached) verification,
+// then the revocation check.
+func (v *Verifier) verifyUnrevoked(ctx context.Context, token string) (*Claims, error) {
 	claims, err := v.verifyCached(ctx, token)
 	if err != nil || v.revs == nil {
 		return claims, err
@@ -202,6 +215,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	return claims, nil
 }
 
+// verifyCached is verify without the revocation check.
 func (v *Verifier) verifyCached(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, verifyErr(ErrTooLarge, nil)

@@ -19,6 +19,7 @@ import (
 	"github.com/gatewarden/gatewarden/hack/devidp"
 	"github.com/gatewarden/gatewarden/services/shared/httpkit"
 	"github.com/gatewarden/gatewarden/services/shared/options"
+	"github.com/gatewarden/gatewarden/services/shared/tracing"
 )
 
 func main() {
@@ -36,14 +37,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return code
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	if err := serve(ctx, cfg, logger); err != nil {
+	tr, err := tracing.Setup(ctx, "devidp", getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return options.ExitFailure
+	}
+	defer tr.Close(logger)
+	logger = tr.Logger(logger)
+	if err := serve(ctx, cfg, logger, tr); err != nil {
 		fmt.Fprintln(stderr, err)
 		return options.ExitFailure
 	}
 	return options.ExitOK
 }
 
-func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg *config, logger *slog.Logger, tr *tracing.Tracing) error {
 	srv, err := devidp.New(cfg.idp(logger))
 	if err != nil {
 		return err
@@ -52,7 +60,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("devidp: listen on %s: %w", cfg.Listen, err)
 	}
-	hs := httpkit.NewServer(srv.Handler(), logger)
+	hs := httpkit.NewServer(tr.Middleware(srv.Handler()), logger)
 	logger.Info("devidp listening", slog.String("addr", ln.Addr().String()), slog.Any("config", cfg))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
