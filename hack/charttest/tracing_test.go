@@ -65,7 +65,7 @@ func tracingValues(t *testing.T, base map[string]any, collector []any) map[strin
 		"otlpEndpoint":       "http://otel-collector.observability.svc.cluster.local:4318",
 		"sampler":            "parentbased_traceidratio",
 		"samplerArg":         "0.25",
-		"resourceAttributes": map[string]any{"deployment.environment.name": "ci", "team": "platform"},
+		"resourceAttributes": map[string]any{"deployment.environment.name": "ci", "team": "platform", "note": "a,b=c 50%"},
 		"env":                []any{map[string]any{"name": "OTEL_BSP_MAX_QUEUE_SIZE", "value": "4096"}},
 		"networkPolicy":      map[string]any{"to": collector, "ports": []any{4318}},
 	}
@@ -86,7 +86,7 @@ func TestTracingEnv(t *testing.T) {
 				"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability.svc.cluster.local:4318",
 				"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
 				"OTEL_TRACES_SAMPLER_ARG":     "0.25",
-				"OTEL_RESOURCE_ATTRIBUTES":    "deployment.environment.name=ci,team=platform",
+				"OTEL_RESOURCE_ATTRIBUTES":    "deployment.environment.name=ci,note=a%2Cb=c 50%25,team=platform",
 				"OTEL_BSP_MAX_QUEUE_SIZE":     "4096",
 			}
 			want := map[string]map[string]string{}
@@ -128,6 +128,7 @@ func TestTracingValuesRefused(t *testing.T) {
 	}{
 		"no endpoint":      {map[string]any{"enabled": true}, "otlpEndpoint"},
 		"endpoint no URL":  {map[string]any{"enabled": true, "otlpEndpoint": "otel-collector:4318"}, "otlpEndpoint"},
+		"attribute key":    {map[string]any{"enabled": true, "otlpEndpoint": "http://c:4318", "resourceAttributes": map[string]any{"a,b": "x"}}, "a,b"},
 		"unknown sampler":  {map[string]any{"enabled": true, "otlpEndpoint": "http://c:4318", "sampler": "sometimes"}, "sampler"},
 		"env without name": {map[string]any{"enabled": true, "otlpEndpoint": "http://c:4318", "env": []any{map[string]any{"value": "x"}}}, "env"},
 		"no ports":         {map[string]any{"enabled": true, "otlpEndpoint": "http://c:4318", "networkPolicy": map[string]any{"ports": []any{}}}, "ports"},

@@ -20,7 +20,8 @@ name/value pairs (empty when tracing is off). Called with (dict "ctx" $ "compone
 {{- with $t.resourceAttributes }}
 {{- $attrs := list }}
 {{- range $k, $v := . }}
-{{- $attrs = append $attrs (printf "%s=%s" $k $v) }}
+{{- /* The SDK splits on "," and percent-decodes each value. */}}
+{{- $attrs = append $attrs (printf "%s=%s" $k ($v | replace "%" "%25" | replace "," "%2C")) }}
 {{- end }}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ join "," $attrs | quote }}
