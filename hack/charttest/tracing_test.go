@@ -44,15 +44,32 @@ func otelEnv(t *testing.T, r *rendered) map[string]map[string]string {
 	return out
 }
 
-// TestTracingOffByDefault: no scenario sets tracing, and none renders an OTEL_* variable.
-func TestTracingOffByDefault(t *testing.T) {
+// TestTracingOnlyWhenEnabled: in every scenario, authproxy, catalog and inventory have
+// OTEL_* variables (their own service name among them) exactly when tracing.enabled is true; the
+// chart's default leaves them without.
+func TestTracingOnlyWhenEnabled(t *testing.T) {
 	t.Parallel()
 	ch := loadChart(t)
+	var on, off int
 	for _, sc := range scenarios(t) {
 		r := renderScenario(t, ch, sc)
-		if got := otelEnv(t, r); len(got) != 0 {
-			t.Errorf("%s: OTEL_* variables with tracing off: %v", sc.Name, got)
+		got := otelEnv(t, r)
+		if !r.boolValue("tracing.enabled") {
+			off++
+			if len(got) != 0 {
+				t.Errorf("%s: OTEL_* variables with tracing off: %v", sc.Name, got)
+			}
+			continue
 		}
+		on++
+		for _, c := range []string{"authproxy", "catalog", "inventory"} {
+			if got[c]["OTEL_SERVICE_NAME"] != c || got[c]["OTEL_EXPORTER_OTLP_ENDPOINT"] != r.stringValue("tracing.otlpEndpoint") {
+				t.Errorf("%s: %s OTEL_* variables %v, want OTEL_SERVICE_NAME %s and the endpoint", sc.Name, c, got[c], c)
+			}
+		}
+	}
+	if on == 0 || off == 0 {
+		t.Errorf("scenarios with tracing on: %d, off: %d; want both (a ci/ values file turns it on)", on, off)
 	}
 }
 
@@ -131,6 +148,7 @@ func TestTracingValuesRefused(t *testing.T) {
 		"attribute key":    {map[string]any{"enabled": true, "otlpEndpoint": "http://c:4318", "resourceAttributes": map[string]any{"a,b": "x"}}, "a,b"},
 		"unknown sampler":  {map[string]any{"enabled": true, "otlpEndpoint": "http://c:4318", "sampler": "sometimes"}, "sampler"},
 		"env without name": {map[string]any{"enabled": true, "otlpEndpoint": "http://c:4318", "env": []any{map[string]any{"value": "x"}}}, "env"},
+		"env not OTEL_":    {map[string]any{"enabled": true, "otlpEndpoint": "http://c:4318", "env": []any{map[string]any{"name": "HOME", "value": "/"}}}, "HOME"},
 		"no ports":         {map[string]any{"enabled": true, "otlpEndpoint": "http://c:4318", "networkPolicy": map[string]any{"ports": []any{}}}, "ports"},
 	} {
 		vals := deepCopy(t, base)
