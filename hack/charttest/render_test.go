@@ -668,8 +668,8 @@ func sidecarEnvProblems(dep, side *rendered) []string {
 		if _, ok := want[k]; !ok {
 			p = append(p, fmt.Sprintf("sidecar %s=%q, not in the Deployment's env", k, got[k]))
 		}
-		if !strings.HasPrefix(k, "AUTHPROXY_") {
-			p = append(p, fmt.Sprintf("sidecar ConfigMap key %s is not an AUTHPROXY_ variable", k))
+		if !strings.HasPrefix(k, "AUTHPROXY_") && !strings.HasPrefix(k, "OTEL_") { // OTEL_*: tracing.*
+			p = append(p, fmt.Sprintf("sidecar ConfigMap key %s is neither an AUTHPROXY_ nor an OTEL_ variable", k))
 		}
 	}
 	return p
@@ -692,7 +692,7 @@ func TestSidecarEnvChecks(t *testing.T) {
 		{name: "variable missing", mutate: func(_, side *rendered) { delete(data(side), "AUTHPROXY_REDIS_ADDRS") }, want: "AUTHPROXY_REDIS_ADDRS=\"gw-gatewarden-redis.gatewarden.svc.cluster.local:6379\" in the Deployment, missing"},
 		{name: "value differs", mutate: func(_, side *rendered) { data(side)["AUTHPROXY_COOKIE_NAME"] = "other" }, want: `sidecar AUTHPROXY_COOKIE_NAME="other", Deployment`},
 		{name: "extra variable", mutate: func(_, side *rendered) { data(side)["AUTHPROXY_DEV_MODE"] = "true" }, want: "not in the Deployment's env"},
-		{name: "not an authproxy variable", mutate: func(_, side *rendered) { data(side)["HOME"] = "/" }, want: "key HOME is not an AUTHPROXY_ variable"},
+		{name: "not an authproxy variable", mutate: func(_, side *rendered) { data(side)["HOME"] = "/" }, want: "key HOME is neither an AUTHPROXY_ nor an OTEL_ variable"},
 		{name: "sidecar trusts the pod network", mutate: func(_, side *rendered) { data(side)["AUTHPROXY_TRUSTED_PROXIES"] = "10.244.0.0/16" }, want: "want \"127.0.0.1/32,::1/128\" (loopback only)"},
 		{name: "signing keys in the Deployment's folder", mutate: func(_, side *rendered) {
 			data(side)["AUTHPROXY_SIGNING_KEY_FILES"] = "/etc/gatewarden/secrets/signing/signing-key-0.pem,/etc/gatewarden/secrets/signing/signing-key-1.pem"

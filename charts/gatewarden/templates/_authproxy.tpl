@@ -12,6 +12,9 @@ the data of the ConfigMap the sidecar takes its environment from, so both read o
 {{- end }}
 - name: AUTHPROXY_LISTEN
   value: ":4180"
+{{- with include "gatewarden.tracingEnv" (dict "ctx" . "component" "authproxy") }}
+{{- . | trim | nindent 0 }}
+{{- end }}
 - name: AUTHPROXY_PUBLIC_URL
   value: {{ .Values.publicURL | quote }}
 - name: AUTHPROXY_FUSIONAUTH_URL

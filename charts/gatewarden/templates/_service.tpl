@@ -85,6 +85,9 @@ spec:
                   key: {{ $db.key }}
             {{- end }}
             {{- end }}
+            {{- with include "gatewarden.tracingEnv" (dict "ctx" $ctx "component" $.component) }}
+            {{- . | trim | nindent 12 }}
+            {{- end }}
             {{- with $svc.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -223,6 +226,9 @@ spec:
     {{- end }}
     {{- if $svc.acceptAccessTokens }}
     {{- include "gatewarden.egressFusionAuth" $ctx | nindent 4 }}
+    {{- end }}
+    {{- with include "gatewarden.egressTracing" $ctx }}
+    {{- . | trim | nindent 4 }}
     {{- end }}
 {{- end }}
 {{- end }}
