@@ -195,4 +195,3 @@ func roundAll(m map[string]time.Duration) map[string]time.Duration {
 	}
 	return out
 }
-
