@@ -59,6 +59,7 @@ webhook-hmac-key-file:
 webhook-tenant-id:
 webhook-listen:
 backchannel-logout-enabled: false  # default
+idp-logout-api: true  # default
 pass-user-headers: false  # default
 log-level: info  # default
 decision-log-rate: 100  # default

@@ -447,6 +447,7 @@ func (r *rendered) existingSecrets() map[string]bool {
 		"fusionAuth.clientSecret.existingSecret",
 		"authproxy.signing.existingSecret",
 		"authproxy.cookieSecret.existingSecret",
+		"authproxy.webhook.hmacKey.existingSecret",
 		"redis.auth.existingSecret",
 		"externalRedis.existingSecret",
 		"externalRedis.sentinel.existingSecret",

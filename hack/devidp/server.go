@@ -102,6 +102,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /oauth2/logout", s.logout)
 	mux.HandleFunc("POST /oauth2/introspect", s.introspect)
 	mux.HandleFunc("POST /oauth2/device_authorize", s.deviceAuthorize)
+	mux.HandleFunc("POST /api/logout", s.logoutAPI)
 	s.adminAPI(mux)
 	return s.accessLog(mux)
 }

@@ -357,9 +357,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	gatewayIssuer := "iss=" + s.GatewayURL + ",jwks=http://" + jwksAddr + "/.well-known/jwks.json"
+	// Both services follow authproxy's revocation feed over the same link as the JWKS: a
+	// token of a revoked session or user is refused within about a second, and every token
+	// is refused (503) once the feed has not been read for 5 s (Redis or that link down).
+	revocationFeed := "--revocation-feed=http://" + jwksAddr + "/revocations"
 	if err := run("catalog", bins.Catalog, []string{
 		"--listen=" + addr(ports.Catalog),
 		"--issuer=" + gatewayIssuer,
+		revocationFeed,
 		"--log-level=" + opts.LogLevel,
 		"--database=" + opts.CatalogDatabase,
 	}, s.CatalogURL+"/readyz"); err != nil {
@@ -370,6 +375,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		"--listen=" + addr(ports.Inventory),
 		"--issuer=" + gatewayIssuer,
 		"--issuer=iss=" + s.DevIDPURL + ",jwks=" + s.DevIDPURL + "/.well-known/jwks.json,aud=" + ClientID,
+		revocationFeed,
 		"--log-level=" + opts.LogLevel,
 		"--database=" + opts.InventoryDatabase,
 	}, s.InventoryURL+"/readyz"); err != nil {

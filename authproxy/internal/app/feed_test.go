@@ -233,6 +233,13 @@ func (e *feedEnv) forwarded(t *testing.T, uri string) string {
 		req.Header.Set(k, v)
 	}
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: e.cookie})
+	return bearer(t, req)
+}
+
+// bearer sends an authz request and returns the bearer token the answer
+// forwards.
+func bearer(t *testing.T, req *http.Request) string {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +247,7 @@ func (e *feedEnv) forwarded(t *testing.T, uri string) string {
 	_ = resp.Body.Close()
 	tok, ok := strings.CutPrefix(resp.Header.Get("Authorization"), "Bearer ")
 	if resp.StatusCode != http.StatusOK || !ok {
-		t.Fatalf("authz %s: %d, no bearer token", uri, resp.StatusCode)
+		t.Fatalf("authz %s: %d, no bearer token", req.Header.Get("X-Forwarded-Uri"), resp.StatusCode)
 	}
 	return tok
 }

@@ -39,6 +39,7 @@ func newRevokeEnv(t *testing.T) *revokeEnv {
 	cfg := appConfig(t, rs.Addr(), time.Minute)
 	cfg.FusionAuthURL, cfg.ClientID, cfg.ClientSecret = idpURL, idp.ClientID(), config.Secret(idp.ClientSecret())
 	cfg.WebhookEnabled = true
+	cfg.IdPLogoutAPI = true // the default: logout revokes the refresh token at the dev IdP
 	e := &revokeEnv{idp: idp, a: serveAppOn(t, cfg, lnA), b: serveApp(t, cfg), redis: rs.Addr()}
 	e.replicas = map[string]*httptest.Server{"A": e.a, "B": e.b}
 	for name, r := range e.replicas {
@@ -122,21 +123,7 @@ func TestRevocationEndsExactlyTheRightSessions(t *testing.T) {
 			return e.idp.SetRoles(t.Context(), adminID, []string{"customer"})
 		}},
 		{name: "log out everywhere", act: func(t *testing.T, _ *revokeEnv, b1 *http.Client, _ string) error {
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://gw.test/oauth2/logout/everywhere", nil)
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Origin", "http://gw.test")
-			b1.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-			resp, err := b1.Do(req)
-			if err != nil {
-				return err
-			}
-			_ = resp.Body.Close()
-			if resp.StatusCode != http.StatusSeeOther {
-				t.Errorf("log out everywhere: %d, want 303", resp.StatusCode)
-			}
-			return nil
+			return logoutVia(t, b1, "/oauth2/logout/everywhere")
 		}},
 	}
 	for _, tt := range tests {
@@ -190,6 +177,28 @@ func TestRevocationEndsExactlyTheRightSessions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// logoutVia posts to a logout path (/oauth2/logout or
+// /oauth2/logout/everywhere) of gw.test in browser b, as the gateway's page
+// does, and expects its 303.
+func logoutVia(t *testing.T, b *http.Client, path string) error {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://gw.test"+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Origin", "http://gw.test")
+	b.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := b.Do(req)
+	if err != nil {
+		return err
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("POST %s: %d, want 303", path, resp.StatusCode)
+	}
+	return nil
 }
 
 // sessionOf reads a session straight from Redis (the test holds its cookie).

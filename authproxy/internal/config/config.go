@@ -119,6 +119,9 @@ type Config struct {
 	WebhookListen string
 	// BackChannelLogoutEnabled serves OpenID Connect back-channel logout.
 	BackChannelLogoutEnabled bool
+	// IdPLogoutAPI lets logout revoke the refresh token through FusionAuth's
+	// Logout API when the provider has no revocation_endpoint.
+	IdPLogoutAPI bool
 
 	LogLevel slog.Level
 	// DecisionLogRate bounds the allowed decisions logged per second (0 = all).
@@ -448,6 +451,7 @@ func (c *Config) options() options.Set {
 			{Name: "webhook-tenant-id", DocDefault: "any", Usage: "act only on webhook events of this FusionAuth tenant", Value: str(&c.WebhookTenantID)},
 			{Name: "webhook-listen", DocDefault: "the main listener", Usage: "serve the identity provider's calls (the webhook, back-channel logout) on this address only, e.g. `:4181`, so a NetworkPolicy can admit them from the IdP alone", Value: str(&c.WebhookListen)},
 			{Name: "backchannel-logout-enabled", Default: "false", Usage: "serve OpenID Connect back-channel logout at `/oauth2/backchannel-logout` (a provider's signed `logout_token` ends the sessions it names; FusionAuth sends none)", Value: options.Bool(&c.BackChannelLogoutEnabled)},
+			{Name: "idp-logout-api", Default: "true", Usage: "at logout, when the provider announces no `revocation_endpoint` and its token endpoint ends in `/oauth2/token` (FusionAuth), revoke the session's refresh token with FusionAuth's Logout API (`POST /api/logout`, no API key); with a `revocation_endpoint`, RFC 7009 is used instead", Value: options.Bool(&c.IdPLogoutAPI)},
 			{Name: "pass-user-headers", Default: "false", Usage: "add `X-Auth-Request-User`/`-Email` to allowed answers", Value: options.Bool(&c.PassUserHeaders)},
 			{Name: "log-level", Default: "info", Usage: "debug, info, warn or error", Value: options.Level(&c.LogLevel)},
 			{Name: "decision-log-rate", Default: "100", Usage: "at most this many allowed decisions logged per second (the next line written says how many were `suppressed`; `authproxy_decisions_total` counts them all); every denial and error is logged; 0 logs every decision", Value: options.Int(&c.DecisionLogRate)},

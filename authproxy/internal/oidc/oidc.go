@@ -121,6 +121,10 @@ type Config struct {
 	// JWKSRefetch is the least time between JWKS refetches triggered by an
 	// unknown key; 0 means DefaultJWKSRefetch.
 	JWKSRefetch time.Duration
+	// LogoutAPI lets RevokeRefreshToken use FusionAuth's Logout API
+	// (POST /api/logout beside /oauth2/token) when the provider announces
+	// no revocation_endpoint and its token endpoint ends in /oauth2/token.
+	LogoutAPI bool
 }
 
 // Tokens is the result of a code exchange or a refresh. Access holds the
@@ -158,6 +162,7 @@ type discovered struct {
 	issuer                          string
 	endSession                      string // "" when the provider has no end_session_endpoint
 	revocation                      string // "" when the provider has no revocation_endpoint
+	logoutAPI                       string // FusionAuth's /api/logout; "" unless Config.LogoutAPI and no revocation
 	backChannel, backChannelSession bool   // backchannel_logout_(session_)supported
 	userinfo                        string
 	oauth                           *oauth2.Config
@@ -334,6 +339,7 @@ func (p *Provider) Discover(ctx context.Context) error {
 		issuer:      doc.Issuer,
 		endSession:  doc.EndSessionEndpoint,
 		revocation:  doc.RevocationEndpoint,
+		logoutAPI:   p.logoutAPI(doc),
 		backChannel: doc.BackChannelLogout, backChannelSession: doc.BackChannelSession,
 		userinfo: doc.UserinfoEndpoint,
 		verifier: v,

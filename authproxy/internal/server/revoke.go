@@ -13,7 +13,7 @@ const idpRevokeTimeout = 3 * time.Second
 
 // newIdPRevokes registers the counter of refresh-token revocations at the
 // identity provider by outcome: revoked, failed, unsupported (the provider
-// announced no revocation_endpoint).
+// offers neither a revocation_endpoint nor, for FusionAuth, the Logout API).
 func newIdPRevokes(reg prometheus.Registerer) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "authproxy", Name: "idp_token_revocations_total",

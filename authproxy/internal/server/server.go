@@ -270,6 +270,7 @@ func OIDCConfig(cfg *config.Config) (oidc.Config, error) {
 		RedirectURL: public.Scheme + "://" + public.Host + public.Path + callbackPath,
 		Scopes:      cfg.OIDCScopes, RolesClaim: cfg.RolesClaim,
 		OpaqueAccessTokens: cfg.AccessTokenFormat == config.AccessTokenOpaque,
+		LogoutAPI:          cfg.IdPLogoutAPI,
 	}, nil
 }
 

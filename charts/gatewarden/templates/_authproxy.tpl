@@ -99,6 +99,10 @@ the data of the ConfigMap the sidecar takes its environment from, so both read o
 - name: AUTHPROXY_WEBHOOK_TENANT_ID
   value: {{ . | quote }}
 {{- end }}
+{{- if $ap.webhook.hmacKey.existingSecret }}
+- name: AUTHPROXY_WEBHOOK_HMAC_KEY_FILE
+  value: /etc/gatewarden/secrets/webhook-hmac-key
+{{- end }}
 {{- end }}
 {{- if $ap.backChannelLogout }}
 - name: AUTHPROXY_BACKCHANNEL_LOGOUT_ENABLED
