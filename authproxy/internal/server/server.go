@@ -165,6 +165,9 @@ type Server struct {
 	metrics  *metrics
 	// rules are the route rules in force, swapped by a reload (rules.go).
 	rules liveRules
+	// revoked is authproxy's copy of the revocation feed, against which
+	// bearer access tokens are checked (nil without Deps.Revocations).
+	revoked *jwtauth.RevocationFollower
 	// refresher renews access tokens before they expire (refresh.go).
 	refresher *refresher
 	cookie    cookieSpec
@@ -218,6 +221,7 @@ func New(d Deps) (*Server, error) {
 	s.rules.init(cfg.Rules)
 	if d.Revocations != nil {
 		s.feed = &revocationFeed{src: d.Revocations}
+		s.revoked = jwtauth.NewRevocationFollower(s.feed, jwtauth.DefaultRevocationInterval, jwtauth.DefaultRevocationMaxStale, d.Now, d.Logger)
 	}
 	s.idpRevokes = newIdPRevokes(s.metrics.reg)
 	if s.cookie, err = newCookieSpec(cfg); err != nil {
