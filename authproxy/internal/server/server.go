@@ -240,7 +240,9 @@ func New(d Deps) (*Server, error) {
 	s.refresher = &refresher{
 		store: s.store, fresh: s.fresh, provider: s.provider, metrics: s.metrics,
 		log: d.Logger, now: d.Now, window: cfg.RefreshWindow, linker: s.linker,
+		lifetimes: newLifetimeWatch(cfg.RevocationRetention, d.Logger),
 	}
+	s.registerRevocationMetrics(s.refresher.lifetimes)
 	s.tokens, err = newTokens(cfg, d.Now)
 	s.tracer = d.Tracer
 	if err != nil {
