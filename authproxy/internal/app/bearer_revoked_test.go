@@ -24,22 +24,7 @@ func TestRevokedAccessTokenRefusedByAuthproxy(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{name: "logout", act: func(t *testing.T, e *feedEnv) {
-			req, err := http.NewRequest(http.MethodPost, e.replicaB+"/oauth2/logout", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Origin", e.replicaA)
-			req.AddCookie(&http.Cookie{Name: cookieName, Value: e.cookie})
-			resp, err := e.browser.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = resp.Body.Close()
-			if resp.StatusCode != http.StatusSeeOther {
-				t.Fatalf("logout: %d, want 303", resp.StatusCode)
-			}
-		}},
+		{name: "logout", act: func(t *testing.T, e *feedEnv) { e.logout(t) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +32,7 @@ func TestRevokedAccessTokenRefusedByAuthproxy(t *testing.T) {
 			e := newFeedEnv(t)
 			replicas := []string{e.replicaA, e.replicaB}
 			for _, r := range replicas {
-				if code, tok := bearerAuthz(t, r, "/branches/1/products", e.accessToken); code != http.StatusOK || tok == "" {
+				if code, tok := askAuthz(t, r, "/branches/1/products", nil, e.accessToken); code != http.StatusOK || tok == "" {
 					t.Fatalf("before: %s answered %d (token forwarded: %v), want 200 with a token", r, code, tok != "")
 				}
 			}
@@ -59,7 +44,7 @@ func TestRevokedAccessTokenRefusedByAuthproxy(t *testing.T) {
 					if _, done := refused[r]; done {
 						continue
 					}
-					code, tok := bearerAuthz(t, r, "/branches/1/products", e.accessToken)
+					code, tok := askAuthz(t, r, "/branches/1/products", nil, e.accessToken)
 					if code == http.StatusUnauthorized && tok == "" {
 						refused[r] = time.Since(start)
 					}
@@ -69,25 +54,4 @@ func TestRevokedAccessTokenRefusedByAuthproxy(t *testing.T) {
 			t.Logf("authproxy refused the captured access token after %s: %v (copy read every 1s)", tt.name, refused)
 		})
 	}
-}
-
-// bearerAuthz asks replica's /authz about GET uri with token as the bearer
-// credential; it returns the status and the forwarded token.
-func bearerAuthz(t *testing.T, replica, uri, token string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, replica+"/authz", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "app.example", "X-Forwarded-Uri": uri} {
-		req.Header.Set(k, v)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("Authorization")
 }
