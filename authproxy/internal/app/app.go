@@ -127,6 +127,7 @@ func New(d Deps) (*App, error) {
 		return fail(err)
 	}
 	a.handler = d.Tracing.Middleware(a.server.Handler())
+	a.bg.Go(func() { a.server.WatchRevocations(ctx) })
 	if cfg.RulesReload {
 		a.bg.Go(func() { a.server.WatchRules(ctx, cfg.RulesReloadInterval) })
 	}

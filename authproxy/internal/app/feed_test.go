@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -39,22 +37,7 @@ func TestRevocationFeedEndToEnd(t *testing.T) {
 		name string
 		act  func(t *testing.T, e *feedEnv)
 	}{
-		{name: "logout", act: func(t *testing.T, e *feedEnv) {
-			req, err := http.NewRequest(http.MethodPost, e.replicaB+"/oauth2/logout", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Origin", e.replicaA)
-			req.AddCookie(&http.Cookie{Name: cookieName, Value: e.cookie})
-			resp, err := e.browser.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = resp.Body.Close()
-			if resp.StatusCode != http.StatusSeeOther {
-				t.Fatalf("logout: %d, want 303", resp.StatusCode)
-			}
-		}},
+		{name: "logout", act: func(t *testing.T, e *feedEnv) { e.logout(t) }},
 		{name: "operator revokes the session", act: func(t *testing.T, e *feedEnv) {
 			infos, err := e.store.UserSessions(t.Context(), e.userID)
 			if err != nil || len(infos) != 1 {
@@ -114,16 +97,7 @@ func TestRevocationFeedDownFailsSafe(t *testing.T) {
 	}
 	e.feedServer.Close()
 	start := time.Now()
-	testkit.WaitUntil(t, "catalog refuses with 503", 30*time.Second, func(context.Context) error {
-		switch code := call(t, e.catalog, e.gatewayToken); code {
-		case http.StatusServiceUnavailable:
-			return nil
-		case http.StatusOK:
-			return errors.New("still accepted")
-		default:
-			return testkit.Abort(fmt.Errorf("catalog answered %d, want 200 then 503", code))
-		}
-	})
+	waitUnavailable(t, e.catalog, e.gatewayToken)
 	t.Logf("feed down: catalog answered 503 after %v (bound 5s after its last read, polls every 1s)", time.Since(start))
 	if code := call(t, e.inventory, e.accessToken); code != http.StatusServiceUnavailable {
 		t.Errorf("inventory answered %d with the feed down, want 503", code)
@@ -222,18 +196,60 @@ func (e *feedEnv) login(t *testing.T) {
 	}
 }
 
+// logout logs the session out on replica B (the logout form's POST).
+func (e *feedEnv) logout(t *testing.T) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.replicaB+"/oauth2/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", e.replicaA)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: e.cookie})
+	resp, err := e.browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d, want 303", resp.StatusCode)
+	}
+}
+
 // forwarded is the bearer token replica A forwards for GET uri.
 func (e *feedEnv) forwarded(t *testing.T, uri string) string {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.replicaA+"/authz", nil)
+	code, tok := askAuthz(t, e.replicaA, uri, &http.Cookie{Name: cookieName, Value: e.cookie}, "")
+	if code != http.StatusOK || tok == "" {
+		t.Fatalf("authz %s: %d, no bearer token", uri, code)
+	}
+	return tok
+}
+
+// askAuthz asks replica's /authz about GET uri with cookie and bearer token
+// (nil and "" = none); it returns the status and the forwarded token.
+func askAuthz(t *testing.T, replica, uri string, cookie *http.Cookie, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, replica+"/authz", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "app.example", "X-Forwarded-Uri": uri} {
 		req.Header.Set(k, v)
 	}
-	req.AddCookie(&http.Cookie{Name: cookieName, Value: e.cookie})
-	return bearer(t, req)
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	forwarded, _ := strings.CutPrefix(resp.Header.Get("Authorization"), "Bearer ")
+	return resp.StatusCode, forwarded
 }
 
 // bearer sends an authz request and returns the bearer token the answer

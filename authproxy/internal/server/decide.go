@@ -262,6 +262,9 @@ func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, e
 			s.log.WarnContext(ctx, "bearer token refused", slog.String(keyError, err.Error()))
 			return nil, err
 		}
+		if err := s.checkRevoked(ctx, claims); err != nil {
+			return nil, err
+		}
 		return &principal{
 			userID: u.ID, email: u.Email, name: u.Name, tenantID: u.TenantID, roles: u.Roles, branches: u.Branches,
 			accessToken: raw, sid: claims.SessionID,

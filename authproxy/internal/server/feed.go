@@ -3,12 +3,15 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
@@ -38,6 +41,32 @@ type revocationFeed struct {
 	mu      sync.Mutex
 	version string // of body; "" = nothing cached
 	body    []byte
+	doc     *jwtauth.RevocationFeed // body, decoded
+}
+
+// RevocationFeed implements jwtauth.RevocationSource on the store, for
+// authproxy's own copy of the revocations (bearer access tokens): one
+// version read per poll, the document only when it moved. Built documents
+// are shared with the feed's answers.
+func (f *revocationFeed) RevocationFeed(ctx context.Context, held string) (*jwtauth.RevocationFeed, error) {
+	version, err := f.src.RevocationVersion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: revocation feed: %w", ErrUnavailable, err)
+	}
+	if version == "" {
+		version = emptyFeedVersion
+	}
+	if version == held {
+		return nil, nil
+	}
+	f.mu.Lock()
+	doc, cached := f.doc, f.version
+	f.mu.Unlock()
+	if cached == version {
+		return doc, nil
+	}
+	doc, _, err = f.build(ctx)
+	return doc, err
 }
 
 func (f *revocationFeed) serve(w http.ResponseWriter, r *http.Request) error {
@@ -53,9 +82,11 @@ func (f *revocationFeed) serve(w http.ResponseWriter, r *http.Request) error {
 	body, held := f.body, f.version
 	f.mu.Unlock()
 	if held != version {
-		if version, body, err = f.build(ctx); err != nil {
+		var doc *jwtauth.RevocationFeed
+		if doc, body, err = f.build(ctx); err != nil {
 			return err
 		}
+		version = doc.Version
 	}
 	etag := `"` + version + `"`
 	w.Header().Set("ETag", etag)
@@ -70,10 +101,10 @@ func (f *revocationFeed) serve(w http.ResponseWriter, r *http.Request) error {
 }
 
 // build reads the revocations and renders and caches their document.
-func (f *revocationFeed) build(ctx context.Context) (string, []byte, error) {
+func (f *revocationFeed) build(ctx context.Context) (*jwtauth.RevocationFeed, []byte, error) {
 	revs, err := f.src.Revocations(ctx)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: revocation feed: %w", ErrUnavailable, err)
+		return nil, nil, fmt.Errorf("%w: revocation feed: %w", ErrUnavailable, err)
 	}
 	doc := jwtauth.RevocationFeed{
 		Version: revs.Version, Sessions: slices.Sorted(slices.Values(revs.Sessions)),
@@ -91,12 +122,22 @@ func (f *revocationFeed) build(ctx context.Context) (string, []byte, error) {
 	slices.SortFunc(doc.Subjects, func(a, b jwtauth.RevokedSubject) int { return strings.Compare(a.Subject, b.Subject) })
 	body, err := json.Marshal(doc)
 	if err != nil {
-		return "", nil, fmt.Errorf("revocation feed: %w", err)
+		return nil, nil, fmt.Errorf("revocation feed: %w", err)
 	}
 	f.mu.Lock()
-	f.version, f.body = doc.Version, body
+	f.version, f.body, f.doc = doc.Version, body, &doc
 	f.mu.Unlock()
-	return doc.Version, body, nil
+	return &doc, body, nil
+}
+
+// WatchRevocations keeps authproxy's own copy of the revocations, read from
+// the store every second, until ctx ends; bearer access tokens are checked
+// against it (credential). Package app starts it. Without a revocation
+// store it returns at once.
+func (s *Server) WatchRevocations(ctx context.Context) {
+	if s.revoked != nil {
+		s.revoked.Run(ctx)
+	}
 }
 
 // etagMatch reports whether an If-None-Match header lists etag (or is *).
@@ -108,4 +149,26 @@ func etagMatch(header, etag string) bool {
 		}
 	}
 	return false
+}
+
+// checkRevoked refuses a bearer access token that authproxy's copy of the
+// revocations revokes (its sid, or its subject up to its iat), as the
+// services do: a revoked one is an invalid access token (401), and while
+// the copy is stale every one is refused (503; fail safe), so that a
+// revoked access token cannot be swapped for a fresh gateway token.
+func (s *Server) checkRevoked(ctx context.Context, c *jwtauth.Claims) error {
+	if s.revoked == nil {
+		return nil
+	}
+	err := s.revoked.Check(c)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jwtauth.ErrRevocationsUnavailable):
+		s.log.DebugContext(ctx, "bearer token refused", slog.String(keyError, err.Error()))
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	default:
+		s.log.WarnContext(ctx, "bearer token refused", slog.String(keyError, err.Error()))
+		return fmt.Errorf("%w: %w", oidc.ErrAccessToken, err)
+	}
 }

@@ -92,6 +92,8 @@ type envOpts struct {
 	oidc func(*oidc.Config)
 	// tracer, when set, is the server's (Deps.Tracer).
 	tracer trace.Tracer
+	// revocations, when set, is the server's (Deps.Revocations).
+	revocations Revocations
 }
 
 // proxy is one authproxy instance.
@@ -138,7 +140,7 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 		}
 		srv, err := New(Deps{
 			Config: cfg, Store: e.store, States: e.store, Provider: provider, Ping: e.store.Ping,
-			Logger: logger, Now: o.now, Tracer: o.tracer,
+			Logger: logger, Now: o.now, Tracer: o.tracer, Revocations: o.revocations,
 		})
 		if err != nil {
 			t.Fatal(err)

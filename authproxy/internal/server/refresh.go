@@ -33,6 +33,7 @@ type refresher struct {
 	// it clamps the refresh window (refreshWindow).
 	lifetime    atomic.Int64
 	clampLogged atomic.Bool
+	lifetimes   *lifetimeWatch // against the revocation retention
 }
 
 // maybeRefresh refreshes the session's access token when it expires within
@@ -118,11 +119,13 @@ func (r *refresher) refreshWindow() time.Duration {
 }
 
 // observeLifetime records an access-token lifetime from the provider and
-// says once when it clamps the refresh window.
+// says once when it clamps the refresh window (and, through lifetimes,
+// once when it exceeds the revocation retention).
 func (r *refresher) observeLifetime(ctx context.Context, l time.Duration) {
 	if l <= 0 {
 		return
 	}
+	r.lifetimes.observe(ctx, l)
 	for {
 		cur := r.lifetime.Load()
 		if cur != 0 && time.Duration(cur) <= l {

@@ -165,6 +165,9 @@ type Server struct {
 	metrics  *metrics
 	// rules are the route rules in force, swapped by a reload (rules.go).
 	rules liveRules
+	// revoked is authproxy's copy of the revocation feed, against which
+	// bearer access tokens are checked (nil without Deps.Revocations).
+	revoked *jwtauth.RevocationFollower
 	// refresher renews access tokens before they expire (refresh.go).
 	refresher *refresher
 	cookie    cookieSpec
@@ -218,6 +221,7 @@ func New(d Deps) (*Server, error) {
 	s.rules.init(cfg.Rules)
 	if d.Revocations != nil {
 		s.feed = &revocationFeed{src: d.Revocations}
+		s.revoked = jwtauth.NewRevocationFollower(s.feed, jwtauth.DefaultRevocationInterval, jwtauth.DefaultRevocationMaxStale, d.Now, d.Logger)
 	}
 	s.idpRevokes = newIdPRevokes(s.metrics.reg)
 	if s.cookie, err = newCookieSpec(cfg); err != nil {
@@ -236,7 +240,9 @@ func New(d Deps) (*Server, error) {
 	s.refresher = &refresher{
 		store: s.store, fresh: s.fresh, provider: s.provider, metrics: s.metrics,
 		log: d.Logger, now: d.Now, window: cfg.RefreshWindow, linker: s.linker,
+		lifetimes: newLifetimeWatch(cfg.RevocationRetention, d.Logger),
 	}
+	s.registerRevocationMetrics(s.refresher.lifetimes)
 	s.tokens, err = newTokens(cfg, d.Now)
 	s.tracer = d.Tracer
 	if err != nil {

@@ -81,9 +81,9 @@ func (c *Config) options(name, defaultAudience string) options.Set {
 				Value: options.List(&c.Issuers, jwtauth.ParseIssuerSpec, func(ic jwtauth.IssuerConfig) string { return describeIssuer(ic, c.Audience) }),
 			},
 			{Name: "leeway", Env: "JWT_LEEWAY", Default: jwtauth.DefaultLeeway.String(), Usage: "clock skew allowed on `exp`/`nbf`/`iat` (at most 5m)", Value: options.Duration(&c.Leeway)},
-			{Name: "revocation-feed", Env: "REVOCATION_FEED_URL", DocDefault: "none", Usage: "authproxy's revocation feed, `http://<authproxy>:4180/revocations`: tokens of revoked sessions and users are refused (401), and every token while the feed has not been read for `--revocation-max-stale` (503)", Value: options.String(&c.RevocationFeed)},
+			{Name: "revocation-feed", Env: "REVOCATION_FEED_URL", DocDefault: "none", Usage: "authproxy's revocation feed, `http://<authproxy>:4180/revocations`: tokens of revoked sessions and users are refused (401), and every token a revocation could match (all but the gateway's anonymous tokens) while the feed has not been read for `--revocation-max-stale` (503)", Value: options.String(&c.RevocationFeed)},
 			{Name: "revocation-poll-interval", Env: "REVOCATION_POLL_INTERVAL", Default: jwtauth.DefaultRevocationInterval.String(), Usage: "how often the revocation feed is read (a conditional GET)", Value: options.Duration(&c.RevocationInterval)},
-			{Name: "revocation-max-stale", Env: "REVOCATION_MAX_STALE", Default: jwtauth.DefaultRevocationMaxStale.String(), Usage: "after this long without a successful read of the feed, every token is refused with 503 until it is read again", Value: options.Duration(&c.RevocationMaxStale)},
+			{Name: "revocation-max-stale", Env: "REVOCATION_MAX_STALE", Default: jwtauth.DefaultRevocationMaxStale.String(), Usage: "after this long without a successful read of the feed, every token a revocation could match is refused with 503 until it is read again; one read may take at most the poll interval", Value: options.Duration(&c.RevocationMaxStale)},
 			{Name: "log-level", Env: "LOG_LEVEL", Default: DefaultLogLevel, Usage: "debug, info, warn or error", Value: options.Level(&c.LogLevel)},
 			{Name: "shutdown-timeout", Env: "SHUTDOWN_TIMEOUT", Default: DefaultShutdownTimeout.String(), Usage: "time in-flight requests get after SIGTERM", Value: options.Duration(&c.ShutdownTimeout)},
 			{

@@ -110,7 +110,17 @@
 // ErrRevoked (a token error: 401). If the feed has not been read for
 // MaxStale (5 s), or not yet at all, every token fails with
 // ErrRevocationsUnavailable, which is no verdict on the token: the
-// middleware answers 503 and Ready fails (fail safe).
+// middleware answers 503 (fail safe), except the gateway's anonymous
+// tokens (RevocationConfig.GatewayIssuer, sub "anonymous", no sid), which
+// no revocation can match, so public routes stay up. A stale feed does not
+// fail Ready: every replica reads the same feed, and taking them all out
+// of their Service would also take down the public routes. One poll may
+// take at most Interval, and a failed one is retried at once. The outage
+// is logged once by the follower, the refused requests at debug level.
+//
+// RevocationFollower is the same follower on any RevocationSource:
+// authproxy keeps its own copy of its store's revocations with it, to
+// check bearer access tokens.
 //
 // # Configuration
 //

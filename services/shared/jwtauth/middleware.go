@@ -34,7 +34,8 @@ const (
 // which gets 503 with Retry-After: 1. All carry a generic JSON body. A
 // presented token that fails is logged at warn level with the reason
 // (issuer, audience, key, expiry, id_token, ...), never the token; a request
-// without one only at debug level.
+// without one, or refused only because the feed is stale (the follower logs
+// the outage once), at debug level.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r2, ok := v.Authenticate(w, r); ok {
@@ -67,7 +68,8 @@ func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request) (*http.R
 	}
 	if err != nil {
 		level := slog.LevelWarn
-		if errors.Is(err, ErrNoToken) {
+		if errors.Is(err, ErrNoToken) || errors.Is(err, ErrRevocationsUnavailable) {
+			// A feed outage is logged once by the follower, not per request.
 			level = slog.LevelDebug
 		}
 		v.logger.Log(ctx, level, "token rejected", attrReason, err.Error(), attrMethod, r.Method, attrPath, r.URL.Path)

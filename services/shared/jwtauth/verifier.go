@@ -140,8 +140,11 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	ctx, v.cancel = context.WithCancel(ctx)
 	var first sync.WaitGroup
 	if cfg.Revocations != nil {
-		v.revs = newFollower(cfg.Revocations, client, v.now, v.logger)
-		first.Go(func() { v.revs.poll(ctx) })
+		rc := cfg.Revocations
+		interval, stale := rc.durations()
+		v.revs = newFollower(&httpSource{url: rc.URL, client: client}, rc.URL, interval, stale, v.now, v.logger)
+		v.revs.gateway = rc.gatewayIssuer(cfg.Issuers)
+		first.Go(func() { _ = v.revs.poll(ctx) })
 	}
 	for _, s := range v.jwks {
 		first.Go(func() {
@@ -170,11 +173,11 @@ func (v *Verifier) Ready() error {
 			errs = append(errs, err)
 		}
 	}
-	if v.revs != nil {
-		if err := v.revs.ready(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	// A stale revocation feed does not make the verifier unready: every
+	// replica follows the same feed, so taking them all out of their
+	// Service helps nobody and would also take down the public routes
+	// (anonymous tokens pass a stale feed); a request with a token the
+	// feed could revoke gets 503 with Retry-After instead (see Middleware).
 	return errors.Join(errs...)
 }
 
