@@ -42,11 +42,11 @@ func newRevocation(cfg *config.Config, store session.Store, fresh *session.Redis
 		return rv, err
 	}
 	rv.links = idx
-	ender := links.Ender{Index: idx, Store: fresh, Replica: session.NewInvalidator(rdb, ""), Users: store}
+	ender := links.Ender{Index: idx, Store: fresh, Replica: session.NewInvalidator(rdb, ""), Users: store, Revoker: fresh}
 	marks := session.NewEventMarks(rdb, "")
 	if cfg.WebhookEnabled {
 		h, err := webhook.New(webhook.Config{
-			Sessions: store, Marks: marks, Keys: provider, Refresher: provider, Tokens: ender, Application: ender,
+			Sessions: store, Marks: marks, Keys: provider, Refresher: provider, Tokens: ender, Revoker: fresh, Application: ender,
 			HMACKey: []byte(cfg.WebhookHMACKey.Reveal()), ClientID: cfg.ClientID, TenantID: cfg.WebhookTenantID,
 			Logger: log,
 		})

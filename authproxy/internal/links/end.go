@@ -20,6 +20,13 @@ type Invalidator interface {
 	Session(ctx context.Context, id string) error
 }
 
+// TagRevoker records the revocation of the session a tag names, for a
+// linked session DeleteSession no longer finds in its user's index;
+// *session.RedisStore implements it (RevokeTag).
+type TagRevoker interface {
+	RevokeTag(ctx context.Context, tag string) error
+}
+
 // Ender ends the session a link names, on every replica.
 type Ender struct {
 	Index   *Index
@@ -27,6 +34,19 @@ type Ender struct {
 	Replica Invalidator
 	// Users ends all of a user's sessions (EndApplication).
 	Users UserDeleter
+	// Revoker, when set, records the revocation of a linked session that
+	// DeleteSession reports not found (its index entry gone), so the
+	// revocation feed names it all the same.
+	Revoker TagRevoker
+}
+
+// Outcome is what EndLinked found and did.
+type Outcome struct {
+	// Linked: a link names a session of the user (of any user when no
+	// user was given).
+	Linked bool
+	// Ended: that session's record was deleted now.
+	Ended bool
 }
 
 // End ends the session linked to value. When userID is set, the link must
@@ -36,24 +56,38 @@ type Ender struct {
 // store's delete function (so whatever it records sees it), then every
 // replica drops the session from its cache.
 func (e Ender) End(ctx context.Context, kind Kind, value, userID string) (bool, error) {
+	o, err := e.EndLinked(ctx, kind, value, userID)
+	return o.Ended, err
+}
+
+// EndLinked is End, telling apart a value no link names (or one naming
+// another user's session: Linked false) from a linked session already
+// gone (Linked true, Ended false).
+func (e Ender) EndLinked(ctx context.Context, kind Kind, value, userID string) (Outcome, error) {
 	t, ok, err := e.Index.Find(ctx, kind, value)
 	if err != nil || !ok {
-		return false, err
+		return Outcome{}, err
 	}
 	if userID != "" && userID != t.UserID {
-		return false, nil
+		return Outcome{}, nil
 	}
 	err = e.Store.DeleteSession(ctx, t.UserID, t.Session)
-	ended := err == nil
+	out := Outcome{Linked: true, Ended: err == nil}
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
-		return false, fmt.Errorf("links: end: %w", err)
+		return Outcome{}, fmt.Errorf("links: end: %w", err)
+	}
+	if err != nil && e.Revoker != nil {
+		// DeleteSession records nothing when the index lost the tag.
+		if err := e.Revoker.RevokeTag(ctx, t.Session); err != nil && !errors.Is(err, session.ErrNotFound) {
+			return Outcome{}, fmt.Errorf("links: end: %w", err)
+		}
 	}
 	// Invalidate even when the record was gone: a replica may still hold
 	// it for up to its cache TTL.
 	if err := e.Replica.Session(ctx, t.Session); err != nil {
-		return ended, fmt.Errorf("links: end: %w", err)
+		return out, fmt.Errorf("links: end: %w", err)
 	}
-	return ended, nil
+	return out, nil
 }
 
 // UserDeleter ends every session of a user on every replica; the session

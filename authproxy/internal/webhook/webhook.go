@@ -16,9 +16,16 @@
 //   - jwt.refresh-token.revoke with a userId, and either no applicationId
 //     (all of the user's tokens) or this client's: every session of the
 //     user ends, on every replica (the store publishes the invalidation).
-//     One that names a refreshToken of this client's (one token revoked)
-//     ends only the session holding it (Config.Tokens), or none when no
-//     session of that user holds it. One with this applicationId only
+//     One that names a refreshToken of this client's (one token revoked;
+//     FusionAuth sends the RefreshToken object: id, token, userId,
+//     applicationId...) records the token's id (refreshToken.id, else
+//     linkedObjectId; the access tokens' sid) as revoked in the revocation
+//     feed (Config.Revoker), then ends only the session holding it
+//     (Config.Tokens). When no link names a session of that user (a
+//     session from before links, a failed link write, an evicted key),
+//     every session of the user ends instead: the one holding the token
+//     cannot be told apart. A linked session already gone ends nothing
+//     more. One with this applicationId only
 //     (all of the application's tokens revoked) ends every session holding
 //     a refresh token (Config.Application), user by user.
 //   - user.deactivate, user.delete (event.user.id): the same.
@@ -128,10 +135,17 @@ type Keys interface {
 }
 
 // TokenSessions ends the one session holding a refresh token, when that
-// session is a session of userID; links.Ender implements it. ended is false
-// when no session holds it.
+// session is a session of userID; links.Ender implements it. Linked is
+// false when no link names a session of userID.
 type TokenSessions interface {
-	End(ctx context.Context, kind links.Kind, value, userID string) (ended bool, err error)
+	EndLinked(ctx context.Context, kind links.Kind, value, userID string) (links.Outcome, error)
+}
+
+// Revoker records session ids (an access token's sid: FusionAuth's
+// refresh token id) as revoked in the revocation feed;
+// *session.RedisStore implements it (RevokeSIDs).
+type Revoker interface {
+	RevokeSIDs(ctx context.Context, sids ...string) error
 }
 
 // ApplicationSessions ends every session of this application;
@@ -157,6 +171,9 @@ type Config struct {
 	// Tokens, when set, ends the one session holding a revoked refresh
 	// token; nil ends all of the user's sessions for a single-token revoke.
 	Tokens TokenSessions
+	// Revoker, when set, records a revoked refresh token's id in the
+	// revocation feed, so services refuse the access tokens it minted.
+	Revoker Revoker
 	// Application, when set, ends every session on a revocation of all of
 	// this application's refresh tokens; nil ignores that event.
 	Application ApplicationSessions
@@ -370,8 +387,11 @@ type Event struct {
 	UserID        string `json:"userId,omitempty"`
 	User          *User  `json:"user,omitempty"`
 	// RefreshToken is the one token a jwt.refresh-token.revoke revokes
-	// (FusionAuth 1.37 and later); a credential: never logged.
-	RefreshToken string `json:"refreshToken,omitempty"`
+	// (FusionAuth 1.37 and later).
+	RefreshToken *RefreshToken `json:"refreshToken,omitempty"`
+	// LinkedObjectID is, in a single-token jwt.refresh-token.revoke
+	// (FusionAuth 1.53 and later), the token's id.
+	LinkedObjectID string `json:"linkedObjectId,omitempty"`
 	// Original and Registration are a registration before and after a
 	// user.registration.update (Registration alone in a
 	// user.registration.delete).
@@ -387,6 +407,35 @@ type Event struct {
 type Registration struct {
 	ApplicationID string   `json:"applicationId"`
 	Roles         []string `json:"roles,omitempty"`
+}
+
+// RefreshToken is FusionAuth's RefreshToken object, the fields this
+// package reads (it also carries insertInstant, startInstant, metaData,
+// tenantId).
+type RefreshToken struct {
+	// ID is the token's id, the sid of the access tokens it minted.
+	ID string `json:"id,omitempty"`
+	// Token is the refresh token itself; a credential: never logged.
+	Token         string `json:"token,omitempty"`
+	ApplicationID string `json:"applicationId,omitempty"`
+	UserID        string `json:"userId,omitempty"`
+}
+
+// tokenID is the revoked token's id: refreshToken.id, else
+// linkedObjectId.
+func (e *Event) tokenID() string {
+	if e.RefreshToken != nil && e.RefreshToken.ID != "" {
+		return e.RefreshToken.ID
+	}
+	return e.LinkedObjectID
+}
+
+// tokenValue is the revoked refresh token's value, "" when not sent.
+func (e *Event) tokenValue() string {
+	if e.RefreshToken == nil {
+		return ""
+	}
+	return e.RefreshToken.Token
 }
 
 // User is an event's user, the fields this package reads.
@@ -431,15 +480,12 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 			return fmt.Errorf("%w: %w", errStore, err)
 		}
 		done = fmt.Sprintf("webhook event ended every session of the application (%d users)", n)
-	case eff.token != "":
-		ended, err := h.cfg.Tokens.End(ctx, links.RefreshToken, eff.token, eff.user)
+	case eff.oneToken:
+		d, err := h.endToken(ctx, eff)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errStore, err)
 		}
-		done = "webhook event ended the session holding the token"
-		if !ended {
-			done = "webhook event: no session holds the token"
-		}
+		done = d
 	default:
 		if err := h.cfg.Sessions.DeleteUser(ctx, eff.user); err != nil {
 			return fmt.Errorf("%w: %w", errStore, err)
@@ -481,6 +527,8 @@ type ignored struct {
 // the provider's keys. The zero effect is nothing.
 type effect struct {
 	user        string
+	oneToken    bool   // one refresh token revoked: tokenID and/or token
+	tokenID     string // the revoked refresh token's id (access tokens' sid)
 	token       string // end only the session holding this refresh token
 	application bool   // end every session of the application
 	refreshKeys bool
@@ -500,8 +548,8 @@ func (h *Handler) target(e *Event) (effect, ignored) {
 		case e.UserID == "":
 			return effect{application: true}, ignored{}
 		}
-		if e.ApplicationID != "" && e.RefreshToken != "" && h.cfg.Tokens != nil {
-			return effect{user: e.UserID, token: e.RefreshToken}, ignored{}
+		if e.ApplicationID != "" && (e.tokenID() != "" || e.tokenValue() != "") {
+			return effect{user: e.UserID, oneToken: true, tokenID: e.tokenID(), token: e.tokenValue()}, ignored{}
 		}
 		return effect{user: e.UserID}, ignored{}
 	case TypeUserDeactivate, TypeUserDelete:
@@ -562,4 +610,32 @@ func rolesRemoved(before, after *Registration) bool {
 		}
 	}
 	return false
+}
+
+// endToken is a single-token revoke: the token's id is recorded as revoked
+// (the access tokens it minted carry it as sid), then the session linked
+// to the token ends; when no link names a session of the user, all of the
+// user's sessions end. It says what it did.
+func (h *Handler) endToken(ctx context.Context, eff effect) (string, error) {
+	if eff.tokenID != "" && h.cfg.Revoker != nil {
+		if err := h.cfg.Revoker.RevokeSIDs(ctx, eff.tokenID); err != nil {
+			return "", err
+		}
+	}
+	if eff.token != "" && h.cfg.Tokens != nil {
+		o, err := h.cfg.Tokens.EndLinked(ctx, links.RefreshToken, eff.token, eff.user)
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case o.Ended:
+			return "webhook event ended the session holding the token", nil
+		case o.Linked:
+			return "webhook event: the session holding the token had already ended", nil
+		}
+	}
+	if err := h.cfg.Sessions.DeleteUser(ctx, eff.user); err != nil {
+		return "", err
+	}
+	return "webhook event: no session linked to the token, ended the user's sessions", nil
 }

@@ -167,7 +167,7 @@ func TestHandler(t *testing.T) {
 		wantUser []string
 	}{
 		{name: "revoke all of a user's tokens", body: revokeAll, want: 204, wantUser: []string{"u1"}},
-		{name: "revoke for this application", body: event("e2", webhook.TypeRefreshTokenRevoke, map[string]any{"userId": "u1", "applicationId": clientID, "refreshToken": "rt"}), want: 204, wantUser: []string{"u1"}},
+		{name: "revoke for this application", body: event("e2", webhook.TypeRefreshTokenRevoke, map[string]any{"userId": "u1", "applicationId": clientID, "refreshToken": map[string]any{"id": "rtid", "token": "rt"}}), want: 204, wantUser: []string{"u1"}},
 		{name: "user deactivate", body: event("e3", webhook.TypeUserDeactivate, map[string]any{"user": map[string]any{"id": "u2", "active": false}}), want: 204, wantUser: []string{"u2"}},
 		{name: "user delete", body: event("e4", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}}), want: 204, wantUser: []string{"u3"}},
 		{name: "content type with charset", ctype: "application/json; charset=UTF-8", body: revokeAll, want: 204, wantUser: []string{"u1"}},
