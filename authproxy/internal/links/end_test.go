@@ -107,3 +107,54 @@ func TestEndApplication(t *testing.T) {
 		t.Fatalf("EndApplication = %d, %v, ended %v; want 2 users u1, u2", n, err, ended)
 	}
 }
+
+// TestEndLinkedRecordsAGoneSession against a real redis-server: a link to
+// a session its user's index no longer holds is Linked but not Ended, and
+// its revocation (the session's SID) is recorded all the same; a value no
+// link names, or a link to another user's session, is not Linked.
+func TestEndLinkedRecordsAGoneSession(t *testing.T) {
+	t.Parallel()
+	rdb := startRedis(t)
+	ctx := context.Background()
+	store, err := session.NewRedisStore(session.Config{Client: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := links.New(rdb, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := links.Ender{Index: idx, Store: store, Replica: session.NewInvalidator(rdb, ""), Revoker: store}
+	c, err := store.Create(ctx, &session.Session{UserID: "u2", RefreshToken: "rt-c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A link naming u1 and a tag u1's index does not hold.
+	if err := idx.Link(ctx, links.RefreshToken, "rt-stale", links.Target{UserID: "u1", Session: session.Tag(c)}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, value, user string
+		want              links.Outcome
+	}{
+		{name: "unlinked", value: "rt-none", user: "u1"},
+		{name: "linked to another user", value: "rt-stale", user: "u3"},
+		{name: "linked, not indexed", value: "rt-stale", user: "u1", want: links.Outcome{Linked: true}},
+	}
+	for _, tt := range tests {
+		got, err := e.EndLinked(ctx, links.RefreshToken, tt.value, tt.user)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: EndLinked = %+v, %v; want %+v", tt.name, got, err, tt.want)
+		}
+	}
+	rv, err := store.Revocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(rv.Sessions, session.SID(c)) {
+		t.Errorf("revoked sessions %v lack the linked session's SID", rv.Sessions)
+	}
+	if _, err := store.Load(ctx, c); err != nil {
+		t.Errorf("u2's session after a link naming it for u1: %v", err)
+	}
+}
