@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/backchannel"
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/cutoff"
 	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/server"
@@ -31,8 +32,9 @@ type revocation struct {
 // ids and logout-token jtis are remembered in Redis; signatures are
 // verified with the provider's published keys or, for the webhook when an
 // HMAC key is set, with that key only; a public-key update refetches the
-// provider's keys.
-func newRevocation(cfg *config.Config, store session.Store, fresh *session.RedisStore, rdb redis.UniversalClient, provider *oidc.Provider, log *slog.Logger) (revocation, error) {
+// provider's keys; a revocation of all of the application's refresh tokens
+// records the cutoff in cutoffs.
+func newRevocation(cfg *config.Config, store session.Store, fresh *session.RedisStore, cutoffs *cutoff.Cutoffs, rdb redis.UniversalClient, provider *oidc.Provider, log *slog.Logger) (revocation, error) {
 	var rv revocation
 	if !cfg.WebhookEnabled && !cfg.BackChannelLogoutEnabled {
 		return rv, nil
@@ -42,11 +44,11 @@ func newRevocation(cfg *config.Config, store session.Store, fresh *session.Redis
 		return rv, err
 	}
 	rv.links = idx
-	ender := links.Ender{Index: idx, Store: fresh, Replica: session.NewInvalidator(rdb, ""), Users: store, Revoker: fresh}
+	ender := links.Ender{Index: idx, Store: fresh, Replica: session.NewInvalidator(rdb, ""), Revoker: fresh}
 	marks := session.NewEventMarks(rdb, "")
 	if cfg.WebhookEnabled {
 		h, err := webhook.New(webhook.Config{
-			Sessions: store, Marks: marks, Keys: provider, Refresher: provider, Tokens: ender, Revoker: fresh, Application: ender,
+			Sessions: store, Marks: marks, Keys: provider, Refresher: provider, Tokens: ender, Revoker: fresh, Application: cutoffs,
 			HMACKey: []byte(cfg.WebhookHMACKey.Reveal()), ClientID: cfg.ClientID, TenantID: cfg.WebhookTenantID,
 			Logger: log,
 		})

@@ -32,8 +32,6 @@ type Ender struct {
 	Index   *Index
 	Store   Deleter
 	Replica Invalidator
-	// Users ends all of a user's sessions (EndApplication).
-	Users UserDeleter
 	// Revoker, when set, records the revocation of a linked session that
 	// DeleteSession reports not found (its index entry gone), so the
 	// revocation feed names it all the same.
@@ -88,29 +86,4 @@ func (e Ender) EndLinked(ctx context.Context, kind Kind, value, userID string) (
 		return out, fmt.Errorf("links: end: %w", err)
 	}
 	return out, nil
-}
-
-// UserDeleter ends every session of a user on every replica; the session
-// store (cached) implements it.
-type UserDeleter interface {
-	DeleteUser(ctx context.Context, userID string) error
-}
-
-// EndApplication ends every session of every user holding a linked
-// refresh token, through e.Users (the store's DeleteUser, so whatever it
-// records sees each deletion): FusionAuth's revocation of all of an
-// application's refresh tokens. It returns how many users it ended. A
-// session without a refresh token holds no link and is not ended (its
-// access token lives until it expires, and the session is spent then).
-func (e Ender) EndApplication(ctx context.Context) (int, error) {
-	ids, err := e.Index.Users(ctx, RefreshToken)
-	if err != nil {
-		return 0, err
-	}
-	for i, id := range ids {
-		if err := e.Users.DeleteUser(ctx, id); err != nil {
-			return i, fmt.Errorf("links: end application: %w", err)
-		}
-	}
-	return len(ids), nil
 }

@@ -74,40 +74,6 @@ func TestEnderEndsExactlyTheLinkedSession(t *testing.T) {
 	}
 }
 
-// recordedUsers records the users whose sessions it ended.
-type recordedUsers []string
-
-func (r *recordedUsers) DeleteUser(_ context.Context, id string) error {
-	*r = append(*r, id)
-	return nil
-}
-
-// TestEndApplication: every user holding a refresh-token link is ended
-// once (two sessions of u1, one of u2), a provider-session link alone ends
-// nobody.
-func TestEndApplication(t *testing.T) {
-	t.Parallel()
-	rdb := startRedis(t)
-	ctx := context.Background()
-	idx, err := links.New(rdb, "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range []struct {
-		kind        links.Kind
-		value, user string
-	}{{links.RefreshToken, "rt-1", "u1"}, {links.RefreshToken, "rt-2", "u1"}, {links.RefreshToken, "rt-3", "u2"}, {links.ProviderSession, "sid-1", "u3"}} {
-		if err := idx.Link(ctx, l.kind, l.value, links.Target{UserID: l.user, Session: "tag-" + l.value}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var ended recordedUsers
-	n, err := links.Ender{Index: idx, Users: &ended}.EndApplication(ctx)
-	if err != nil || n != 2 || !slices.Equal(ended, recordedUsers{"u1", "u2"}) {
-		t.Fatalf("EndApplication = %d, %v, ended %v; want 2 users u1, u2", n, err, ended)
-	}
-}
-
 // TestEndLinkedRecordsAGoneSession against a real redis-server: a link to
 // a session its user's index no longer holds is Linked but not Ended, and
 // its revocation (the session's SID) is recorded all the same; a value no

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
@@ -70,12 +71,18 @@ func refreshToken(id, token, user string) map[string]any {
 	}
 }
 
-// application counts application-wide revocations.
-type application struct{ n atomic.Int32 }
+// application counts application-wide cutoffs, each at the clock's time.
+type application struct {
+	n   atomic.Int32
+	bad atomic.Int32 // cutoffs at another time
+}
 
-func (a *application) EndApplication(context.Context) (int, error) {
+func (a *application) Set(_ context.Context, t time.Time) error {
 	a.n.Add(1)
-	return 3, nil
+	if !t.Equal(clock()) {
+		a.bad.Add(1)
+	}
+	return nil
 }
 
 // refresher counts key refetches; fail makes them fail.
@@ -249,8 +256,8 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 			if !slices.Equal(rv.sids, tt.wantSIDs) {
 				t.Fatalf("revoked sids %v, want %v", rv.sids, tt.wantSIDs)
 			}
-			if got := app.n.Load(); got != tt.wantApp {
-				t.Fatalf("application-wide ends %d, want %d", got, tt.wantApp)
+			if got := app.n.Load(); got != tt.wantApp || app.bad.Load() != 0 {
+				t.Fatalf("application-wide cutoffs %d (%d not at the event's handling time), want %d", got, app.bad.Load(), tt.wantApp)
 			}
 			acted := len(tt.wantUser) > 0 || tt.wantRefresh > 0 || len(tt.wantTokens) > 0 || tt.wantApp > 0
 			acted = acted || tt.handled

@@ -26,8 +26,11 @@
 //     every session of the user ends instead: the one holding the token
 //     cannot be told apart. A linked session already gone ends nothing
 //     more. One with this applicationId only
-//     (all of the application's tokens revoked) ends every session holding
-//     a refresh token (Config.Application), user by user.
+//     (all of the application's tokens revoked) records one
+//     application-wide cutoff, the time it is handled (Config.Application,
+//     package cutoff): every session created until then is refused where
+//     it loads, on every replica within a second. One write: the answer
+//     does not wait on the number of sessions.
 //   - user.deactivate, user.delete (event.user.id): the same.
 //   - user.registration.update for this application that removes a role
 //     (a role in original.roles missing from registration.roles): the
@@ -148,10 +151,10 @@ type Revoker interface {
 	RevokeSIDs(ctx context.Context, sids ...string) error
 }
 
-// ApplicationSessions ends every session of this application;
-// links.Ender implements it. It returns how many users it ended.
-type ApplicationSessions interface {
-	EndApplication(ctx context.Context) (int, error)
+// ApplicationCutoff records that every session created at or before t is
+// void; *cutoff.Cutoffs implements it (Set).
+type ApplicationCutoff interface {
+	Set(ctx context.Context, t time.Time) error
 }
 
 // KeyRefresher refetches the identity provider's published keys now;
@@ -174,9 +177,10 @@ type Config struct {
 	// Revoker, when set, records a revoked refresh token's id in the
 	// revocation feed, so services refuse the access tokens it minted.
 	Revoker Revoker
-	// Application, when set, ends every session on a revocation of all of
-	// this application's refresh tokens; nil ignores that event.
-	Application ApplicationSessions
+	// Application, when set, records the cutoff that voids every session
+	// on a revocation of all of this application's refresh tokens; nil
+	// ignores that event.
+	Application ApplicationCutoff
 	// Refresher, when set, is told to refetch the keys on a
 	// jwt.public-key.update naming ClientID; nil ignores the event.
 	Refresher KeyRefresher
@@ -475,11 +479,10 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 		}
 		done = "webhook event refetched the identity provider's keys"
 	case eff.application:
-		n, err := h.cfg.Application.EndApplication(ctx)
-		if err != nil {
+		if err := h.cfg.Application.Set(ctx, h.cfg.Now()); err != nil {
 			return fmt.Errorf("%w: %w", errStore, err)
 		}
-		done = fmt.Sprintf("webhook event ended every session of the application (%d users)", n)
+		done = "webhook event voided every session of the application created until now"
 	case eff.oneToken:
 		d, err := h.endToken(ctx, eff)
 		if err != nil {
@@ -530,7 +533,7 @@ type effect struct {
 	oneToken    bool   // one refresh token revoked: tokenID and/or token
 	tokenID     string // the revoked refresh token's id (access tokens' sid)
 	token       string // end only the session holding this refresh token
-	application bool   // end every session of the application
+	application bool   // void every session of the application created until now
 	refreshKeys bool
 }
 
