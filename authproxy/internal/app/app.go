@@ -123,7 +123,7 @@ func New(d Deps) (*App, error) {
 		return fail(err)
 	}
 	provider.Start(ctx)
-	rv, err := newRevocation(cfg, store, fresh, cutoffs, a.rdb, provider, d.Logger)
+	rv, err := newRevocation(cfg, fresh, cutoffs, a.rdb, provider, d.Logger)
 	if err != nil {
 		return fail(err)
 	}

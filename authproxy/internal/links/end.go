@@ -14,10 +14,17 @@ type Deleter interface {
 	DeleteSession(ctx context.Context, userID, id string) error
 }
 
-// Invalidator tells every replica's cache to drop a session;
-// *session.Invalidator implements it.
+// Invalidator tells every replica's cache to drop a session, or all of a
+// user's; *session.Invalidator implements it.
 type Invalidator interface {
 	Session(ctx context.Context, id string) error
+	User(ctx context.Context, userID string) error
+}
+
+// UserDeleter ends every session of a user and names the ones it ended;
+// *session.RedisStore implements it (DeleteUserSessions).
+type UserDeleter interface {
+	DeleteUserSessions(ctx context.Context, userID string) ([]string, error)
 }
 
 // TagRevoker records the revocation of the session a tag names, for a
@@ -32,6 +39,8 @@ type Ender struct {
 	Index   *Index
 	Store   Deleter
 	Replica Invalidator
+	// Users ends all of a user's sessions (EndUser).
+	Users UserDeleter
 	// Revoker, when set, records the revocation of a linked session that
 	// DeleteSession reports not found (its index entry gone), so the
 	// revocation feed names it all the same.
@@ -86,4 +95,21 @@ func (e Ender) EndLinked(ctx context.Context, kind Kind, value, userID string) (
 		return out, fmt.Errorf("links: end: %w", err)
 	}
 	return out, nil
+}
+
+// EndUser ends every session of userID and tells every replica's cache to
+// drop the user's sessions, as the cached store's DeleteUser does, and
+// returns how many sessions it ended (for the audit line). The
+// invalidation is published even when the deletion failed (some sessions
+// may be gone); a failed publish is an error, so a caller that must be
+// sure (a webhook) is retried, and a retry publishes again.
+func (e Ender) EndUser(ctx context.Context, userID string) (int, error) {
+	ended, err := e.Users.DeleteUserSessions(ctx, userID)
+	if pubErr := e.Replica.User(ctx, userID); pubErr != nil {
+		err = errors.Join(err, pubErr)
+	}
+	if err != nil {
+		return len(ended), fmt.Errorf("links: end user: %w", err)
+	}
+	return len(ended), nil
 }

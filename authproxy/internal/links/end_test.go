@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,5 +123,48 @@ func TestEndLinkedRecordsAGoneSession(t *testing.T) {
 	}
 	if _, err := store.Load(ctx, c); err != nil {
 		t.Errorf("u2's session after a link naming it for u1: %v", err)
+	}
+}
+
+// TestEndUser against a real redis-server: every session of the user ends
+// and is counted, every replica is told (a user invalidation arrives on the
+// channel), and ending a user without sessions counts none.
+func TestEndUser(t *testing.T) {
+	t.Parallel()
+	rdb := startRedis(t)
+	ctx := context.Background()
+	store, err := session.NewRedisStore(session.Config{Client: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := rdb.Subscribe(ctx, session.DefaultChannel)
+	t.Cleanup(func() { _ = sub.Close() })
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := links.Ender{Store: store, Replica: session.NewInvalidator(rdb, ""), Users: store}
+	var cookies []string
+	for range 2 {
+		c, err := store.Create(ctx, &session.Session{UserID: "u1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cookies = append(cookies, c)
+	}
+	if n, err := e.EndUser(ctx, "u1"); n != 2 || err != nil {
+		t.Fatalf("EndUser = %d, %v; want 2", n, err)
+	}
+	for _, c := range cookies {
+		if _, err := store.Load(ctx, c); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("session after EndUser: %v, want ErrNotFound", err)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if msg, err := sub.ReceiveMessage(rctx); err != nil || !strings.HasPrefix(msg.Payload, "u:") {
+		t.Errorf("invalidation %v %v, want a user's", msg, err)
+	}
+	if n, err := e.EndUser(ctx, "u2"); n != 0 || err != nil {
+		t.Errorf("EndUser of a user without sessions = %d, %v; want 0", n, err)
 	}
 }

@@ -115,10 +115,11 @@ const (
 	TypePublicKeyUpdate    = "jwt.public-key.update"
 )
 
-// Sessions ends a user's sessions; the session store implements it.
+// Sessions ends a user's sessions; links.Ender implements it.
 type Sessions interface {
-	// DeleteUser removes every session of userID, on every replica.
-	DeleteUser(ctx context.Context, userID string) error
+	// EndUser removes every session of userID, on every replica, and
+	// says how many it ended.
+	EndUser(ctx context.Context, userID string) (int, error)
 }
 
 // Marks remembers the ids of events already handled.
@@ -472,6 +473,8 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 		return nil
 	}
 	done := "webhook event ended the user's sessions"
+	ended := 0
+	var cutoff time.Time
 	switch {
 	case eff.refreshKeys:
 		if err := h.cfg.Refresher.RefreshKeys(ctx); err != nil {
@@ -479,29 +482,38 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 		}
 		done = "webhook event refetched the identity provider's keys"
 	case eff.application:
-		if err := h.cfg.Application.Set(ctx, h.cfg.Now()); err != nil {
+		cutoff = h.cfg.Now()
+		if err := h.cfg.Application.Set(ctx, cutoff); err != nil {
 			return fmt.Errorf("%w: %w", errStore, err)
 		}
 		done = "webhook event voided every session of the application created until now"
 	case eff.oneToken:
-		d, err := h.endToken(ctx, eff)
+		d, n, err := h.endToken(ctx, eff)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errStore, err)
 		}
-		done = d
+		done, ended = d, n
 	default:
-		if err := h.cfg.Sessions.DeleteUser(ctx, eff.user); err != nil {
+		n, err := h.cfg.Sessions.EndUser(ctx, eff.user)
+		if err != nil {
 			return fmt.Errorf("%w: %w", errStore, err)
 		}
+		ended = n
 	}
 	// The effect is done; a failed mark only means a redelivery redoes
 	// the (idempotent) work.
 	if err := h.cfg.Marks.Mark(ctx, e.ID, h.cfg.MarkTTL); err != nil {
 		log.Warn("webhook event handled but not marked", "error", err.Error())
 	}
-	log.Info(done, "user_id", eff.user)
-	if !eff.refreshKeys {
-		audit.WebhookRevoked(ctx, h.log, eff.user, e.ID, e.Type)
+	switch {
+	case eff.refreshKeys:
+		log.Info(done)
+	case eff.application:
+		log.Info(done)
+		audit.WebhookApplicationRevoked(ctx, h.log, cutoff, e.ID, e.Type)
+	default:
+		log.Info(done, "user_id", eff.user, "sessions_ended", ended)
+		audit.WebhookRevoked(ctx, h.log, eff.user, ended, e.ID, e.Type)
 	}
 	return nil
 }
@@ -618,27 +630,28 @@ func rolesRemoved(before, after *Registration) bool {
 // endToken is a single-token revoke: the token's id is recorded as revoked
 // (the access tokens it minted carry it as sid), then the session linked
 // to the token ends; when no link names a session of the user, all of the
-// user's sessions end. It says what it did.
-func (h *Handler) endToken(ctx context.Context, eff effect) (string, error) {
+// user's sessions end. It says what it did and how many sessions ended.
+func (h *Handler) endToken(ctx context.Context, eff effect) (string, int, error) {
 	if eff.tokenID != "" && h.cfg.Revoker != nil {
 		if err := h.cfg.Revoker.RevokeSIDs(ctx, eff.tokenID); err != nil {
-			return "", err
+			return "", 0, err
 		}
 	}
 	if eff.token != "" && h.cfg.Tokens != nil {
 		o, err := h.cfg.Tokens.EndLinked(ctx, links.RefreshToken, eff.token, eff.user)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		switch {
 		case o.Ended:
-			return "webhook event ended the session holding the token", nil
+			return "webhook event ended the session holding the token", 1, nil
 		case o.Linked:
-			return "webhook event: the session holding the token had already ended", nil
+			return "webhook event: the session holding the token had already ended", 0, nil
 		}
 	}
-	if err := h.cfg.Sessions.DeleteUser(ctx, eff.user); err != nil {
-		return "", err
+	n, err := h.cfg.Sessions.EndUser(ctx, eff.user)
+	if err != nil {
+		return "", 0, err
 	}
-	return "webhook event: no session linked to the token, ended the user's sessions", nil
+	return "webhook event: no session linked to the token, ended the user's sessions", n, nil
 }
