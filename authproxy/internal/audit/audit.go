@@ -54,10 +54,10 @@ const (
 
 // The events (the "event" attribute).
 const (
-	EventLogin         = "login"
-	EventLoginFailed   = "login_failed"
-	EventLogout        = "logout"
-	EventRevoked       = "sessions_revoked"
+	EventLogin       = "login"
+	EventLoginFailed = "login_failed"
+	EventLogout      = "logout"
+	EventRevoked     = "sessions_revoked"
 	// EventTokensRevoked: a revocation that ended no session (none was
 	// live); the tokens it names are recorded revoked all the same.
 	EventTokensRevoked = "tokens_revoked"

@@ -40,7 +40,7 @@ func TestAuditLines(t *testing.T) {
 		{
 			name: "application-wide revocation", body: app, sig: sign(t, app),
 			want: map[string]any{"event": "sessions_revoked", "source": "webhook", "scope": "application",
-				"cutoff": clock().UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+				"cutoff":           clock().UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 				"webhook_event_id": "e-app", "webhook_event_type": webhook.TypeRefreshTokenRevoke},
 		},
 		{
