@@ -1,9 +1,13 @@
 package charttest
 
 import (
+	"context"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chartutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -106,6 +110,102 @@ func TestWebhookListener(t *testing.T) {
 			wantPods, _ := tt.webhook["fromPodLabels"].(map[string]any)
 			if (peer.PodSelector != nil) != (len(wantPods) > 0) {
 				t.Errorf("pod selector %+v, want one exactly when fromPodLabels is set", peer.PodSelector)
+			}
+		})
+	}
+}
+
+// TestWebhookPeers (issue 10): the webhook port's peers. fromIPBlocks adds
+// ipBlock peers (a provider outside the cluster), alone when
+// fromNamespaceLabels is null; fromNamespaceLabels {} (every namespace) is
+// refused by the schema (Helm merges a user's {} with the default labels,
+// so the schema sees one only where no default fills it: checked on the
+// values directly), and no peer at all by the template; in sidecar
+// mode, where the chart renders no policy for the ingress controller's
+// pod, the webhook with networkPolicy.enabled fails the render, and
+// renders with networkPolicy.enabled=false (the operator restricts it).
+func TestWebhookPeers(t *testing.T) {
+	t.Parallel()
+	ch := loadChart(t)
+	base := readValues(t, filepath.Join(chartDir, "ci", "traefik-values.yaml"))
+	sidecar := readValues(t, filepath.Join(chartDir, "ci", sidecarValuesFile))
+	tests := []struct {
+		name      string
+		base      map[string]any
+		webhook   map[string]any
+		noPolicy  bool
+		wantErr   string   // a render error containing this
+		wantNS    bool     // a namespace peer
+		wantCIDRs []string // ipBlock peers
+	}{
+		{name: "namespace and addresses", base: base, webhook: map[string]any{"enabled": true, "fromIPBlocks": []any{"203.0.113.7/32", "2001:db8::/64"}},
+			wantNS: true, wantCIDRs: []string{"203.0.113.7/32", "2001:db8::/64"}},
+		{name: "addresses only", base: base, webhook: map[string]any{"enabled": true, "fromNamespaceLabels": nil, "fromIPBlocks": []any{"203.0.113.7/32"}},
+			wantCIDRs: []string{"203.0.113.7/32"}},
+		{name: "no peer refused", base: base, webhook: map[string]any{"enabled": true, "fromNamespaceLabels": nil},
+			wantErr: "open to every namespace"},
+		{name: "not a CIDR", base: base, webhook: map[string]any{"enabled": true, "fromIPBlocks": []any{"fusionauth.example"}},
+			wantErr: "fromIPBlocks"},
+		{name: "sidecar refused", base: sidecar, webhook: map[string]any{"enabled": true},
+			wantErr: "nothing restricts port 4181 on the ingress controller's pod"},
+		{name: "sidecar without policies", base: sidecar, webhook: map[string]any{"enabled": true}, noPolicy: true},
+	}
+	t.Run("every namespace refused by the schema", func(t *testing.T) {
+		t.Parallel()
+		vals := deepCopy(t, ch.Values)
+		vals["authproxy"].(map[string]any)["webhook"].(map[string]any)["fromNamespaceLabels"] = map[string]any{}
+		if err := chartutil.ValidateAgainstSchema(ch, vals); err == nil || !strings.Contains(err.Error(), "fromNamespaceLabels") {
+			t.Errorf("schema error = %v, want one about fromNamespaceLabels", err)
+		}
+	})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			vals := deepCopy(t, tt.base)
+			vals["authproxy"].(map[string]any)["webhook"] = tt.webhook
+			if tt.noPolicy {
+				np, _ := vals["networkPolicy"].(map[string]any)
+				if np == nil {
+					np = map[string]any{}
+					vals["networkPolicy"] = np
+				}
+				np["enabled"] = false
+			}
+			if tt.wantErr != "" {
+				_, err := renderValues(context.Background(), ch, "gw", testNS, vals)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("render error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			r := renderScenario(t, ch, scenario{Name: tt.name, Release: "gw", Values: vals})
+			defer writeDebug(t, r)
+			if tt.noPolicy {
+				return // rendered: nothing more to see
+			}
+			np := mustFind(t, r, "NetworkPolicy", "gw-gatewarden-authproxy").Typed.(*networkingv1.NetworkPolicy)
+			var peers []networkingv1.NetworkPolicyPeer
+			for _, in := range np.Spec.Ingress {
+				for _, p := range in.Ports {
+					if p.Port != nil && p.Port.IntVal == 4181 {
+						peers = append(peers, in.From...)
+					}
+				}
+			}
+			ns := false
+			var cidrs []string
+			for _, p := range peers {
+				switch {
+				case p.IPBlock != nil:
+					cidrs = append(cidrs, p.IPBlock.CIDR)
+				case p.NamespaceSelector != nil && len(p.NamespaceSelector.MatchLabels) > 0:
+					ns = true
+				default:
+					t.Errorf("peer %+v: neither a labelled namespace nor an ipBlock", p)
+				}
+			}
+			if ns != tt.wantNS || !slices.Equal(cidrs, tt.wantCIDRs) {
+				t.Errorf("webhook peers: namespace %v, CIDRs %v; want %v, %v", ns, cidrs, tt.wantNS, tt.wantCIDRs)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,9 +25,11 @@ var ErrNotRegistered = errors.New("devidp: user not registered")
 
 // RevokeRefreshToken deletes one refresh token, as FusionAuth's DELETE
 // /api/jwt/refresh?token=... does, and sends the jwt.refresh-token.revoke
-// event of one token: applicationId, userId, user, refreshToken and
-// linkedObjectId (the token's id, the access tokens' sid). An unknown token
-// is ErrUnknownToken and sends nothing.
+// event of one token: applicationId, userId, user, refreshToken (FusionAuth's
+// RefreshToken object: id, token, applicationId, userId, tenantId,
+// insertInstant, startInstant, metaData) and linkedObjectId (the token's
+// id, the access tokens' sid). An unknown token is ErrUnknownToken and
+// sends nothing.
 func (s *Server) RevokeRefreshToken(ctx context.Context, token string) error {
 	s.mu.Lock()
 	rt, ok := s.refresh[token]
@@ -42,7 +45,7 @@ func (s *Server) RevokeRefreshToken(ctx context.Context, token string) error {
 		"applicationId":  rt.clientID,
 		"userId":         rt.userID,
 		"user":           s.eventUser(u),
-		"refreshToken":   token,
+		"refreshToken":   s.eventRefreshToken(token, rt),
 		"linkedObjectId": rt.id,
 		"applicationTimeToLiveInSeconds": map[string]int64{
 			rt.clientID: int64(s.cfg.AccessTokenTTL / time.Second),
@@ -184,4 +187,18 @@ func (s *Server) setRolesAPI(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("webhook not delivered", slog.String("error", err.Error()))
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// eventRefreshToken is rt as FusionAuth's RefreshToken object in an event.
+func (s *Server) eventRefreshToken(token string, rt *refreshToken) map[string]any {
+	return map[string]any{
+		"id":            rt.id,
+		"token":         token,
+		"applicationId": rt.clientID,
+		"userId":        rt.userID,
+		"tenantId":      s.cfg.TenantID,
+		"insertInstant": rt.inserted.UnixMilli(),
+		"startInstant":  rt.authTime.UnixMilli(),
+		"metaData":      map[string]any{"scopes": strings.Fields(rt.scope)},
+	}
 }

@@ -10,7 +10,8 @@ import (
 
 // TestRevokeOneToken: DELETE /api/jwt/refresh?token= revokes that token
 // only and sends FusionAuth's one-token event (applicationId, userId,
-// refreshToken, linkedObjectId = the access token's sid); an unknown token
+// refreshToken as FusionAuth's RefreshToken object with the token and its
+// id, linkedObjectId = the access token's sid); an unknown token
 // is 404 and sends nothing.
 func TestRevokeOneToken(t *testing.T) {
 	t.Parallel()
@@ -29,8 +30,15 @@ func TestRevokeOneToken(t *testing.T) {
 		t.Fatalf("again: %d, want 404", st)
 	}
 	e := onlyEvent(t, rc, EventRefreshTokenRevoke)
-	if e["applicationId"] != f.srv.ClientID() || e["userId"] != one["userId"] || e["refreshToken"] != rt || e["linkedObjectId"] != claims["sid"] {
-		t.Fatalf("event %v: want applicationId, userId, the token and its id (sid %v)", e, claims["sid"])
+	if e["applicationId"] != f.srv.ClientID() || e["userId"] != one["userId"] || e["linkedObjectId"] != claims["sid"] {
+		t.Fatalf("event %v: want applicationId, userId and the token's id (sid %v)", e, claims["sid"])
+	}
+	obj, ok := e["refreshToken"].(map[string]any)
+	if !ok || obj["token"] != rt || obj["id"] != claims["sid"] || obj["userId"] != one["userId"] || obj["applicationId"] != f.srv.ClientID() {
+		t.Fatalf("refreshToken %v: want FusionAuth's RefreshToken object (token, id = sid %v, userId, applicationId)", e["refreshToken"], claims["sid"])
+	}
+	if _, ok := obj["insertInstant"].(float64); !ok {
+		t.Errorf("refreshToken.insertInstant %v: want milliseconds", obj["insertInstant"])
 	}
 	refresh := func(tok string) int {
 		return f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}}, true).status

@@ -131,7 +131,7 @@ func (s *Server) newRefreshToken(g grant, now time.Time) (token, id string) {
 	}
 	s.refresh[token] = &refreshToken{
 		id: id, clientID: g.clientID, userID: g.user.ID, scope: g.scope,
-		authTime: g.authTime, expires: now.Add(s.cfg.RefreshTokenTTL),
+		authTime: g.authTime, expires: now.Add(s.cfg.RefreshTokenTTL), inserted: now,
 	}
 	return token, id
 }

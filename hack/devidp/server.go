@@ -49,7 +49,7 @@ type authCode struct {
 
 type refreshToken struct {
 	id, clientID, userID, scope string
-	authTime, expires           time.Time
+	authTime, expires, inserted time.Time
 }
 
 type ssoSession struct {

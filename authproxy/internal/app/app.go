@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/cutoff"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/server"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
@@ -102,6 +103,15 @@ func New(d Deps) (*App, error) {
 		}
 		store = a.cached
 	}
+	// FusionAuth's revocation of all of the application's refresh tokens
+	// voids the sessions created until then (package cutoff).
+	cutoffs, err := cutoff.New(a.rdb, "", cfg.SessionLifetime)
+	if err != nil {
+		return fail(err)
+	}
+	if store, err = cutoff.NewStore(cutoff.Config{Store: store, Cutoffs: cutoffs, Now: d.Now, Logger: d.Logger}); err != nil {
+		return fail(err)
+	}
 	store = traceStore(store, d.Tracing)
 	ocfg, err := server.OIDCConfig(cfg)
 	if err != nil {
@@ -113,7 +123,7 @@ func New(d Deps) (*App, error) {
 		return fail(err)
 	}
 	provider.Start(ctx)
-	rv, err := newRevocation(cfg, store, fresh, a.rdb, provider, d.Logger)
+	rv, err := newRevocation(cfg, fresh, cutoffs, a.rdb, provider, d.Logger)
 	if err != nil {
 		return fail(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/backchannel"
 	"github.com/gatewarden/gatewarden/authproxy/internal/config"
+	"github.com/gatewarden/gatewarden/authproxy/internal/cutoff"
 	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/authproxy/internal/oidc"
 	"github.com/gatewarden/gatewarden/authproxy/internal/server"
@@ -25,14 +26,15 @@ type revocation struct {
 	links       server.Links
 }
 
-// newRevocation builds them. Events end sessions through store (the cached
-// store, which tells every replica); one linked session ends through
-// fresh's DeleteSession and an invalidation on the cache channel; event
+// newRevocation builds them. Events end sessions through links.Ender:
+// fresh's DeleteUserSessions or, for one linked session, DeleteSession,
+// then an invalidation on the cache channel that every replica hears; event
 // ids and logout-token jtis are remembered in Redis; signatures are
 // verified with the provider's published keys or, for the webhook when an
 // HMAC key is set, with that key only; a public-key update refetches the
-// provider's keys.
-func newRevocation(cfg *config.Config, store session.Store, fresh *session.RedisStore, rdb redis.UniversalClient, provider *oidc.Provider, log *slog.Logger) (revocation, error) {
+// provider's keys; a revocation of all of the application's refresh tokens
+// records the cutoff in cutoffs.
+func newRevocation(cfg *config.Config, fresh *session.RedisStore, cutoffs *cutoff.Cutoffs, rdb redis.UniversalClient, provider *oidc.Provider, log *slog.Logger) (revocation, error) {
 	var rv revocation
 	if !cfg.WebhookEnabled && !cfg.BackChannelLogoutEnabled {
 		return rv, nil
@@ -42,11 +44,11 @@ func newRevocation(cfg *config.Config, store session.Store, fresh *session.Redis
 		return rv, err
 	}
 	rv.links = idx
-	ender := links.Ender{Index: idx, Store: fresh, Replica: session.NewInvalidator(rdb, ""), Users: store}
+	ender := links.Ender{Index: idx, Store: fresh, Replica: session.NewInvalidator(rdb, ""), Users: fresh, Revoker: fresh}
 	marks := session.NewEventMarks(rdb, "")
 	if cfg.WebhookEnabled {
 		h, err := webhook.New(webhook.Config{
-			Sessions: store, Marks: marks, Keys: provider, Refresher: provider, Tokens: ender, Application: ender,
+			Sessions: ender, Marks: marks, Keys: provider, Refresher: provider, Tokens: ender, Revoker: fresh, Application: cutoffs,
 			HMACKey: []byte(cfg.WebhookHMACKey.Reveal()), ClientID: cfg.ClientID, TenantID: cfg.WebhookTenantID,
 			Logger: log,
 		})
@@ -57,7 +59,7 @@ func newRevocation(cfg *config.Config, store session.Store, fresh *session.Redis
 	}
 	if cfg.BackChannelLogoutEnabled {
 		h, err := backchannel.New(backchannel.Config{
-			Keys: provider, Sessions: store, Linked: ender, Marks: marks, ClientID: cfg.ClientID, Logger: log,
+			Keys: provider, Sessions: ender, Linked: ender, Marks: marks, ClientID: cfg.ClientID, Logger: log,
 		})
 		if err != nil {
 			return rv, err

@@ -46,14 +46,21 @@ const (
 	KeyFile      = "file"
 	KeyRules     = "rules"
 	KeyRulesHash = "rules_hash"
+	// KeyEnded is how many sessions a revocation ended.
+	KeyEnded  = "sessions_ended"
+	KeyScope  = "scope"
+	KeyCutoff = "cutoff"
 )
 
 // The events (the "event" attribute).
 const (
-	EventLogin         = "login"
-	EventLoginFailed   = "login_failed"
-	EventLogout        = "logout"
-	EventRevoked       = "sessions_revoked"
+	EventLogin       = "login"
+	EventLoginFailed = "login_failed"
+	EventLogout      = "logout"
+	EventRevoked     = "sessions_revoked"
+	// EventTokensRevoked: a revocation that ended no session (none was
+	// live); the tokens it names are recorded revoked all the same.
+	EventTokensRevoked = "tokens_revoked"
 	EventWebhookRefuse = "webhook_refused"
 	EventUntrustedPeer = "untrusted_peer"
 	EventRulesReloaded = "rules_reloaded"
@@ -61,9 +68,24 @@ const (
 
 // Sources of a revocation (KeySource).
 const (
-	SourceAdmin   = "admin"
-	SourceWebhook = "webhook"
+	SourceAdmin       = "admin"
+	SourceWebhook     = "webhook"
+	SourceBackChannel = "backchannel" // OIDC back-channel logout
+	SourceUser        = "user"        // the user's "log out everywhere"
 )
+
+// ScopeApplication is the scope (KeyScope) of a revocation of every
+// session of the application.
+const ScopeApplication = "application"
+
+// revokedEvent is sessions_revoked when a session ended, else
+// tokens_revoked.
+func revokedEvent(ended int) string {
+	if ended > 0 {
+		return EventRevoked
+	}
+	return EventTokensRevoked
+}
 
 // Login: a login completed and a session was created. Fields: subject (the
 // user's id at the identity provider), sid.
@@ -95,12 +117,46 @@ func AdminRevoked(ctx context.Context, l *slog.Logger, subject string, sessions 
 		slog.Any(KeySessions, sessions))
 }
 
-// WebhookRevoked: a signed identity-provider webhook ended every session of
-// a user. Fields: source (webhook), subject, webhook_event_id,
-// webhook_event_type (e.g. jwt.refresh-token.revoke, user.deactivate).
-func WebhookRevoked(ctx context.Context, l *slog.Logger, subject, eventID, eventType string) {
-	write(ctx, l, EventRevoked, slog.String(KeySource, SourceWebhook), slog.String(KeySubject, subject),
+// WebhookRevoked: a signed identity-provider webhook revoked a user's
+// sessions or one of their tokens: sessions_revoked when it ended sessions,
+// tokens_revoked when it ended none. Fields: source (webhook), subject,
+// sessions_ended, webhook_event_id, webhook_event_type (e.g.
+// jwt.refresh-token.revoke, user.deactivate).
+func WebhookRevoked(ctx context.Context, l *slog.Logger, subject string, ended int, eventID, eventType string) {
+	write(ctx, l, revokedEvent(ended), slog.String(KeySource, SourceWebhook), slog.String(KeySubject, subject),
+		slog.Int(KeyEnded, ended), slog.String(KeyEventID, eventID), slog.String(KeyEventType, eventType))
+}
+
+// WebhookApplicationRevoked: a signed webhook revoked every refresh token of
+// the application: every session created until cutoff is void (refused as
+// it loads, so not counted here). Fields: source (webhook), scope
+// (application), cutoff (RFC 3339, milliseconds), webhook_event_id,
+// webhook_event_type; no subject.
+func WebhookApplicationRevoked(ctx context.Context, l *slog.Logger, cutoff time.Time, eventID, eventType string) {
+	write(ctx, l, EventRevoked, slog.String(KeySource, SourceWebhook), slog.String(KeyScope, ScopeApplication),
+		slog.String(KeyCutoff, cutoff.UTC().Format("2006-01-02T15:04:05.000Z07:00")),
 		slog.String(KeyEventID, eventID), slog.String(KeyEventType, eventType))
+}
+
+// BackChannelRevoked: an OIDC back-channel logout token ended the session
+// linked to its sid, or every session of its sub: sessions_revoked, or
+// tokens_revoked when none was live. Fields: source (backchannel), subject
+// ("" when the token named a sid only), sessions_ended.
+func BackChannelRevoked(ctx context.Context, l *slog.Logger, subject string, ended int) {
+	write(ctx, l, revokedEvent(ended), slog.String(KeySource, SourceBackChannel), slog.String(KeySubject, subject),
+		slog.Int(KeyEnded, ended))
+}
+
+// EverywhereRevoked: a user's "log out everywhere" ended every session of
+// theirs (at least the one that asked). Fields: source (user), subject,
+// sid (the session that asked), sessions_ended (the live sessions found
+// just before; absent when ended < 0, the store could not tell).
+func EverywhereRevoked(ctx context.Context, l *slog.Logger, subject, sid string, ended int) {
+	attrs := []slog.Attr{slog.String(KeySource, SourceUser), slog.String(KeySubject, subject), slog.String(KeySID, sid)}
+	if ended >= 0 {
+		attrs = append(attrs, slog.Int(KeyEnded, ended))
+	}
+	write(ctx, l, EventRevoked, attrs...)
 }
 
 // WebhookRefused: the webhook endpoint refused a delivery. Fields: status

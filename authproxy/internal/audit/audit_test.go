@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -34,8 +35,21 @@ func TestEvents(t *testing.T) {
 			want: map[string]any{"event": "logout", "subject": "u1", "sid": "sid1", "result": "store_error"}},
 		{name: "admin revoke", log: func(l *slog.Logger) { audit.AdminRevoked(ctx, l, "u1", []string{"a", "b"}) },
 			want: map[string]any{"event": "sessions_revoked", "source": "admin", "subject": "u1", "sessions": []any{"a", "b"}}},
-		{name: "webhook revoke", log: func(l *slog.Logger) { audit.WebhookRevoked(ctx, l, "u1", "e1", "user.delete") },
-			want: map[string]any{"event": "sessions_revoked", "source": "webhook", "subject": "u1", "webhook_event_id": "e1", "webhook_event_type": "user.delete"}},
+		{name: "webhook revoke", log: func(l *slog.Logger) { audit.WebhookRevoked(ctx, l, "u1", 2, "e1", "user.delete") },
+			want: map[string]any{"event": "sessions_revoked", "source": "webhook", "subject": "u1", "sessions_ended": float64(2), "webhook_event_id": "e1", "webhook_event_type": "user.delete"}},
+		{name: "webhook revoke ending nothing", log: func(l *slog.Logger) { audit.WebhookRevoked(ctx, l, "u1", 0, "e1", "user.delete") },
+			want: map[string]any{"event": "tokens_revoked", "source": "webhook", "subject": "u1", "sessions_ended": float64(0), "webhook_event_id": "e1", "webhook_event_type": "user.delete"}},
+		{name: "application-wide revoke", log: func(l *slog.Logger) {
+			audit.WebhookApplicationRevoked(ctx, l, time.UnixMilli(1700000000123), "e2", "jwt.refresh-token.revoke")
+		}, want: map[string]any{"event": "sessions_revoked", "source": "webhook", "scope": "application", "cutoff": "2023-11-14T22:13:20.123Z", "webhook_event_id": "e2", "webhook_event_type": "jwt.refresh-token.revoke"}},
+		{name: "back-channel logout", log: func(l *slog.Logger) { audit.BackChannelRevoked(ctx, l, "u1", 1) },
+			want: map[string]any{"event": "sessions_revoked", "source": "backchannel", "subject": "u1", "sessions_ended": float64(1)}},
+		{name: "back-channel logout ending nothing", log: func(l *slog.Logger) { audit.BackChannelRevoked(ctx, l, "", 0) },
+			want: map[string]any{"event": "tokens_revoked", "source": "backchannel", "subject": "", "sessions_ended": float64(0)}},
+		{name: "log out everywhere", log: func(l *slog.Logger) { audit.EverywhereRevoked(ctx, l, "u1", "sid1", 3) },
+			want: map[string]any{"event": "sessions_revoked", "source": "user", "subject": "u1", "sid": "sid1", "sessions_ended": float64(3)}},
+		{name: "log out everywhere, count unknown", log: func(l *slog.Logger) { audit.EverywhereRevoked(ctx, l, "u1", "sid1", -1) },
+			want: map[string]any{"event": "sessions_revoked", "source": "user", "subject": "u1", "sid": "sid1"}},
 		{name: "webhook refused", log: func(l *slog.Logger) { audit.WebhookRefused(req, l, 401, "missing or invalid signature") },
 			want: map[string]any{"event": "webhook_refused", "status": float64(401), "reason": "missing or invalid signature", "peer": "192.0.2.1"}},
 		{name: "untrusted peer", log: func(l *slog.Logger) { audit.UntrustedPeer(req, l, "nginx") },

@@ -39,6 +39,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/audit"
 	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
@@ -67,10 +68,10 @@ type Keys interface {
 	BackChannelLogout() (supported, session bool)
 }
 
-// Sessions ends every session of a user on every replica; the session
-// store implements it.
+// Sessions ends every session of a user on every replica and says how
+// many it ended; links.Ender implements it.
 type Sessions interface {
-	DeleteUser(ctx context.Context, userID string) error
+	EndUser(ctx context.Context, userID string) (int, error)
 }
 
 // Linked ends the one session linked to a value; links.Ender implements
@@ -261,12 +262,19 @@ func (h *Handler) logout(ctx context.Context, lt *logoutToken) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", errFailed, err)
 		}
-		log.Info("back-channel logout", "sessions_ended", ended)
+		n := 0
+		if ended {
+			n = 1
+		}
+		log.Info("back-channel logout", "sessions_ended", n)
+		audit.BackChannelRevoked(ctx, h.log, lt.sub, n)
 	} else {
-		if err := h.cfg.Sessions.DeleteUser(ctx, lt.sub); err != nil {
+		n, err := h.cfg.Sessions.EndUser(ctx, lt.sub)
+		if err != nil {
 			return fmt.Errorf("%w: %w", errFailed, err)
 		}
-		log.Info("back-channel logout ended the user's sessions")
+		log.Info("back-channel logout ended the user's sessions", "sessions_ended", n)
+		audit.BackChannelRevoked(ctx, h.log, lt.sub, n)
 	}
 	if err := h.cfg.Marks.Mark(ctx, mark, 2*h.cfg.MaxAge); err != nil {
 		log.Warn("back-channel logout done but its jti not marked", "error", err.Error())

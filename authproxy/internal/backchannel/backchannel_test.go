@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/backchannel"
 	"github.com/gatewarden/gatewarden/authproxy/internal/links"
+	"github.com/gatewarden/gatewarden/hack/testkit"
 	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
@@ -72,14 +75,18 @@ type fake struct {
 
 var errDown = errors.New("store down")
 
-func (f *fake) DeleteUser(_ context.Context, u string) error {
+// EndUser ends u1's two sessions (every other user has none).
+func (f *fake) EndUser(_ context.Context, u string) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return errDown
+		return 0, errDown
 	}
 	f.users = append(f.users, u)
-	return nil
+	if u == "u1" {
+		return 2, nil
+	}
+	return 0, nil
 }
 
 func (f *fake) End(_ context.Context, kind links.Kind, v, user string) (bool, error) {
@@ -225,7 +232,11 @@ func TestHandler(t *testing.T) {
 			if tt.premark {
 				f.marks["bcl\x00"+issuer+"\x00j-1"] = true
 			}
-			h, err := backchannel.New(backchannel.Config{Keys: tt.provider, Sessions: f, Linked: f, Marks: f, ClientID: clientID, Now: clock})
+			var logs testkit.LogBuffer
+			h, err := backchannel.New(backchannel.Config{
+				Keys: tt.provider, Sessions: f, Linked: f, Marks: f, ClientID: clientID, Now: clock,
+				Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError})),
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,6 +268,7 @@ func TestHandler(t *testing.T) {
 			if w.Code == 400 && !strings.Contains(w.Body.String(), `"error"`) {
 				t.Errorf("400 without an error body: %s", w.Body)
 			}
+			checkAudit(t, logs.String(), tt.want == 200, len(tt.wantEnded)+2*len(tt.wantUsers))
 			if tt.want == 200 && (len(f.marks) != 1 || f.markTTL < backchannel.DefaultMaxAge) {
 				t.Errorf("jti marks %v ttl %v, want one, kept longer than a token is accepted", f.marks, f.markTTL)
 			}
@@ -283,5 +295,36 @@ func TestReplay(t *testing.T) {
 	}
 	if !slices.Equal(codes, []int{200, 400}) || len(f.ended) != 1 {
 		t.Fatalf("codes %v ended %v, want [200 400] and one session ended", codes, f.ended)
+	}
+}
+
+// checkAudit: an accepted logout token writes one audit line (whatever the
+// log level) from source backchannel counting the sessions it ended,
+// sessions_revoked or, when none ended, tokens_revoked; a refused one
+// writes none.
+func checkAudit(t *testing.T, logs string, accepted bool, ended int) {
+	t.Helper()
+	var lines []map[string]any
+	for line := range strings.Lines(logs) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if m["log"] == "audit" {
+			lines = append(lines, m)
+		}
+	}
+	if !accepted {
+		if len(lines) != 0 {
+			t.Errorf("audit lines %v for a refused token, want none", lines)
+		}
+		return
+	}
+	event := "sessions_revoked"
+	if ended == 0 {
+		event = "tokens_revoked"
+	}
+	if len(lines) != 1 || lines[0]["event"] != event || lines[0]["source"] != "backchannel" || lines[0]["sessions_ended"] != float64(ended) {
+		t.Errorf("audit lines %v, want one %s from backchannel with sessions_ended %d", lines, event, ended)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,36 +75,96 @@ func TestEnderEndsExactlyTheLinkedSession(t *testing.T) {
 	}
 }
 
-// recordedUsers records the users whose sessions it ended.
-type recordedUsers []string
-
-func (r *recordedUsers) DeleteUser(_ context.Context, id string) error {
-	*r = append(*r, id)
-	return nil
-}
-
-// TestEndApplication: every user holding a refresh-token link is ended
-// once (two sessions of u1, one of u2), a provider-session link alone ends
-// nobody.
-func TestEndApplication(t *testing.T) {
+// TestEndLinkedRecordsAGoneSession against a real redis-server: a link to
+// a session its user's index no longer holds is Linked but not Ended, and
+// its revocation (the session's SID) is recorded all the same; a value no
+// link names, or a link to another user's session, is not Linked.
+func TestEndLinkedRecordsAGoneSession(t *testing.T) {
 	t.Parallel()
 	rdb := startRedis(t)
 	ctx := context.Background()
+	store, err := session.NewRedisStore(session.Config{Client: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
 	idx, err := links.New(rdb, "", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range []struct {
-		kind        links.Kind
-		value, user string
-	}{{links.RefreshToken, "rt-1", "u1"}, {links.RefreshToken, "rt-2", "u1"}, {links.RefreshToken, "rt-3", "u2"}, {links.ProviderSession, "sid-1", "u3"}} {
-		if err := idx.Link(ctx, l.kind, l.value, links.Target{UserID: l.user, Session: "tag-" + l.value}); err != nil {
-			t.Fatal(err)
+	e := links.Ender{Index: idx, Store: store, Replica: session.NewInvalidator(rdb, ""), Revoker: store}
+	c, err := store.Create(ctx, &session.Session{UserID: "u2", RefreshToken: "rt-c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A link naming u1 and a tag u1's index does not hold.
+	if err := idx.Link(ctx, links.RefreshToken, "rt-stale", links.Target{UserID: "u1", Session: session.Tag(c)}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, value, user string
+		want              links.Outcome
+	}{
+		{name: "unlinked", value: "rt-none", user: "u1"},
+		{name: "linked to another user", value: "rt-stale", user: "u3"},
+		{name: "linked, not indexed", value: "rt-stale", user: "u1", want: links.Outcome{Linked: true}},
+	}
+	for _, tt := range tests {
+		got, err := e.EndLinked(ctx, links.RefreshToken, tt.value, tt.user)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: EndLinked = %+v, %v; want %+v", tt.name, got, err, tt.want)
 		}
 	}
-	var ended recordedUsers
-	n, err := links.Ender{Index: idx, Users: &ended}.EndApplication(ctx)
-	if err != nil || n != 2 || !slices.Equal(ended, recordedUsers{"u1", "u2"}) {
-		t.Fatalf("EndApplication = %d, %v, ended %v; want 2 users u1, u2", n, err, ended)
+	rv, err := store.Revocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(rv.Sessions, session.SID(c)) {
+		t.Errorf("revoked sessions %v lack the linked session's SID", rv.Sessions)
+	}
+	if _, err := store.Load(ctx, c); err != nil {
+		t.Errorf("u2's session after a link naming it for u1: %v", err)
+	}
+}
+
+// TestEndUser against a real redis-server: every session of the user ends
+// and is counted, every replica is told (a user invalidation arrives on the
+// channel), and ending a user without sessions counts none.
+func TestEndUser(t *testing.T) {
+	t.Parallel()
+	rdb := startRedis(t)
+	ctx := context.Background()
+	store, err := session.NewRedisStore(session.Config{Client: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := rdb.Subscribe(ctx, session.DefaultChannel)
+	t.Cleanup(func() { _ = sub.Close() })
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := links.Ender{Store: store, Replica: session.NewInvalidator(rdb, ""), Users: store}
+	var cookies []string
+	for range 2 {
+		c, err := store.Create(ctx, &session.Session{UserID: "u1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cookies = append(cookies, c)
+	}
+	if n, err := e.EndUser(ctx, "u1"); n != 2 || err != nil {
+		t.Fatalf("EndUser = %d, %v; want 2", n, err)
+	}
+	for _, c := range cookies {
+		if _, err := store.Load(ctx, c); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("session after EndUser: %v, want ErrNotFound", err)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if msg, err := sub.ReceiveMessage(rctx); err != nil || !strings.HasPrefix(msg.Payload, "u:") {
+		t.Errorf("invalidation %v %v, want a user's", msg, err)
+	}
+	if n, err := e.EndUser(ctx, "u2"); n != 0 || err != nil {
+		t.Errorf("EndUser of a user without sessions = %d, %v; want 0", n, err)
 	}
 }

@@ -18,10 +18,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -105,42 +102,4 @@ func (x *Index) Find(ctx context.Context, kind Kind, value string) (t Target, ok
 		return Target{}, false, nil
 	}
 	return Target{UserID: user, Session: sess}, true, nil
-}
-
-// Users returns the users holding a link of kind (each once), read with
-// SCAN (on every master of a Cluster): for the rare revocation of a whole
-// application, not for a request path.
-func (x *Index) Users(ctx context.Context, kind Kind) ([]string, error) {
-	seen := map[string]bool{}
-	var mu sync.Mutex
-	scan := func(ctx context.Context, c redis.UniversalClient) error {
-		it := c.Scan(ctx, 0, x.prefix+":ln:"+string(kind)+":*", 500).Iterator()
-		for it.Next(ctx) {
-			v, err := c.Get(ctx, it.Val()).Result()
-			if errors.Is(err, redis.Nil) {
-				continue // expired meanwhile
-			}
-			if err != nil {
-				return err
-			}
-			if _, user, ok := strings.Cut(v, "\x00"); ok && user != "" {
-				mu.Lock()
-				seen[user] = true
-				mu.Unlock()
-			}
-		}
-		return it.Err()
-	}
-	var err error
-	if cc, ok := x.rdb.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
-	} else {
-		err = scan(ctx, x.rdb)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("links: users: %w", err)
-	}
-	users := slices.Collect(maps.Keys(seen))
-	slices.Sort(users)
-	return users, nil
 }

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 
+	"github.com/gatewarden/gatewarden/authproxy/internal/audit"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
 )
 
@@ -28,12 +30,14 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) error 
 		switch {
 		case err == nil:
 			idToken, refreshToken = sess.IDToken, sess.RefreshToken
+			live := s.liveSessions(r.Context(), sess.UserID)
 			if err := s.store.DeleteUser(r.Context(), sess.UserID); err != nil {
 				s.metrics.storeErr("delete_user", err)
 				// The sessions may all survive: keep the cookie, say so.
 				return err
 			}
 			s.log.InfoContext(r.Context(), "logged out everywhere", slog.String(keySubject, sess.UserID))
+			audit.EverywhereRevoked(r.Context(), s.log, sess.UserID, session.SID(c.Value), live)
 		case errors.Is(err, session.ErrNotFound), errors.Is(err, session.ErrExpired), errors.Is(err, session.ErrMalformedCookie):
 		default:
 			s.metrics.storeErr("load", err)
@@ -47,4 +51,30 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) error 
 	s.revokeAtIdP(r.Context(), refreshToken)
 	s.leave(w, r, idToken)
 	return nil
+}
+
+// userSessions lists a user's sessions; *session.RedisStore implements it.
+type userSessions interface {
+	UserSessions(ctx context.Context, userID string) ([]session.SessionInfo, error)
+}
+
+// liveSessions counts userID's live sessions, read before "log out
+// everywhere" ends them, for its audit line; -1 when the store cannot
+// tell (the line then has no count).
+func (s *Server) liveSessions(ctx context.Context, userID string) int {
+	us, ok := s.fresh.(userSessions)
+	if !ok {
+		return -1
+	}
+	infos, err := us.UserSessions(ctx, userID)
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, in := range infos {
+		if in.Live() {
+			n++
+		}
+	}
+	return n
 }

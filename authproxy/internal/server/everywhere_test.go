@@ -8,10 +8,11 @@ import (
 // TestLogoutEverywhere: POST and same origin only (as logout); it ends
 // every session of the user, on both replicas, clears the cookie and
 // leaves through the provider's end_session_endpoint; another user's
-// session stays, and without a session it only clears the cookie.
+// session stays, and without a session it only clears the cookie. It
+// writes one audit line (source user) counting the two sessions it ended.
 func TestLogoutEverywhere(t *testing.T) {
 	t.Parallel()
-	_, ps := newEnv(t, envOpts{proxies: 2})
+	e, ps := newEnv(t, envOpts{proxies: 2})
 	p, q := ps[0], ps[1]
 	c1, b1 := loggedIn(t, p, "customer@example.com")
 	c2, _ := loggedIn(t, q, "customer@example.com")
@@ -55,6 +56,16 @@ func TestLogoutEverywhere(t *testing.T) {
 	}
 	if b1.session(p) != "" {
 		t.Errorf("cookie not cleared")
+	}
+	var revoked []map[string]any
+	for _, m := range auditLines(t, e.logs.String()) {
+		if m["source"] == "user" {
+			revoked = append(revoked, m)
+		}
+	}
+	if len(revoked) != 1 || revoked[0]["event"] != "sessions_revoked" || revoked[0]["sessions_ended"] != float64(2) ||
+		revoked[0]["subject"] == "" || revoked[0]["sid"] == "" {
+		t.Errorf("audit lines of log out everywhere %v, want one sessions_revoked with subject, sid and sessions_ended 2", revoked)
 	}
 	for _, c := range []struct {
 		name   string

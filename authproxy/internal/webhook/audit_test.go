@@ -19,18 +19,32 @@ import (
 func TestAuditLines(t *testing.T) {
 	t.Parallel()
 	body := event("e-audit", webhook.TypeUserDeactivate, map[string]any{"user": map[string]any{"id": "u1"}})
+	none := event("e-none", webhook.TypeUserDeactivate, map[string]any{"user": map[string]any{"id": "u9"}})
+	app := event("e-app", webhook.TypeRefreshTokenRevoke, map[string]any{"applicationId": clientID})
 	for _, tt := range []struct {
 		name string
+		body []byte
 		sig  string
 		want map[string]any
 	}{
 		{
-			name: "revocation", sig: sign(t, body),
-			want: map[string]any{"event": "sessions_revoked", "source": "webhook", "subject": "u1",
+			name: "revocation", body: body, sig: sign(t, body),
+			want: map[string]any{"event": "sessions_revoked", "source": "webhook", "subject": "u1", "sessions_ended": float64(2),
 				"webhook_event_id": "e-audit", "webhook_event_type": webhook.TypeUserDeactivate},
 		},
 		{
-			name: "refused", sig: "",
+			name: "revocation ending no session", body: none, sig: sign(t, none),
+			want: map[string]any{"event": "tokens_revoked", "source": "webhook", "subject": "u9", "sessions_ended": float64(0),
+				"webhook_event_id": "e-none", "webhook_event_type": webhook.TypeUserDeactivate},
+		},
+		{
+			name: "application-wide revocation", body: app, sig: sign(t, app),
+			want: map[string]any{"event": "sessions_revoked", "source": "webhook", "scope": "application",
+				"cutoff":           clock().UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+				"webhook_event_id": "e-app", "webhook_event_type": webhook.TypeRefreshTokenRevoke},
+		},
+		{
+			name: "refused", body: body, sig: "",
 			want: map[string]any{"event": "webhook_refused", "status": float64(401),
 				"reason": "missing or invalid signature", "peer": "192.0.2.1"},
 		},
@@ -40,13 +54,13 @@ func TestAuditLines(t *testing.T) {
 			var logs testkit.LogBuffer
 			st := &store{marks: map[string]bool{}}
 			h, err := webhook.New(webhook.Config{
-				Sessions: st, Marks: st, Keys: keys{}, ClientID: clientID, Now: clock,
+				Sessions: st, Marks: st, Keys: keys{}, Application: &application{}, ClientID: clientID, Now: clock,
 				Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError})),
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := httptest.NewRequest(http.MethodPost, "/webhooks/fusionauth", strings.NewReader(string(body)))
+			r := httptest.NewRequest(http.MethodPost, "/webhooks/fusionauth", strings.NewReader(string(tt.body)))
 			r.Header.Set("Content-Type", "application/json")
 			if tt.sig != "" {
 				r.Header.Set(webhook.SignatureHeader, tt.sig)

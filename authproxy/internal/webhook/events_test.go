@@ -10,38 +10,79 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/authproxy/internal/webhook"
 )
 
-// tokens holds the refresh tokens of sessions ("rt-a" of u1); End
-// records the tokens whose session it ended.
+// tokens holds the refresh-token links of sessions ("rt-a" of u1, and
+// "rt-gone" of u1 whose session already ended); EndLinked records the
+// tokens whose session it ended.
 type tokens struct {
 	mu    sync.Mutex
 	down  bool
 	ended []string
 }
 
-func (k *tokens) End(_ context.Context, kind links.Kind, value, user string) (bool, error) {
+func (k *tokens) EndLinked(_ context.Context, kind links.Kind, value, user string) (links.Outcome, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.down {
-		return false, errDown
+		return links.Outcome{}, errDown
 	}
-	if kind != links.RefreshToken || value != "rt-a" || user != "u1" {
-		return false, nil
+	if kind != links.RefreshToken || user != "u1" {
+		return links.Outcome{}, nil
 	}
-	k.ended = append(k.ended, value)
-	return true, nil
+	switch value {
+	case "rt-a":
+		k.ended = append(k.ended, value)
+		return links.Outcome{Linked: true, Ended: true}, nil
+	case "rt-gone":
+		return links.Outcome{Linked: true}, nil
+	}
+	return links.Outcome{}, nil
 }
 
-// application counts application-wide revocations.
-type application struct{ n atomic.Int32 }
+// revoker records the session ids recorded as revoked.
+type revoker struct {
+	mu   sync.Mutex
+	down bool
+	sids []string
+}
 
-func (a *application) EndApplication(context.Context) (int, error) {
+func (r *revoker) RevokeSIDs(_ context.Context, sids ...string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		return errDown
+	}
+	r.sids = append(r.sids, sids...)
+	return nil
+}
+
+// refreshToken is FusionAuth's RefreshToken object as a
+// jwt.refresh-token.revoke carries it.
+func refreshToken(id, token, user string) map[string]any {
+	return map[string]any{
+		"id": id, "token": token, "applicationId": clientID, "userId": user, "tenantId": "t-1",
+		"insertInstant": 1700000000000, "startInstant": 1700000000000,
+		"metaData": map[string]any{"device": map[string]any{"type": "BROWSER"}, "scopes": []string{"offline_access"}},
+	}
+}
+
+// application counts application-wide cutoffs, each at the clock's time.
+type application struct {
+	n   atomic.Int32
+	bad atomic.Int32 // cutoffs at another time
+}
+
+func (a *application) Set(_ context.Context, t time.Time) error {
 	a.n.Add(1)
-	return 3, nil
+	if !t.Equal(clock()) {
+		a.bad.Add(1)
+	}
+	return nil
 }
 
 // refresher counts key refetches; fail makes them fail.
@@ -62,8 +103,10 @@ func registration(app string, roles ...string) map[string]any {
 	return map[string]any{"applicationId": app, "roles": roles}
 }
 
-// TestRegistrationAndKeyEvents: a single-token revoke ends only the
-// session holding the token (none when no session of that user holds it);
+// TestRegistrationAndKeyEvents: a single-token revoke (FusionAuth's
+// RefreshToken object) records the token's id as revoked and ends only the
+// session holding the token (nothing more when that session already
+// ended; all of the user's sessions when no link names one of theirs);
 // a registration change for this application
 // that removes a role, or its deletion, ends the user's sessions; one that
 // only adds roles, or one for another application, changes nothing; a
@@ -81,6 +124,8 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 		noApp        bool
 		wantApp      int32
 		tokensDown   bool
+		revokerDown  bool
+		wantSIDs     []string
 		wantTokens   []string
 		handled      bool // acted on (marked) though nothing ended
 		want         int
@@ -119,23 +164,35 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 			"applicationId": "app-2", "user": user, "registration": registration("app-2", "viewer"),
 		}), want: 204},
 		{name: "one token revoked", body: event("t1", webhook.TypeRefreshTokenRevoke, map[string]any{
-			"applicationId": clientID, "userId": "u1", "refreshToken": "rt-a",
-		}), want: 204, wantTokens: []string{"rt-a"}},
-		{name: "one token no session holds", body: event("t2", webhook.TypeRefreshTokenRevoke, map[string]any{
-			"applicationId": clientID, "userId": "u1", "refreshToken": "rt-z",
-		}), want: 204, handled: true},
-		{name: "one token, another user", body: event("t3", webhook.TypeRefreshTokenRevoke, map[string]any{
-			"applicationId": clientID, "userId": "u2", "refreshToken": "rt-a",
-		}), want: 204, handled: true},
+			"applicationId": clientID, "userId": "u1", "refreshToken": refreshToken("rtid-a", "rt-a", "u1"), "linkedObjectId": "rtid-a",
+		}), want: 204, wantTokens: []string{"rt-a"}, wantSIDs: []string{"rtid-a"}},
+		{name: "one token no link names ends the user's sessions", body: event("t2", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u1", "refreshToken": refreshToken("rtid-z", "rt-z", "u1"),
+		}), want: 204, wantUser: []string{"u1"}, wantSIDs: []string{"rtid-z"}},
+		{name: "one token whose linked session already ended", body: event("t2b", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u1", "refreshToken": refreshToken("rtid-g", "rt-gone", "u1"),
+		}), want: 204, handled: true, wantSIDs: []string{"rtid-g"}},
+		{name: "one token linked to another user's session", body: event("t3", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u2", "refreshToken": refreshToken("rtid-a", "rt-a", "u2"),
+		}), want: 204, wantUser: []string{"u2"}, wantSIDs: []string{"rtid-a"}},
+		{name: "one token by linkedObjectId only", body: event("t3b", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u1", "linkedObjectId": "rtid-l",
+		}), want: 204, wantUser: []string{"u1"}, wantSIDs: []string{"rtid-l"}},
 		{name: "one token of another application", body: event("t4", webhook.TypeRefreshTokenRevoke, map[string]any{
-			"applicationId": "app-2", "userId": "u1", "refreshToken": "rt-a",
+			"applicationId": "app-2", "userId": "u1", "refreshToken": refreshToken("rtid-a", "rt-a", "u1"),
 		}), want: 204},
 		{name: "one token, store down", tokensDown: true, body: event("t5", webhook.TypeRefreshTokenRevoke, map[string]any{
-			"applicationId": clientID, "userId": "u1", "refreshToken": "rt-a",
+			"applicationId": clientID, "userId": "u1", "refreshToken": refreshToken("rtid-a", "rt-a", "u1"),
+		}), want: 503, wantSIDs: []string{"rtid-a"}},
+		{name: "one token, revocation store down", revokerDown: true, body: event("t5b", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u1", "refreshToken": refreshToken("rtid-a", "rt-a", "u1"),
 		}), want: 503},
-		{name: "one token without links ends the user's sessions", noTokens: true, body: event("t6", webhook.TypeRefreshTokenRevoke, map[string]any{
+		{name: "one token as a string (not FusionAuth's shape) is malformed", body: event("t5c", webhook.TypeRefreshTokenRevoke, map[string]any{
 			"applicationId": clientID, "userId": "u1", "refreshToken": "rt-a",
-		}), want: 204, wantUser: []string{"u1"}},
+		}), want: 400},
+		{name: "one token without links ends the user's sessions", noTokens: true, body: event("t6", webhook.TypeRefreshTokenRevoke, map[string]any{
+			"applicationId": clientID, "userId": "u1", "refreshToken": refreshToken("rtid-a", "rt-a", "u1"),
+		}), want: 204, wantUser: []string{"u1"}, wantSIDs: []string{"rtid-a"}},
 		{name: "all of a user's tokens end all sessions", body: event("t7", webhook.TypeRefreshTokenRevoke, map[string]any{
 			"userId": "u1",
 		}), want: 204, wantUser: []string{"u1"}},
@@ -169,7 +226,8 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 			ref := &refresher{fail: tt.refreshFails}
 			toks := &tokens{down: tt.tokensDown}
 			app := &application{}
-			cfg := webhook.Config{Sessions: st, Marks: st, Keys: keys{}, Refresher: ref, Tokens: toks, Application: app, ClientID: clientID, Now: clock}
+			rv := &revoker{down: tt.revokerDown}
+			cfg := webhook.Config{Sessions: st, Marks: st, Keys: keys{}, Refresher: ref, Tokens: toks, Revoker: rv, Application: app, ClientID: clientID, Now: clock}
 			if tt.noApp {
 				cfg.Application = nil
 			}
@@ -195,8 +253,11 @@ func TestRegistrationAndKeyEvents(t *testing.T) {
 			if !slices.Equal(toks.ended, tt.wantTokens) {
 				t.Fatalf("ended token sessions %v, want %v", toks.ended, tt.wantTokens)
 			}
-			if got := app.n.Load(); got != tt.wantApp {
-				t.Fatalf("application-wide ends %d, want %d", got, tt.wantApp)
+			if !slices.Equal(rv.sids, tt.wantSIDs) {
+				t.Fatalf("revoked sids %v, want %v", rv.sids, tt.wantSIDs)
+			}
+			if got := app.n.Load(); got != tt.wantApp || app.bad.Load() != 0 {
+				t.Fatalf("application-wide cutoffs %d (%d not at the event's handling time), want %d", got, app.bad.Load(), tt.wantApp)
 			}
 			acted := len(tt.wantUser) > 0 || tt.wantRefresh > 0 || len(tt.wantTokens) > 0 || tt.wantApp > 0
 			acted = acted || tt.handled

@@ -16,11 +16,21 @@
 //   - jwt.refresh-token.revoke with a userId, and either no applicationId
 //     (all of the user's tokens) or this client's: every session of the
 //     user ends, on every replica (the store publishes the invalidation).
-//     One that names a refreshToken of this client's (one token revoked)
-//     ends only the session holding it (Config.Tokens), or none when no
-//     session of that user holds it. One with this applicationId only
-//     (all of the application's tokens revoked) ends every session holding
-//     a refresh token (Config.Application), user by user.
+//     One that names a refreshToken of this client's (one token revoked;
+//     FusionAuth sends the RefreshToken object: id, token, userId,
+//     applicationId...) records the token's id (refreshToken.id, else
+//     linkedObjectId; the access tokens' sid) as revoked in the revocation
+//     feed (Config.Revoker), then ends only the session holding it
+//     (Config.Tokens). When no link names a session of that user (a
+//     session from before links, a failed link write, an evicted key),
+//     every session of the user ends instead: the one holding the token
+//     cannot be told apart. A linked session already gone ends nothing
+//     more. One with this applicationId only
+//     (all of the application's tokens revoked) records one
+//     application-wide cutoff, the time it is handled (Config.Application,
+//     package cutoff): every session created until then is refused where
+//     it loads, on every replica within a second. One write: the answer
+//     does not wait on the number of sessions.
 //   - user.deactivate, user.delete (event.user.id): the same.
 //   - user.registration.update for this application that removes a role
 //     (a role in original.roles missing from registration.roles): the
@@ -105,10 +115,11 @@ const (
 	TypePublicKeyUpdate    = "jwt.public-key.update"
 )
 
-// Sessions ends a user's sessions; the session store implements it.
+// Sessions ends a user's sessions; links.Ender implements it.
 type Sessions interface {
-	// DeleteUser removes every session of userID, on every replica.
-	DeleteUser(ctx context.Context, userID string) error
+	// EndUser removes every session of userID, on every replica, and
+	// says how many it ended.
+	EndUser(ctx context.Context, userID string) (int, error)
 }
 
 // Marks remembers the ids of events already handled.
@@ -128,16 +139,23 @@ type Keys interface {
 }
 
 // TokenSessions ends the one session holding a refresh token, when that
-// session is a session of userID; links.Ender implements it. ended is false
-// when no session holds it.
+// session is a session of userID; links.Ender implements it. Linked is
+// false when no link names a session of userID.
 type TokenSessions interface {
-	End(ctx context.Context, kind links.Kind, value, userID string) (ended bool, err error)
+	EndLinked(ctx context.Context, kind links.Kind, value, userID string) (links.Outcome, error)
 }
 
-// ApplicationSessions ends every session of this application;
-// links.Ender implements it. It returns how many users it ended.
-type ApplicationSessions interface {
-	EndApplication(ctx context.Context) (int, error)
+// Revoker records session ids (an access token's sid: FusionAuth's
+// refresh token id) as revoked in the revocation feed;
+// *session.RedisStore implements it (RevokeSIDs).
+type Revoker interface {
+	RevokeSIDs(ctx context.Context, sids ...string) error
+}
+
+// ApplicationCutoff records that every session created at or before t is
+// void; *cutoff.Cutoffs implements it (Set).
+type ApplicationCutoff interface {
+	Set(ctx context.Context, t time.Time) error
 }
 
 // KeyRefresher refetches the identity provider's published keys now;
@@ -157,9 +175,13 @@ type Config struct {
 	// Tokens, when set, ends the one session holding a revoked refresh
 	// token; nil ends all of the user's sessions for a single-token revoke.
 	Tokens TokenSessions
-	// Application, when set, ends every session on a revocation of all of
-	// this application's refresh tokens; nil ignores that event.
-	Application ApplicationSessions
+	// Revoker, when set, records a revoked refresh token's id in the
+	// revocation feed, so services refuse the access tokens it minted.
+	Revoker Revoker
+	// Application, when set, records the cutoff that voids every session
+	// on a revocation of all of this application's refresh tokens; nil
+	// ignores that event.
+	Application ApplicationCutoff
 	// Refresher, when set, is told to refetch the keys on a
 	// jwt.public-key.update naming ClientID; nil ignores the event.
 	Refresher KeyRefresher
@@ -370,8 +392,11 @@ type Event struct {
 	UserID        string `json:"userId,omitempty"`
 	User          *User  `json:"user,omitempty"`
 	// RefreshToken is the one token a jwt.refresh-token.revoke revokes
-	// (FusionAuth 1.37 and later); a credential: never logged.
-	RefreshToken string `json:"refreshToken,omitempty"`
+	// (FusionAuth 1.37 and later).
+	RefreshToken *RefreshToken `json:"refreshToken,omitempty"`
+	// LinkedObjectID is, in a single-token jwt.refresh-token.revoke
+	// (FusionAuth 1.53 and later), the token's id.
+	LinkedObjectID string `json:"linkedObjectId,omitempty"`
 	// Original and Registration are a registration before and after a
 	// user.registration.update (Registration alone in a
 	// user.registration.delete).
@@ -387,6 +412,35 @@ type Event struct {
 type Registration struct {
 	ApplicationID string   `json:"applicationId"`
 	Roles         []string `json:"roles,omitempty"`
+}
+
+// RefreshToken is FusionAuth's RefreshToken object, the fields this
+// package reads (it also carries insertInstant, startInstant, metaData,
+// tenantId).
+type RefreshToken struct {
+	// ID is the token's id, the sid of the access tokens it minted.
+	ID string `json:"id,omitempty"`
+	// Token is the refresh token itself; a credential: never logged.
+	Token         string `json:"token,omitempty"`
+	ApplicationID string `json:"applicationId,omitempty"`
+	UserID        string `json:"userId,omitempty"`
+}
+
+// tokenID is the revoked token's id: refreshToken.id, else
+// linkedObjectId.
+func (e *Event) tokenID() string {
+	if e.RefreshToken != nil && e.RefreshToken.ID != "" {
+		return e.RefreshToken.ID
+	}
+	return e.LinkedObjectID
+}
+
+// tokenValue is the revoked refresh token's value, "" when not sent.
+func (e *Event) tokenValue() string {
+	if e.RefreshToken == nil {
+		return ""
+	}
+	return e.RefreshToken.Token
 }
 
 // User is an event's user, the fields this package reads.
@@ -419,6 +473,8 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 		return nil
 	}
 	done := "webhook event ended the user's sessions"
+	ended := 0
+	var cutoff time.Time
 	switch {
 	case eff.refreshKeys:
 		if err := h.cfg.Refresher.RefreshKeys(ctx); err != nil {
@@ -426,33 +482,38 @@ func (h *Handler) handle(ctx context.Context, e *Event) error {
 		}
 		done = "webhook event refetched the identity provider's keys"
 	case eff.application:
-		n, err := h.cfg.Application.EndApplication(ctx)
+		cutoff = h.cfg.Now()
+		if err := h.cfg.Application.Set(ctx, cutoff); err != nil {
+			return fmt.Errorf("%w: %w", errStore, err)
+		}
+		done = "webhook event voided every session of the application created until now"
+	case eff.oneToken:
+		d, n, err := h.endToken(ctx, eff)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errStore, err)
 		}
-		done = fmt.Sprintf("webhook event ended every session of the application (%d users)", n)
-	case eff.token != "":
-		ended, err := h.cfg.Tokens.End(ctx, links.RefreshToken, eff.token, eff.user)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errStore, err)
-		}
-		done = "webhook event ended the session holding the token"
-		if !ended {
-			done = "webhook event: no session holds the token"
-		}
+		done, ended = d, n
 	default:
-		if err := h.cfg.Sessions.DeleteUser(ctx, eff.user); err != nil {
+		n, err := h.cfg.Sessions.EndUser(ctx, eff.user)
+		if err != nil {
 			return fmt.Errorf("%w: %w", errStore, err)
 		}
+		ended = n
 	}
 	// The effect is done; a failed mark only means a redelivery redoes
 	// the (idempotent) work.
 	if err := h.cfg.Marks.Mark(ctx, e.ID, h.cfg.MarkTTL); err != nil {
 		log.Warn("webhook event handled but not marked", "error", err.Error())
 	}
-	log.Info(done, "user_id", eff.user)
-	if !eff.refreshKeys {
-		audit.WebhookRevoked(ctx, h.log, eff.user, e.ID, e.Type)
+	switch {
+	case eff.refreshKeys:
+		log.Info(done)
+	case eff.application:
+		log.Info(done)
+		audit.WebhookApplicationRevoked(ctx, h.log, cutoff, e.ID, e.Type)
+	default:
+		log.Info(done, "user_id", eff.user, "sessions_ended", ended)
+		audit.WebhookRevoked(ctx, h.log, eff.user, ended, e.ID, e.Type)
 	}
 	return nil
 }
@@ -481,8 +542,10 @@ type ignored struct {
 // the provider's keys. The zero effect is nothing.
 type effect struct {
 	user        string
+	oneToken    bool   // one refresh token revoked: tokenID and/or token
+	tokenID     string // the revoked refresh token's id (access tokens' sid)
 	token       string // end only the session holding this refresh token
-	application bool   // end every session of the application
+	application bool   // void every session of the application created until now
 	refreshKeys bool
 }
 
@@ -500,8 +563,8 @@ func (h *Handler) target(e *Event) (effect, ignored) {
 		case e.UserID == "":
 			return effect{application: true}, ignored{}
 		}
-		if e.ApplicationID != "" && e.RefreshToken != "" && h.cfg.Tokens != nil {
-			return effect{user: e.UserID, token: e.RefreshToken}, ignored{}
+		if e.ApplicationID != "" && (e.tokenID() != "" || e.tokenValue() != "") {
+			return effect{user: e.UserID, oneToken: true, tokenID: e.tokenID(), token: e.tokenValue()}, ignored{}
 		}
 		return effect{user: e.UserID}, ignored{}
 	case TypeUserDeactivate, TypeUserDelete:
@@ -562,4 +625,33 @@ func rolesRemoved(before, after *Registration) bool {
 		}
 	}
 	return false
+}
+
+// endToken is a single-token revoke: the token's id is recorded as revoked
+// (the access tokens it minted carry it as sid), then the session linked
+// to the token ends; when no link names a session of the user, all of the
+// user's sessions end. It says what it did and how many sessions ended.
+func (h *Handler) endToken(ctx context.Context, eff effect) (string, int, error) {
+	if eff.tokenID != "" && h.cfg.Revoker != nil {
+		if err := h.cfg.Revoker.RevokeSIDs(ctx, eff.tokenID); err != nil {
+			return "", 0, err
+		}
+	}
+	if eff.token != "" && h.cfg.Tokens != nil {
+		o, err := h.cfg.Tokens.EndLinked(ctx, links.RefreshToken, eff.token, eff.user)
+		if err != nil {
+			return "", 0, err
+		}
+		switch {
+		case o.Ended:
+			return "webhook event ended the session holding the token", 1, nil
+		case o.Linked:
+			return "webhook event: the session holding the token had already ended", 0, nil
+		}
+	}
+	n, err := h.cfg.Sessions.EndUser(ctx, eff.user)
+	if err != nil {
+		return "", 0, err
+	}
+	return "webhook event: no session linked to the token, ended the user's sessions", n, nil
 }

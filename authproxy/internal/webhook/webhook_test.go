@@ -63,7 +63,8 @@ func (k keys) SigningKey(_ context.Context, id, alg string) (any, error) {
 	return &rsaKey.PublicKey, nil
 }
 
-// store records DeleteUser calls and marks; down fails both.
+// store records EndUser calls and marks; down fails both. u1 has two
+// sessions, every other user none.
 type store struct {
 	mu      sync.Mutex
 	down    bool
@@ -73,17 +74,20 @@ type store struct {
 
 var errDown = errors.New("store down")
 
-func (s *store) DeleteUser(ctx context.Context, user string) error {
+func (s *store) EndUser(ctx context.Context, user string) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
-		return errDown
+		return 0, errDown
 	}
 	if err := ctx.Err(); err != nil {
-		return err // a store call on a dead context fails
+		return 0, err // a store call on a dead context fails
 	}
 	s.deleted = append(s.deleted, user)
-	return nil
+	if user == "u1" {
+		return 2, nil
+	}
+	return 0, nil
 }
 
 func (s *store) Seen(_ context.Context, id string) (bool, error) {
@@ -167,7 +171,7 @@ func TestHandler(t *testing.T) {
 		wantUser []string
 	}{
 		{name: "revoke all of a user's tokens", body: revokeAll, want: 204, wantUser: []string{"u1"}},
-		{name: "revoke for this application", body: event("e2", webhook.TypeRefreshTokenRevoke, map[string]any{"userId": "u1", "applicationId": clientID, "refreshToken": "rt"}), want: 204, wantUser: []string{"u1"}},
+		{name: "revoke for this application", body: event("e2", webhook.TypeRefreshTokenRevoke, map[string]any{"userId": "u1", "applicationId": clientID, "refreshToken": map[string]any{"id": "rtid", "token": "rt"}}), want: 204, wantUser: []string{"u1"}},
 		{name: "user deactivate", body: event("e3", webhook.TypeUserDeactivate, map[string]any{"user": map[string]any{"id": "u2", "active": false}}), want: 204, wantUser: []string{"u2"}},
 		{name: "user delete", body: event("e4", webhook.TypeUserDelete, map[string]any{"user": map[string]any{"id": "u3"}}), want: 204, wantUser: []string{"u3"}},
 		{name: "content type with charset", ctype: "application/json; charset=UTF-8", body: revokeAll, want: 204, wantUser: []string{"u1"}},
@@ -352,7 +356,7 @@ func TestDuplicateFlood(t *testing.T) {
 		}
 	}
 	if len(st.deleted) != 1 {
-		t.Fatalf("DeleteUser called %d times for 100 deliveries, want 1", len(st.deleted))
+		t.Fatalf("EndUser called %d times for 100 deliveries, want 1", len(st.deleted))
 	}
 }
 
