@@ -267,20 +267,20 @@ func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, e
 			accessToken: raw, sid: claims.SessionID,
 		}, nil
 	}
-	c, err := r.Cookie(s.cookie.name)
-	if err != nil || c.Value == "" {
+	cookie, ok := cookieValue(r, s.cookie.name)
+	if !ok || cookie == "" {
 		return nil, nil
 	}
-	sess, err := s.store.Load(ctx, c.Value)
+	sess, err := s.store.Load(ctx, cookie)
 	if err != nil {
 		s.metrics.storeErr("load", err)
 		return nil, err
 	}
-	sess, err = s.refresher.maybeRefresh(ctx, c.Value, sess)
+	sess, err = s.refresher.maybeRefresh(ctx, cookie, sess)
 	if err != nil {
 		return nil, err
 	}
-	sid := session.SID(c.Value)
+	sid := session.SID(cookie)
 	return &principal{
 		userID: sess.UserID, email: sess.Email, name: sess.Name, tenantID: sess.TenantID,
 		roles: sess.Roles, branches: sess.Branches, accessToken: sess.AccessToken, sid: sid,
