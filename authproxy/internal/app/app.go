@@ -96,7 +96,7 @@ func New(d Deps) (*App, error) {
 	var store session.Store = fresh
 	if cfg.SessionCacheTTL > 0 {
 		a.cached, err = session.NewCached(session.CacheConfig{
-			Store: fresh, Client: a.rdb, TTL: cfg.SessionCacheTTL, Now: d.Now, Logger: d.Logger,
+			Store: fresh, Client: a.rdb, TTL: cfg.SessionCacheTTL, MaxEntries: cfg.SessionCacheEntries, Now: d.Now, Logger: d.Logger,
 		})
 		if err != nil {
 			return fail(err)

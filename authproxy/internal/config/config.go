@@ -105,7 +105,11 @@ type Config struct {
 	SessionIdleTimeout time.Duration
 	RefreshWindow      time.Duration
 	SessionCacheTTL    time.Duration
-	PassUserHeaders    bool
+	// SessionCacheEntries bounds the session cache (session.CacheConfig.MaxEntries).
+	SessionCacheEntries int
+	// TokenCacheEntries bounds the minted gateway-token cache.
+	TokenCacheEntries int
+	PassUserHeaders   bool
 
 	// WebhookEnabled serves FusionAuth's webhook at /webhooks/fusionauth.
 	WebhookEnabled     bool
@@ -278,6 +282,12 @@ func (c *Config) Validate() error {
 	if c.SessionCacheTTL < 0 {
 		bad("session-cache-ttl: must not be negative (0 disables the cache)")
 	}
+	if c.SessionCacheEntries < 1 {
+		bad("session-cache-entries: must be at least 1 (got %d); --session-cache-ttl 0 disables the cache", c.SessionCacheEntries)
+	}
+	if c.TokenCacheEntries < 1 {
+		bad("token-cache-entries: must be at least 1 (got %d)", c.TokenCacheEntries)
+	}
 	if c.WebhookListen != "" && c.WebhookListen == c.Listen {
 		bad("webhook-listen: must differ from listen")
 	}
@@ -446,6 +456,8 @@ func (c *Config) options() options.Set {
 			{Name: "session-idle-timeout", Default: "1h", Usage: "session idle timeout", Value: options.Duration(&c.SessionIdleTimeout)},
 			{Name: "refresh-window", Default: "2m", Usage: "refresh the access token when it expires within this window; a window not shorter than the provider's token lifetime is clamped to half the lifetime, with a warning", Value: options.Duration(&c.RefreshWindow)},
 			{Name: "session-cache-ttl", Default: "1s", Usage: "in-process session cache lifetime (0 disables); entries are dropped on every replica at logout and refresh", Value: options.Duration(&c.SessionCacheTTL)},
+			{Name: "session-cache-entries", Default: "10000", Usage: "most sessions the session cache holds (about 2.8 KB of heap each, see Sizing); more than the distinct sessions seen within `--session-cache-ttl` buys nothing", Value: options.Int(&c.SessionCacheEntries)},
+			{Name: "token-cache-entries", Default: "100000", Usage: "most minted gateway tokens kept for reuse (about 1.2 KB of heap each, see Sizing); a token is reused for the first three quarters of `--token-ttl`, so size it for the distinct (session, upstream) pairs seen in that time", Value: options.Int(&c.TokenCacheEntries)},
 			{Name: "webhook-enabled", Default: "false", Usage: "serve FusionAuth's webhook at `/webhooks/fusionauth` (revocation, see above); every request must carry FusionAuth's signature, verified with the IdP's JWKS or `--webhook-hmac-key-file`", Value: options.Bool(&c.WebhookEnabled)},
 			{Name: "webhook-hmac-key-file", Usage: "file holding the HMAC key (≥ 32 bytes) FusionAuth signs webhooks with, when it signs with an HMAC key rather than a published one; then only HS256/384/512 signatures are accepted", Value: str(&c.WebhookHMACKeyFile)},
 			{Name: "webhook-tenant-id", DocDefault: "any", Usage: "act only on webhook events of this FusionAuth tenant", Value: str(&c.WebhookTenantID)},

@@ -233,6 +233,8 @@ func TestValidateCases(t *testing.T) {
 		{name: "bad bool", args: []string{"--pass-user-headers=maybe"}, wantErr: "pass-user-headers"},
 		{name: "bad level", args: []string{"--log-level=loud"}, wantErr: "log-level"},
 		{name: "negative cache ttl", args: []string{"--session-cache-ttl=-1s"}, wantErr: "session-cache-ttl"},
+		{name: "zero session cache entries", args: []string{"--session-cache-entries=0"}, wantErr: "session-cache-entries: must be at least 1"},
+		{name: "zero token cache entries", args: []string{"--token-cache-entries=0"}, wantErr: "token-cache-entries: must be at least 1"},
 		{name: "negative decision log rate", args: []string{"--decision-log-rate=-1"}, wantErr: "decision-log-rate"},
 		{name: "bad cookie name", args: []string{"--cookie-name=a;b"}, wantErr: "cookie-name"},
 		{name: "both secret and file", args: []string{"--client-secret-file=/dev/null"}, wantErr: "client-secret and client-secret-file"},

@@ -52,22 +52,25 @@ func (s *Server) decisionHandler(dialect string) http.Handler {
 		if res.err != nil {
 			writeError(w, res.err, dialect)
 		} else {
-			h := w.Header()
-			h.Set("Cache-Control", "no-store")
+			// The answer's header values share one array (one allocation, not
+			// one per header); the keys are already canonical.
+			h, vals, n := w.Header(), [4]string{"no-store"}, 1
+			h["Cache-Control"] = vals[0:1:1]
 			if res.token != "" {
-				h.Set("Authorization", "Bearer "+res.token)
+				vals[n] = "Bearer " + res.token
+				h["Authorization"] = vals[n : n+1 : n+1]
+				n++
 			}
 			if s.cfg.PassUserHeaders {
 				// Always present on an allow, empty for anonymous requests: proxies
 				// that copy these answer headers (Envoy headersToBackend, Caddy
 				// copy_headers, nginx auth_request_set) then overwrite any copy the
 				// client sent instead of letting it through.
-				var user, email string
 				if res.p != nil {
-					user, email = res.p.userID, res.p.email
+					vals[n], vals[n+1] = res.p.userID, res.p.email
 				}
-				h[HeaderUser] = []string{user}
-				h[HeaderEmail] = []string{email}
+				h[HeaderUser] = vals[n : n+1 : n+1]
+				h[HeaderEmail] = vals[n+1 : n+2 : n+2]
 			}
 			w.WriteHeader(http.StatusOK)
 		}
@@ -270,20 +273,20 @@ func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, e
 			accessToken: raw, sid: claims.SessionID,
 		}, nil
 	}
-	c, err := r.Cookie(s.cookie.name)
-	if err != nil || c.Value == "" {
+	cookie, ok := cookieValue(r, s.cookie.name)
+	if !ok || cookie == "" {
 		return nil, nil
 	}
-	sess, err := s.store.Load(ctx, c.Value)
+	sess, err := s.store.Load(ctx, cookie)
 	if err != nil {
 		s.metrics.storeErr("load", err)
 		return nil, err
 	}
-	sess, err = s.refresher.maybeRefresh(ctx, c.Value, sess)
+	sess, err = s.refresher.maybeRefresh(ctx, cookie, sess)
 	if err != nil {
 		return nil, err
 	}
-	sid := session.SID(c.Value)
+	sid := session.SID(cookie)
 	return &principal{
 		userID: sess.UserID, email: sess.Email, name: sess.Name, tenantID: sess.TenantID,
 		roles: sess.Roles, branches: sess.Branches, accessToken: sess.AccessToken, sid: sid,

@@ -74,7 +74,6 @@ const (
 	// refreshGrace bounds how long a decision waits for a refresh while the
 	// session's current access token is still valid.
 	refreshGrace    = time.Second
-	tokenCacheSize  = 10000
 	envoyPrefix     = "/authz/envoy"
 	callbackPath    = "/oauth2/callback"
 	startPath       = "/oauth2/start"

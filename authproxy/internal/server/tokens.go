@@ -33,7 +33,7 @@ func newTokens(cfg *config.Config, now func() time.Time) (*tokens, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
-	return &tokens{signer: signer, cache: token.NewCache(tokenCacheSize)}, nil
+	return &tokens{signer: signer, cache: token.NewCache(cfg.TokenCacheEntries)}, nil
 }
 
 func (t *tokens) jwks() []byte { return t.signer.JWKS() }

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -42,25 +44,49 @@ func (d *canonicalDecoder) next(c byte) bool {
 }
 
 // str reads a JSON string without escapes. Control characters and invalid
-// UTF-8 make it fail (encoding/json then decides).
+// UTF-8 make it fail (encoding/json then decides). The closing quote and
+// any backslash are found with strings.IndexByte (vectorised); the
+// remaining check is one comparison per byte, as the record is mostly
+// long base64url tokens.
 func (d *canonicalDecoder) str() (string, bool) {
 	if !d.next('"') {
 		return "", false
 	}
-	start, ascii := d.i, true
-	for ; d.i < len(d.src); d.i++ {
-		switch c := d.src[d.i]; {
-		case c == '"':
-			s := d.src[start:d.i]
-			d.i++
-			return s, ascii || utf8.ValidString(s)
-		case c == '\\' || c < 0x20:
-			return "", false
-		case c >= utf8.RuneSelf:
-			ascii = false
+	n := strings.IndexByte(d.src[d.i:], '"')
+	if n < 0 {
+		return "", false
+	}
+	s := d.src[d.i : d.i+n]
+	d.i += n + 1
+	if strings.IndexByte(s, '\\') >= 0 {
+		return "", false
+	}
+	// Eight bytes at a time (raw holds the same bytes as src): a word with
+	// no byte below 0x20 and none above 0x7f has no high bit set in
+	// (w - 0x20 in every byte) | w. A borrow can only flag a word that has
+	// such a byte anyway, and a flagged word is looked at byte by byte.
+	raw, i := d.raw[d.i-n-1:d.i-1], 0
+	for ; i+8 <= len(raw); i += 8 {
+		if w := binary.LittleEndian.Uint64(raw[i:]); ((w-0x2020202020202020)|w)&0x8080808080808080 != 0 {
+			return s, validText(s[i:])
 		}
 	}
-	return "", false
+	for ; i < len(s); i++ {
+		if s[i]-0x20 >= 0x60 { // below 0x20 or above 0x7f: look closer
+			return s, validText(s[i:])
+		}
+	}
+	return s, true
+}
+
+// validText: no control characters, valid UTF-8.
+func validText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
 }
 
 // list reads a non-empty array of strings.

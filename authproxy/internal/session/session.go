@@ -126,16 +126,25 @@ type cookieParts struct {
 
 func (p *cookieParts) tag() string { return b64.EncodeToString(p.hash[:]) }
 
+// parseCookie is small enough to inline, so a caller that keeps p to
+// itself (the cache's hit path) keeps it on its stack.
 func parseCookie(cookie string) (*cookieParts, error) {
-	if len(cookie) != cookieLen || cookie[partLen] != '.' {
+	p := new(cookieParts)
+	if !p.parse(cookie) {
 		return nil, ErrMalformedCookie
 	}
-	var p cookieParts
+	return p, nil
+}
+
+func (p *cookieParts) parse(cookie string) bool {
+	if len(cookie) != cookieLen || cookie[partLen] != '.' {
+		return false
+	}
 	if !decodePart(p.id[:], cookie[:partLen]) || !decodePart(p.secret[:], cookie[partLen+1:]) {
-		return nil, ErrMalformedCookie
+		return false
 	}
 	p.hash = sha256.Sum256(p.id[:])
-	return &p, nil
+	return true
 }
 
 // decodePart decodes one 43-character part into dst (32 bytes) without a

@@ -2,6 +2,7 @@ package token
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatewarden/gatewarden/services/shared/lru"
@@ -52,11 +53,56 @@ func (c *Cache) Get(cl Claims, now time.Time) (string, time.Time, bool) {
 	return e.token, e.exp, ok
 }
 
-// Put stores a token minted for cl at issued, expiring at exp.
+// Put stores a token minted for cl at issued, expiring at exp. The entry
+// holds copies of cl's strings: the caller's may be substrings of a larger
+// value (the session decoder hands out substrings of the whole record),
+// which a cached entry would otherwise keep alive for the token's lifetime.
 func (c *Cache) Put(cl Claims, token string, issued, exp time.Time) {
-	cl.Roles = slices.Clone(cl.Roles)
-	cl.Branches = slices.Clone(cl.Branches)
+	cl = cloneClaims(cl)
 	c.lru.Put(keyOf(cl), cacheEntry{claims: cl, token: token, issued: issued, exp: exp})
+}
+
+// cloneClaims copies every string of cl into one allocation and the
+// lists into one more.
+func cloneClaims(cl Claims) Claims {
+	n := len(cl.Subject) + len(cl.Audience) + len(cl.TenantID) + len(cl.SessionID) + len(cl.Email) + len(cl.Name)
+	for _, r := range cl.Roles {
+		n += len(r)
+	}
+	for _, r := range cl.Branches {
+		n += len(r)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, s := range []string{cl.Subject, cl.Audience, cl.TenantID, cl.SessionID, cl.Email, cl.Name} {
+		b.WriteString(s)
+	}
+	for _, list := range [][]string{cl.Roles, cl.Branches} {
+		for _, s := range list {
+			b.WriteString(s)
+		}
+	}
+	all, off := b.String(), 0
+	next := func(s string) string {
+		off += len(s)
+		return all[off-len(s) : off]
+	}
+	out := Claims{
+		Subject: next(cl.Subject), Audience: next(cl.Audience), TenantID: next(cl.TenantID),
+		SessionID: next(cl.SessionID), Email: next(cl.Email), Name: next(cl.Name),
+	}
+	if len(cl.Roles)+len(cl.Branches) > 0 {
+		lists := make([]string, 0, len(cl.Roles)+len(cl.Branches))
+		for _, s := range cl.Roles {
+			lists = append(lists, next(s))
+		}
+		for _, s := range cl.Branches {
+			lists = append(lists, next(s))
+		}
+		out.Roles = lists[:len(cl.Roles):len(cl.Roles)]
+		out.Branches = lists[len(cl.Roles):]
+	}
+	return out
 }
 
 // Len returns the number of cached tokens.

@@ -2,10 +2,13 @@ package token
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gatewarden/gatewarden/hack/testkit"
 )
@@ -176,4 +179,78 @@ func BenchmarkCacheHit(b *testing.B) {
 			b.Fatal("miss")
 		}
 	}
+}
+
+// A cached entry must not keep the caller's strings alive: in authproxy
+// they are substrings of a whole decoded session record.
+func TestCachePutCopiesClaims(t *testing.T) {
+	t.Parallel()
+	record := "u-1|catalog|tid|sid-1|a@example.com|Ada|admin|user|b1"
+	part := func(i int) string { return strings.Split(record, "|")[i] }
+	cl := Claims{
+		Subject: record[:3], Audience: part(1), TenantID: part(2), SessionID: part(3), Email: part(4), Name: part(5),
+		Roles: []string{part(6), part(7)}, Branches: []string{part(8)},
+	}
+	c := NewCache(4)
+	now := testNow
+	c.Put(cl, "tok", now, now.Add(time.Minute))
+	e, ok := c.lru.Get(keyOf(cl), nil)
+	if !ok {
+		t.Fatal("entry missing")
+	}
+	if !sameClaims(e.claims, cl) {
+		t.Fatalf("claims changed: %+v, want %+v", e.claims, cl)
+	}
+	recStart, recEnd := uintptr(unsafe.Pointer(unsafe.StringData(record))), uintptr(unsafe.Pointer(unsafe.StringData(record)))+uintptr(len(record))
+	for i, s := range append([]string{e.claims.Subject, e.claims.Audience, e.claims.TenantID, e.claims.SessionID, e.claims.Email, e.claims.Name},
+		append(e.claims.Roles, e.claims.Branches...)...) {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(s))); p >= recStart && p < recEnd {
+			t.Errorf("string %d (%q) still points into the caller's record", i, s)
+		}
+	}
+	if _, _, ok := c.Get(cl, now); !ok {
+		t.Fatal("same claims: miss")
+	}
+	other := cl
+	other.Roles = []string{"admin"}
+	if _, _, ok := c.Get(other, now); ok {
+		t.Fatal("changed roles: hit")
+	}
+}
+
+// BenchmarkCachedBytesPerToken fills a cache with n ES256 tokens minted
+// for distinct sessions (claims the size of a real session's) and reports
+// the heap it holds per token, GC'd before and after: the memory bound of
+// a full cache is its size times this.
+//
+//	go test -run '^$' -bench CachedBytesPerToken -benchtime 1x ./authproxy/internal/token/
+func BenchmarkCachedBytesPerToken(b *testing.B) {
+	s, _ := cachedSigner(b)
+	const n = 20000
+	claims := make([]Claims, n)
+	for i := range claims {
+		claims[i] = Claims{
+			Subject: fmt.Sprintf("7c9a4f5e-2d3b-4c1a-9e8f-%012d", i), Audience: "inventory", Roles: []string{"admin"},
+			TenantID: "d7d09513-a3f5-401c-9685-34ab6c552453", SessionID: fmt.Sprintf("%043d", i),
+			Email: "admin@example.com", Name: "Ada Admin",
+		}
+	}
+	for b.Loop() {
+		c := NewCache(n)
+		before := heapInUse()
+		for _, cl := range claims {
+			if _, _, _, err := s.MintCached(c, cl); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(heapInUse()-before)/n, "bytes/token")
+		runtime.KeepAlive(c)
+	}
+}
+
+func heapInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
