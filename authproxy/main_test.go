@@ -55,7 +55,7 @@ session-idle-timeout: 1h0m0s  # default
 refresh-window: 2m0s  # default
 session-cache-ttl: 1s  # default
 session-cache-entries: 10000  # default
-token-cache-entries: 100000  # default
+token-cache-entries: 10000  # default
 webhook-enabled: false  # default
 webhook-hmac-key-file:
 webhook-tenant-id:
