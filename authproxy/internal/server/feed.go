@@ -108,7 +108,7 @@ func (f *revocationFeed) build(ctx context.Context) (*jwtauth.RevocationFeed, []
 	}
 	doc := jwtauth.RevocationFeed{
 		Version: revs.Version, Sessions: slices.Sorted(slices.Values(revs.Sessions)),
-		Subjects: make([]jwtauth.RevokedSubject, 0, len(revs.Subjects)),
+		Subjects: make([]jwtauth.RevokedSubject, 0, len(revs.Subjects)), Cutoff: revs.Cutoff,
 	}
 	if doc.Version == "" {
 		doc.Version = emptyFeedVersion
