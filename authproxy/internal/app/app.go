@@ -6,6 +6,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -104,8 +105,11 @@ func New(d Deps) (*App, error) {
 		store = a.cached
 	}
 	// FusionAuth's revocation of all of the application's refresh tokens
-	// voids the sessions created until then (package cutoff).
-	cutoffs, err := cutoff.New(a.rdb, "", cfg.SessionLifetime)
+	// voids the sessions created until then (package cutoff) and, through
+	// the revocation feed, the tokens issued until then: kept as long as
+	// either may live.
+	retention := cmp.Or(cfg.RevocationRetention, session.DefaultRevocationRetention) + time.Minute
+	cutoffs, err := cutoff.New(a.rdb, "", max(cfg.SessionLifetime, retention))
 	if err != nil {
 		return fail(err)
 	}

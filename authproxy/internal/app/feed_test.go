@@ -27,8 +27,10 @@ import (
 // access token (inventory). Two services, each a jwtauth verifier as
 // catalog and inventory configure it, follow replica B's revocation feed
 // every second. After a logout (on replica B), an operator's revoke of the
-// session (authproxy sessions revoke), or the IdP's webhook revoking the
-// user's tokens (to replica A), both services refuse both captured tokens.
+// session (authproxy sessions revoke), the IdP's webhook revoking the
+// user's tokens (to replica A), or its webhook revoking every token of the
+// application (the feed's cutoff), both services refuse both captured
+// tokens.
 // The window, from the end of the action to the last refusal, is logged,
 // not asserted.
 func TestRevocationFeedEndToEnd(t *testing.T) {
@@ -49,6 +51,13 @@ func TestRevocationFeedEndToEnd(t *testing.T) {
 		}},
 		{name: "webhook revokes the user's tokens", act: func(t *testing.T, e *feedEnv) {
 			if _, err := e.idp.RevokeUserTokens(t.Context(), e.userID); err != nil {
+				t.Fatalf("webhook delivery: %v", err)
+			}
+		}},
+		// No request loads the session afterwards, so nothing deletes it:
+		// the feed's cutoff alone refuses the tokens it forwarded.
+		{name: "webhook revokes every token of the application", act: func(t *testing.T, e *feedEnv) {
+			if _, err := e.idp.RevokeApplicationTokens(t.Context()); err != nil {
 				t.Fatalf("webhook delivery: %v", err)
 			}
 		}},

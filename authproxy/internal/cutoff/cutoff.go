@@ -8,8 +8,9 @@
 //
 // The cutoff is one Redis key, "<prefix>:{rv}:cutoff", holding unix
 // milliseconds. It is only ever raised (a later revoke never lowers it),
-// and expires a session lifetime after it was set: no session created
-// before it can be alive after that.
+// and expires ttl after it was set: the session lifetime or, when longer,
+// the revocation retention (no session created before it, nor token issued
+// before it, can be alive after that).
 //
 // Store wraps the session store. Its Load refuses a session whose
 // CreatedAt is not after the cutoff (session.ErrNotFound) and deletes it
@@ -21,15 +22,18 @@
 // most Interval after the cutoff is stored. A failed read keeps the copy
 // and is retried on the next interval.
 //
-// The revocation feed (jwtauth.RevocationFeed) cannot carry a
-// subject-independent cutoff: its followers parse it strictly and refuse
-// an unknown member. Access tokens minted before the cutoff therefore stay
-// valid at the services until they expire, or until the session holding
-// them is refused here and its deletion revokes its access token's sid.
+// The cutoff is also published in the revocation feed
+// (jwtauth.RevocationFeed, member "cutoff", unix seconds): the services
+// and authproxy's own bearer check refuse every token issued until then,
+// but the anonymous gateway tokens, without waiting for the voided
+// sessions to load. Set raises the key and increments the revocations'
+// version (session.RevocationMetaKey) in one script, so a follower that
+// sees the new version reads the new cutoff.
 package cutoff
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,13 +55,15 @@ const (
 // Cutoffs records and reads the cutoff in Redis. It is safe for
 // concurrent use.
 type Cutoffs struct {
-	rdb redis.UniversalClient
-	key string
-	ttl time.Duration
+	rdb  redis.UniversalClient
+	key  string
+	meta string // the revocations' version
+	ttl  time.Duration
 }
 
 // New returns the cutoff kept through rdb under prefix ("" =
-// DefaultPrefix); ttl is the session lifetime.
+// DefaultPrefix); ttl is how long it is kept: the longer of the session
+// lifetime and the revocation retention.
 func New(rdb redis.UniversalClient, prefix string, ttl time.Duration) (*Cutoffs, error) {
 	if rdb == nil || ttl <= 0 {
 		return nil, errors.New("cutoff: new: a client and a positive ttl are required")
@@ -65,22 +71,28 @@ func New(rdb redis.UniversalClient, prefix string, ttl time.Duration) (*Cutoffs,
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Cutoffs{rdb: rdb, key: prefix + ":{rv}:cutoff", ttl: ttl}, nil
+	return &Cutoffs{rdb: rdb, key: session.RevocationCutoffKey(prefix), meta: session.RevocationMetaKey(prefix), ttl: ttl}, nil
 }
 
-// raiseScript sets KEYS[1] to ARGV[1] unless it holds a later time, and
-// (re)sets its expiry to ARGV[2] ms.
+// raiseScript sets KEYS[1] to ARGV[1] unless it holds a later time,
+// (re)sets its expiry to ARGV[2] ms, and then bumps the revocations'
+// version in KEYS[2] (epoch ARGV[3] if none, ver + 1), as session's
+// revocation writes do.
 var raiseScript = redis.NewScript(`
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if cur < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('HSETNX', KEYS[2], 'epoch', ARGV[3])
+  redis.call('HINCRBY', KEYS[2], 'ver', 1)
 end
 return 1
 `)
 
-// Set records that every session created at or before t is void.
+// Set records that every session created at or before t, and every token
+// issued until then, is void.
 func (c *Cutoffs) Set(ctx context.Context, t time.Time) error {
-	err := raiseScript.Run(ctx, c.rdb, []string{c.key}, t.UnixMilli(), c.ttl.Milliseconds()).Err()
+	keys := []string{c.key, c.meta}
+	err := raiseScript.Run(ctx, c.rdb, keys, t.UnixMilli(), c.ttl.Milliseconds(), rand.Text()[:8]).Err()
 	if err != nil {
 		return fmt.Errorf("cutoff: set: %w", err)
 	}

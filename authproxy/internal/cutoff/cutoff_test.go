@@ -93,3 +93,58 @@ func TestCutoff(t *testing.T) {
 		t.Errorf("cutoff ttl %v, want (0, 1h]", ttl)
 	}
 }
+
+// TestCutoffPublished against a real redis-server: raising the cutoff
+// changes the revocations' version with the write and Revocations
+// publishes it in unix seconds (rounded down); a Set that does not raise
+// it changes neither.
+func TestCutoffPublished(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{Addr: testkit.StartRedis(t).Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	store, err := session.NewRedisStore(session.Config{Client: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cuts, err := cutoff.New(rdb, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() *session.Revocations {
+		t.Helper()
+		rv, err := store.Revocations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := store.RevocationVersion(ctx)
+		if err != nil || v != rv.Version {
+			t.Fatalf("RevocationVersion = %q, %v; Revocations().Version = %q", v, err, rv.Version)
+		}
+		return rv
+	}
+	if rv := read(); rv.Cutoff != 0 || rv.Version != "" {
+		t.Fatalf("before any cutoff: cutoff %d, version %q; want none", rv.Cutoff, rv.Version)
+	}
+	at := time.UnixMilli(1_700_000_000_999)
+	for i, tt := range []struct {
+		set        time.Time
+		wantCutoff int64
+		wantBump   bool
+	}{
+		{set: at, wantCutoff: 1_700_000_000, wantBump: true},
+		{set: at.Add(-time.Minute), wantCutoff: 1_700_000_000, wantBump: false},
+		{set: at, wantCutoff: 1_700_000_000, wantBump: false},
+		{set: at.Add(time.Millisecond), wantCutoff: 1_700_000_001, wantBump: true},
+	} {
+		before := read().Version
+		if err := cuts.Set(ctx, tt.set); err != nil {
+			t.Fatal(err)
+		}
+		rv := read()
+		if rv.Cutoff != tt.wantCutoff || (rv.Version != before) != tt.wantBump || rv.Version == "" {
+			t.Errorf("Set %d (%v): cutoff %d, version %q -> %q; want cutoff %d, version changed %v",
+				i, tt.set, rv.Cutoff, before, rv.Version, tt.wantCutoff, tt.wantBump)
+		}
+	}
+}

@@ -1,19 +1,24 @@
 package server
 
 import (
+	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/gatewarden/gatewarden/services/shared/jwtauth"
 )
 
 // TestBearerAccessTokenRevoked (review of issue 10, finding 1): authproxy
 // checks a bearer access token against its own copy of the revocations, so
-// a revoked one (its sid, or its subject up to its iat) is refused with 401
-// and cannot be swapped for a fresh gateway token; one issued after a
-// subject's revocation passes.
+// a revoked one (its sid, its subject up to its iat, or the application-wide
+// cutoff) is refused with 401 and cannot be swapped for a fresh gateway
+// token; one issued after a subject's revocation or the cutoff passes.
 func TestBearerAccessTokenRevoked(t *testing.T) {
 	t.Parallel()
 	src := &memRevocations{}
@@ -40,6 +45,8 @@ func TestBearerAccessTokenRevoked(t *testing.T) {
 		{name: "session revoked, gateway token rule", revs: session.Revocations{Version: "e.3", Sessions: []string{sid}}, uri: "/account/me", status: http.StatusUnauthorized},
 		{name: "subject revoked after issue", revs: session.Revocations{Version: "e.4", Subjects: map[string]int64{adminID: iat}}, uri: "/admin/x", status: http.StatusUnauthorized},
 		{name: "subject revoked before issue", revs: session.Revocations{Version: "e.5", Subjects: map[string]int64{adminID: iat - 1}}, uri: "/admin/x", status: http.StatusOK, user: adminID},
+		{name: "application-wide cutoff after issue", revs: session.Revocations{Version: "e.7", Cutoff: iat}, uri: "/admin/x", status: http.StatusUnauthorized},
+		{name: "application-wide cutoff before issue", revs: session.Revocations{Version: "e.8", Cutoff: iat - 1}, uri: "/admin/x", status: http.StatusOK, user: adminID},
 		{name: "other session and subject", revs: session.Revocations{Version: "e.6", Sessions: []string{"other"}, Subjects: map[string]int64{"other": iat}}, uri: "/admin/x", status: http.StatusOK, user: adminID},
 	}
 	for _, tt := range tests {
@@ -96,6 +103,74 @@ func TestBearerRevocationsStale(t *testing.T) {
 			}
 			if got := resp.Header.Get(HeaderUser); got != "" {
 				t.Errorf("%s = %q, want anonymous", HeaderUser, got)
+			}
+		})
+	}
+}
+
+// TestBearerGatewayTokenOrigIat (issue 10, the bearer gap): a gateway
+// token minted from a bearer access token carries the access token's iat
+// as orig_iat, so that a user-wide revocation or the application-wide
+// cutoff that authproxy's copy of the revocations has not caught up with
+// yet still reaches it at the services. authproxy's clock runs 10 s ahead
+// (within jwtauth's 30 s leeway) so that the gateway token's own iat is
+// later than the revocation.
+func TestBearerGatewayTokenOrigIat(t *testing.T) {
+	t.Parallel()
+	src := &memRevocations{}
+	src.set(session.Revocations{Version: "e.1"}, false)
+	_, ps := newEnv(t, envOpts{revocations: src, now: func() time.Time { return time.Now().Add(10 * time.Second) }})
+	p := ps[0]
+	if err := p.srv.revoked.Poll(t.Context()); err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+	cookie, _ := loggedIn(t, p, "admin@example.com")
+	access := loadSession(t, p, cookie).AccessToken
+	var ac jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(access, &ac); err != nil || ac.IssuedAt == nil {
+		t.Fatalf("access token: %v (iat %v), want iat", err, ac.IssuedAt)
+	}
+	iat := ac.IssuedAt.Unix()
+	resp, body := fwd{uri: "/account/me", bearer: access, accept: jsonAccept}.send(t, p, dialectForwarded)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200: %s", resp.StatusCode, body)
+	}
+	gw := bearerOf(t, resp)
+	gc := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(gw, gc); err != nil {
+		t.Fatal(err)
+	}
+	if orig, _ := gc["orig_iat"].(float64); int64(orig) != iat || gc["iat"].(float64) <= orig {
+		t.Fatalf("gateway token iat %v, orig_iat %v; want orig_iat %d and a later iat", gc["iat"], gc["orig_iat"], iat)
+	}
+	subjects := func(iatMax int64) string {
+		return `[{"sub":"` + adminID + `","iat_max":` + strconv.FormatInt(iatMax, 10) + `}]`
+	}
+	for _, tt := range []struct {
+		name, feed string
+		want       error
+	}{
+		{name: "nothing revoked", feed: `{"version":"f","sessions":[],"subjects":[]}`},
+		{name: "subject revoked at the access token's iat", feed: `{"version":"f","sessions":[],"subjects":` + subjects(iat) + `}`, want: jwtauth.ErrRevoked},
+		{name: "subject revoked before it", feed: `{"version":"f","sessions":[],"subjects":` + subjects(iat-1) + `}`},
+		{name: "cutoff at the access token's iat", feed: `{"version":"f","sessions":[],"subjects":[],"cutoff":` + strconv.FormatInt(iat, 10) + `}`, want: jwtauth.ErrRevoked},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			feed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(tt.feed))
+			}))
+			t.Cleanup(feed.Close)
+			v := gatewayVerifierConfig(t, jwtauth.Config{
+				Issuers:  []jwtauth.IssuerConfig{{Issuer: p.url, JWKSURL: p.url + "/.well-known/jwks.json"}},
+				Audience: audience(t, gw), Revocations: &jwtauth.RevocationConfig{URL: feed.URL, Interval: time.Second},
+			})
+			_, err := v.Verify(t.Context(), gw)
+			if tt.want == nil && err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %v, want %v", err, tt.want)
 			}
 		})
 	}

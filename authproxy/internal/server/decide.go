@@ -31,6 +31,7 @@ type principal struct {
 	roles, branches               []string
 	accessToken                   string // FusionAuth access token (for forward: access-token)
 	sid                           string // the gateway token's sid claim
+	origIAT                       int64  // bearer: the access token's iat (unix s), the gateway token's orig_iat
 }
 
 // result is the outcome of one decision, for the response, log and metrics.
@@ -270,7 +271,7 @@ func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, e
 		}
 		return &principal{
 			userID: u.ID, email: u.Email, name: u.Name, tenantID: u.TenantID, roles: u.Roles, branches: u.Branches,
-			accessToken: raw, sid: claims.SessionID,
+			accessToken: raw, sid: claims.SessionID, origIAT: origIssuedAt(claims),
 		}, nil
 	}
 	cookie, ok := cookieValue(r, s.cookie.name)
@@ -291,6 +292,19 @@ func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, e
 		userID: sess.UserID, email: sess.Email, name: sess.Name, tenantID: sess.TenantID,
 		roles: sess.Roles, branches: sess.Branches, accessToken: sess.AccessToken, sid: sid,
 	}, nil
+}
+
+// origIssuedAt is the orig_iat of a gateway token minted from the access
+// token c: its iat, so that a user-wide revocation or the application-wide
+// cutoff applies to the gateway token too, even one minted after the
+// revocation but before authproxy's copy of the revocations caught up. An
+// access token without iat counts as issued before every revocation (as
+// jwtauth reads it): orig_iat 1, the earliest non-zero second.
+func origIssuedAt(c *jwtauth.Claims) int64 {
+	if c.IssuedAt == nil || c.IssuedAt.Unix() < 1 {
+		return 1
+	}
+	return c.IssuedAt.Unix()
 }
 
 func hasScheme(h, scheme string) bool {

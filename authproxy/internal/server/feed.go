@@ -108,7 +108,7 @@ func (f *revocationFeed) build(ctx context.Context) (*jwtauth.RevocationFeed, []
 	}
 	doc := jwtauth.RevocationFeed{
 		Version: revs.Version, Sessions: slices.Sorted(slices.Values(revs.Sessions)),
-		Subjects: make([]jwtauth.RevokedSubject, 0, len(revs.Subjects)),
+		Subjects: make([]jwtauth.RevokedSubject, 0, len(revs.Subjects)), Cutoff: revs.Cutoff,
 	}
 	if doc.Version == "" {
 		doc.Version = emptyFeedVersion
@@ -152,10 +152,11 @@ func etagMatch(header, etag string) bool {
 }
 
 // checkRevoked refuses a bearer access token that authproxy's copy of the
-// revocations revokes (its sid, or its subject up to its iat), as the
-// services do: a revoked one is an invalid access token (401), and while
-// the copy is stale every one is refused (503; fail safe), so that a
-// revoked access token cannot be swapped for a fresh gateway token.
+// revocations revokes (its sid, its subject up to its iat, or the
+// application-wide cutoff), as the services do: a revoked one is an
+// invalid access token (401), and while the copy is stale every one is
+// refused (503; fail safe), so that a revoked access token cannot be
+// swapped for a fresh gateway token.
 func (s *Server) checkRevoked(ctx context.Context, c *jwtauth.Claims) error {
 	if s.revoked == nil {
 		return nil

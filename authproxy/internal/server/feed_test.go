@@ -47,7 +47,7 @@ func (m *memRevocations) set(r session.Revocations, down bool) {
 	m.revs, m.down = r, down
 }
 
-// TestRevocationFeed: the document, its ETag and 304, a rebuild only when
+// TestRevocationFeed: the document (the cutoff included), its ETag and 304, a rebuild only when
 // the version moved, and 503 while the store is down.
 func TestRevocationFeed(t *testing.T) {
 	t.Parallel()
@@ -88,7 +88,7 @@ func TestRevocationFeed(t *testing.T) {
 		t.Errorf("empty feed (-want +got):\n%s", diff)
 	}
 
-	src.set(session.Revocations{Version: "ab.1", Sessions: []string{"s2", "s1"}, Subjects: map[string]int64{"u2": 9, "u1": 7}}, false)
+	src.set(session.Revocations{Version: "ab.1", Sessions: []string{"s2", "s1"}, Subjects: map[string]int64{"u2": 9, "u1": 7}, Cutoff: 1_700_000_000}, false)
 	for _, tt := range []struct {
 		name        string
 		ifNoneMatch string
@@ -107,6 +107,7 @@ func TestRevocationFeed(t *testing.T) {
 			want := &jwtauth.RevocationFeed{
 				Version: "ab.1", Sessions: []string{"s1", "s2"},
 				Subjects: []jwtauth.RevokedSubject{{Subject: "u1", IssuedAtMax: 7}, {Subject: "u2", IssuedAtMax: 9}},
+				Cutoff:   1_700_000_000,
 			}
 			if diff := cmp.Diff(want, doc); diff != "" {
 				t.Errorf("%s (-want +got):\n%s", tt.name, diff)

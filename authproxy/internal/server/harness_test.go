@@ -426,12 +426,19 @@ func (f fwd) send(t testing.TB, p *proxy, dialect string) (*http.Response, strin
 // gatewayVerifier verifies gateway tokens exactly as catalog/inventory do.
 func gatewayVerifier(t testing.TB, p *proxy, aud string) *jwtauth.Verifier {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	v, err := jwtauth.New(ctx, jwtauth.Config{
+	return gatewayVerifierConfig(t, jwtauth.Config{
 		Issuers:  []jwtauth.IssuerConfig{{Issuer: p.url, JWKSURL: p.url + "/.well-known/jwks.json"}},
 		Audience: aud,
 	})
+}
+
+// gatewayVerifierConfig is a verifier of cfg, once its keys (and its
+// revocation feed, if any) are read.
+func gatewayVerifierConfig(t testing.TB, cfg jwtauth.Config) *jwtauth.Verifier {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := jwtauth.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func (t *tokens) get(ctx context.Context, tracer trace.Tracer, p *principal, aud
 	}
 	claims := token.Claims{Subject: anonymous, Audience: aud}
 	if p != nil {
-		claims = token.Claims{Subject: p.userID, Audience: aud, Roles: p.roles, TenantID: p.tenantID, SessionID: p.sid, Branches: p.branches}
+		claims = token.Claims{Subject: p.userID, Audience: aud, Roles: p.roles, TenantID: p.tenantID, SessionID: p.sid, Branches: p.branches, OrigIssuedAt: p.origIAT}
 	}
 	tok, _, hit, err := t.signer.MintCached(t.cache, claims)
 	if span != nil {

@@ -24,6 +24,7 @@
 //	gw:sess:inval                           pub/sub channel of the Cached wrapper (Invalidator)
 //	gw:{<b64url sha256(id)>}:at             the access token's sid (FusionAuth: refresh token id), for revoking by tag
 //	gw:{rv}:set, gw:{rv}:meta               published revocations and their version (revoke.go)
+//	gw:{rv}:cutoff                          the application-wide cutoff (package cutoff), published too
 //
 // The user index is what an operator acts on (authproxy sessions):
 // UserSessions lists a user's sessions by the tag that names each record,

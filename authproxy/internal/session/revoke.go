@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -36,16 +38,43 @@ type Revocations struct {
 	// Subjects maps a user id to the last second (unix) up to which
 	// every token issued for it is revoked.
 	Subjects map[string]int64
+	// Cutoff is the application-wide cutoff (package cutoff) in unix
+	// seconds, rounded down: every token but the anonymous gateway tokens
+	// issued until then is revoked. 0 = none.
+	Cutoff int64
 }
 
 // Revocation keys, all in the {rv} slot (one transaction per write):
 //
 //	gw:{rv}:set    sorted set: "s:<sid>" or "u:<iat max>:<user id>" -> expiry (unix ms)
 //	gw:{rv}:meta   hash: epoch (random, set once), ver (bumped by each write)
+//	gw:{rv}:cutoff the application-wide cutoff (unix ms), written by package
+//	               cutoff, which bumps ver in the same script
 //	gw:{<tag>}:at  the session's access-token sid, so that ending a session by
 //	               its tag (DeleteSession) can revoke its access tokens too
 func (s *RedisStore) revocationSetKey() string  { return s.prefix + ":{rv}:set" }
-func (s *RedisStore) revocationMetaKey() string { return s.prefix + ":{rv}:meta" }
+func (s *RedisStore) revocationMetaKey() string { return RevocationMetaKey(s.prefix) }
+
+// RevocationMetaKey is the key of the revocations' version under prefix
+// ("" = DefaultPrefix): a write of any published revocation, the cutoff
+// included, sets its "epoch" field once (HSETNX, a random 8-character
+// string) and increments its "ver" field in the same transaction or script.
+func RevocationMetaKey(prefix string) string {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return prefix + ":{rv}:meta"
+}
+
+// RevocationCutoffKey is the key of the application-wide cutoff (unix ms)
+// under prefix ("" = DefaultPrefix), in the meta key's slot; Revocations
+// publishes it.
+func RevocationCutoffKey(prefix string) string {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return prefix + ":{rv}:cutoff"
+}
 func (s *RedisStore) atSIDKeyFromTag(tag string) string {
 	return s.prefix + ":{" + tag + "}:at"
 }
@@ -102,23 +131,35 @@ func revocationVersion(vals []any) string {
 	return epoch + "." + ver
 }
 
-// Revocations reads every unexpired revocation and their version in one
-// transaction.
+// Revocations reads every unexpired revocation, the cutoff and their
+// version in one transaction.
 func (s *RedisStore) Revocations(ctx context.Context) (*Revocations, error) {
 	var (
 		meta    *redis.SliceCmd
 		entries *redis.StringSliceCmd
+		cut     *redis.StringCmd
 	)
 	now := strconv.FormatInt(s.now().UnixMilli(), 10)
 	_, err := s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		meta = pipe.HMGet(ctx, s.revocationMetaKey(), "epoch", "ver")
 		entries = pipe.ZRangeByScore(ctx, s.revocationSetKey(), &redis.ZRangeBy{Min: now, Max: "+inf"})
+		cut = pipe.Get(ctx, RevocationCutoffKey(s.prefix))
 		return nil
 	})
-	if err != nil {
+	if err != nil && !isNil(err) {
+		return nil, storeErr("revocations", err)
+	}
+	if err := errors.Join(meta.Err(), entries.Err()); err != nil && !isNil(err) {
 		return nil, storeErr("revocations", err)
 	}
 	out := &Revocations{Version: revocationVersion(meta.Val()), Subjects: map[string]int64{}}
+	if v := cut.Val(); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms < 0 {
+			return nil, storeErr("revocations: cutoff", fmt.Errorf("not unix milliseconds: %q", v))
+		}
+		out.Cutoff = ms / 1000
+	}
 	for _, m := range entries.Val() {
 		kind, rest, _ := strings.Cut(m, ":")
 		switch kind {

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -206,4 +207,42 @@ func FuzzAccessTokenSID(f *testing.F) {
 			t.Fatalf("sid %q from a token that is not a bounded three-part JWT", sid)
 		}
 	})
+}
+
+// TestRevocationsCutoff: the cutoff key is published in unix seconds
+// (rounded down), and one that is not unix milliseconds fails the read
+// (the feed answers 503; its followers fail safe) rather than dropping it.
+func TestRevocationsCutoff(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, value string
+		want        int64
+		wantErr     bool
+	}{
+		{name: "none", want: 0},
+		{name: "set", value: "1700000000999", want: 1_700_000_000},
+		{name: "not a number", value: "soon", wantErr: true},
+		{name: "negative", value: "-5", wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rdb, _ := miniClient(t)
+			s := newStore(t, rdb, sessiontest.Options{})
+			if tt.value != "" {
+				if err := rdb.Set(t.Context(), session.RevocationCutoffKey(""), tt.value, 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rv, err := s.Revocations(t.Context())
+			if tt.wantErr {
+				if !errors.Is(err, session.ErrUnavailable) {
+					t.Fatalf("Revocations: %v, want ErrUnavailable", err)
+				}
+				return
+			}
+			if err != nil || rv.Cutoff != tt.want {
+				t.Fatalf("Revocations: cutoff %v, %v; want %d", rv, err, tt.want)
+			}
+		})
+	}
 }

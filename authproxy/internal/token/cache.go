@@ -90,6 +90,7 @@ func cloneClaims(cl Claims) Claims {
 	out := Claims{
 		Subject: next(cl.Subject), Audience: next(cl.Audience), TenantID: next(cl.TenantID),
 		SessionID: next(cl.SessionID), Email: next(cl.Email), Name: next(cl.Name),
+		OrigIssuedAt: cl.OrigIssuedAt,
 	}
 	if len(cl.Roles)+len(cl.Branches) > 0 {
 		lists := make([]string, 0, len(cl.Roles)+len(cl.Branches))
@@ -110,7 +111,7 @@ func (c *Cache) Len() int { return c.lru.Len() }
 
 func sameClaims(a, b Claims) bool {
 	return a.Subject == b.Subject && a.Audience == b.Audience && a.SessionID == b.SessionID &&
-		a.TenantID == b.TenantID && a.Email == b.Email && a.Name == b.Name &&
+		a.TenantID == b.TenantID && a.Email == b.Email && a.Name == b.Name && a.OrigIssuedAt == b.OrigIssuedAt &&
 		slices.Equal(a.Roles, b.Roles) && slices.Equal(a.Branches, b.Branches)
 }
 

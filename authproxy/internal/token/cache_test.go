@@ -64,6 +64,7 @@ func TestCacheKeys(t *testing.T) {
 		{name: "roles changed", claims: func(c Claims) Claims { c.Roles = []string{"user", "admin"}; return c }},
 		{name: "branches changed", claims: func(c Claims) Claims { c.Branches = []string{"2"}; return c }},
 		{name: "email changed", claims: func(c Claims) Claims { c.Email = "x@example.com"; return c }},
+		{name: "orig_iat changed (another access token of the same session)", claims: func(c Claims) Claims { c.OrigIssuedAt = 1_700_000_000; return c }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,7 +190,7 @@ func TestCachePutCopiesClaims(t *testing.T) {
 	part := func(i int) string { return strings.Split(record, "|")[i] }
 	cl := Claims{
 		Subject: record[:3], Audience: part(1), TenantID: part(2), SessionID: part(3), Email: part(4), Name: part(5),
-		Roles: []string{part(6), part(7)}, Branches: []string{part(8)},
+		Roles: []string{part(6), part(7)}, Branches: []string{part(8)}, OrigIssuedAt: 1_700_000_000,
 	}
 	c := NewCache(4)
 	now := testNow

@@ -88,6 +88,58 @@ func TestTokensVerifyWithJWTAuth(t *testing.T) {
 	}
 }
 
+// TestMintOrigIat: a token minted with OrigIssuedAt carries it as
+// orig_iat, which jwtauth reads (Claims.OrigIssuedAt); without it the
+// member is absent; a negative one is refused.
+func TestMintOrigIat(t *testing.T) {
+	t.Parallel()
+	cfg := configFor(t, HS256)
+	cfg.Now = nil
+	s, err := NewSigner(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := jwtauth.New(t.Context(), jwtauth.Config{
+		Issuers:  []jwtauth.IssuerConfig{{Issuer: testIssuer, Algorithms: []string{HS256}, HMACSecret: hmacSecret}},
+		Audience: "catalog", CacheSize: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	for _, tt := range []struct {
+		name string
+		orig int64
+		want int64 // 0 = no orig_iat
+	}{
+		{name: "from a bearer access token", orig: 1_700_000_000, want: 1_700_000_000},
+		{name: "access token without iat", orig: 1, want: 1},
+		{name: "from a session", orig: 0, want: 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tok, _, err := s.Mint(Claims{Subject: "user-1", Audience: "catalog", SessionID: "sid", OrigIssuedAt: tt.orig})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := v.Verify(t.Context(), tok)
+			if err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			var got int64
+			if c.OrigIssuedAt != nil {
+				got = c.OrigIssuedAt.Unix()
+			}
+			if got != tt.want || (tt.want == 0 && c.OrigIssuedAt != nil) {
+				t.Errorf("orig_iat %v, want %d", c.OrigIssuedAt, tt.want)
+			}
+		})
+	}
+	if _, _, err := s.Mint(Claims{Subject: "user-1", Audience: "catalog", OrigIssuedAt: -1}); !errors.Is(err, ErrClaims) {
+		t.Errorf("negative orig_iat: %v, want ErrClaims", err)
+	}
+}
+
 // TestExpiredTokenRefused: a gateway token is refused once exp has passed
 // (beyond jwtauth's leeway).
 func TestExpiredTokenRefused(t *testing.T) {

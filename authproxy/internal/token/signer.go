@@ -56,6 +56,12 @@ type Claims struct {
 	Branches  []string
 	Email     string
 	Name      string
+	// OrigIssuedAt, for a token minted from a bearer access token, is that
+	// token's iat (unix seconds), published as orig_iat: a revocation of
+	// the subject or the application-wide cutoff then applies to the
+	// gateway token as to the access token (jwtauth compares the earlier of
+	// iat and orig_iat), however fresh its own iat. 0 = none.
+	OrigIssuedAt int64
 }
 
 // wireClaims is the JSON payload. Field names follow services/shared/jwtauth.Claims.
@@ -72,6 +78,7 @@ type wireClaims struct {
 	Branches  []string `json:"branches,omitempty"`
 	Email     string   `json:"email,omitempty"`
 	Name      string   `json:"name,omitempty"`
+	OrigIAT   int64    `json:"orig_iat,omitempty"`
 }
 
 func (c *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) {
@@ -223,13 +230,16 @@ func (s *Signer) JWKS() []byte { return bytes.Clone(s.jwks) }
 
 // Mint signs a token for c and returns it with its expiry. The header
 // carries alg, typ JWT and the signing key's kid; the payload iss, sub, aud,
-// exp (now + TTL), iat, a random jti and the optional user claims.
+// exp (now + TTL), iat, a random jti, the optional user claims and orig_iat.
 func (s *Signer) Mint(c Claims) (string, time.Time, error) {
 	if c.Subject == "" {
 		return "", time.Time{}, fmt.Errorf("%w: subject is required (a user id or %q)", ErrClaims, Anonymous)
 	}
 	if c.Audience == "" {
 		return "", time.Time{}, fmt.Errorf("%w: audience is required", ErrClaims)
+	}
+	if c.OrigIssuedAt < 0 {
+		return "", time.Time{}, fmt.Errorf("%w: orig_iat %d is negative", ErrClaims, c.OrigIssuedAt)
 	}
 	now := s.now().Truncate(time.Second)
 	exp := now.Add(s.ttl)
@@ -249,6 +259,7 @@ func (s *Signer) Mint(c Claims) (string, time.Time, error) {
 		Branches:  c.Branches,
 		Email:     c.Email,
 		Name:      c.Name,
+		OrigIAT:   c.OrigIssuedAt,
 	})
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("token: mint: %w", err)

@@ -29,8 +29,9 @@
 //     (all of the application's tokens revoked) records one
 //     application-wide cutoff, the time it is handled (Config.Application,
 //     package cutoff): every session created until then is refused where
-//     it loads, on every replica within a second. One write: the answer
-//     does not wait on the number of sessions.
+//     it loads, on every replica within a second, and the revocation feed
+//     publishes it, so the services refuse the tokens issued until then.
+//     One write: the answer does not wait on the number of sessions.
 //   - user.deactivate, user.delete (event.user.id): the same.
 //   - user.registration.update for this application that removes a role
 //     (a role in original.roles missing from registration.roles): the

@@ -14,11 +14,14 @@ import (
 // authproxy's gateway tokens. A service reads a claim of its own, one no
 // field here names, with Extra.
 type Claims struct {
-	Issuer            string           `json:"iss"`
-	Subject           string           `json:"sub"`
-	Audience          jwt.ClaimStrings `json:"aud"`
-	ExpiresAt         *jwt.NumericDate `json:"exp"`
-	IssuedAt          *jwt.NumericDate `json:"iat,omitempty"`
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.ClaimStrings `json:"aud"`
+	ExpiresAt *jwt.NumericDate `json:"exp"`
+	IssuedAt  *jwt.NumericDate `json:"iat,omitempty"`
+	// OrigIssuedAt is set on a gateway token minted from a bearer access
+	// token: that token's iat. Revocations compare the earlier of the two.
+	OrigIssuedAt      *jwt.NumericDate `json:"orig_iat,omitempty"`
 	NotBefore         *jwt.NumericDate `json:"nbf,omitempty"`
 	ID                string           `json:"jti,omitempty"`
 	Roles             []string         `json:"roles,omitempty"`

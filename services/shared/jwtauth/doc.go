@@ -105,9 +105,12 @@
 // With Config.Revocations the Verifier follows authproxy's revocation feed
 // (RevocationFeed, GET /revocations): one conditional GET every Interval
 // (1 s) in the background, never a call per request. Every token, cached
-// or not, whose sid is a revoked session, or whose sub is a revoked subject
-// and whose iat is at most that revocation's iat_max, fails with
-// ErrRevoked (a token error: 401). If the feed has not been read for
+// or not, whose sid is a revoked session, whose sub is a revoked subject
+// and whose iat is at most that revocation's iat_max, or whose iat is at
+// most the feed's application-wide cutoff (but the anonymous gateway
+// tokens), fails with ErrRevoked (a token error: 401). Both compare the
+// earlier of iat and orig_iat, which a gateway token minted from a bearer
+// access token carries (that token's iat). If the feed has not been read for
 // MaxStale (5 s), or not yet at all, every token fails with
 // ErrRevocationsUnavailable, which is no verdict on the token: the
 // middleware answers 503 (fail safe), except the gateway's anonymous

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // MaxFeedSize bounds a revocation feed document. At about 60 bytes an
@@ -25,6 +27,11 @@ type RevocationFeed struct {
 	Sessions []string `json:"sessions"`
 	// Subjects are users whose every token issued until a time is revoked.
 	Subjects []RevokedSubject `json:"subjects"`
+	// Cutoff, when set (unix seconds), revokes every token whose `iat` is
+	// at most it, whatever its subject, except authproxy's anonymous
+	// gateway tokens (sub anonymous, no sid): the identity provider
+	// revoked every refresh token of the application. Omitted when none.
+	Cutoff int64 `json:"cutoff,omitempty"`
 }
 
 // RevokedSubject revokes every token of Subject whose `iat` is at most
@@ -36,7 +43,7 @@ type RevokedSubject struct {
 
 // ParseRevocationFeed decodes a feed document strictly: one JSON object
 // of at most MaxFeedSize bytes with no unknown member and nothing after
-// it, a version, no empty session id or subject.
+// it, a version, no empty session id or subject, no negative cutoff.
 func ParseRevocationFeed(b []byte) (*RevocationFeed, error) {
 	if len(b) > MaxFeedSize {
 		return nil, fmt.Errorf("jwtauth: revocation feed: larger than %d bytes", MaxFeedSize)
@@ -52,6 +59,9 @@ func ParseRevocationFeed(b []byte) (*RevocationFeed, error) {
 	}
 	if f.Version == "" {
 		return nil, errors.New("jwtauth: revocation feed: no version")
+	}
+	if f.Cutoff < 0 {
+		return nil, errors.New("jwtauth: revocation feed: negative cutoff")
 	}
 	for _, s := range f.Sessions {
 		if s == "" {
@@ -71,6 +81,7 @@ type revocationSet struct {
 	version  string
 	sessions map[string]struct{}
 	subjects map[string]int64 // sub -> largest iat_max
+	cutoff   int64            // unix s; 0 = none
 }
 
 func newRevocationSet(f *RevocationFeed) *revocationSet {
@@ -78,6 +89,7 @@ func newRevocationSet(f *RevocationFeed) *revocationSet {
 		version:  f.Version,
 		sessions: make(map[string]struct{}, len(f.Sessions)),
 		subjects: make(map[string]int64, len(f.Subjects)),
+		cutoff:   f.Cutoff,
 	}
 	for _, id := range f.Sessions {
 		s.sessions[id] = struct{}{}
@@ -90,15 +102,33 @@ func newRevocationSet(f *RevocationFeed) *revocationSet {
 	return s
 }
 
-// revoked reports why c is revoked ("" when it is not).
+// revoked reports why c is revoked ("" when it is not). The subject and
+// cutoff rules compare the earlier of iat and orig_iat (see issuedAt).
 func (s *revocationSet) revoked(c *Claims) string {
 	if c.SessionID != "" {
 		if _, ok := s.sessions[c.SessionID]; ok {
 			return "session revoked"
 		}
 	}
-	if last, ok := s.subjects[c.Subject]; ok && (c.IssuedAt == nil || c.IssuedAt.Unix() <= last) {
+	iat, known := issuedAt(c)
+	if last, ok := s.subjects[c.Subject]; ok && (!known || iat <= last) {
 		return "subject revoked"
 	}
+	if s.cutoff > 0 && (!known || iat <= s.cutoff) && !(c.Subject == AnonymousSubject && c.SessionID == "") {
+		return "application-wide revocation"
+	}
 	return ""
+}
+
+// issuedAt is the earlier of c's iat and orig_iat (the iat of the access
+// token a gateway token was minted from), in unix seconds; known is false
+// when c carries neither, and such a token counts as issued before any
+// revocation.
+func issuedAt(c *Claims) (iat int64, known bool) {
+	for _, d := range []*jwt.NumericDate{c.IssuedAt, c.OrigIssuedAt} {
+		if d != nil && (!known || d.Unix() < iat) {
+			iat, known = d.Unix(), true
+		}
+	}
+	return iat, known
 }

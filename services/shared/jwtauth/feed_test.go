@@ -112,6 +112,53 @@ func TestRevocationFeedRefusesRevokedTokens(t *testing.T) {
 	}
 }
 
+// TestRevocationFeedCutoffAndOrigIat: the application-wide cutoff revokes
+// every token issued until it but the anonymous gateway tokens, and both it
+// and the subject rule compare the earlier of iat and orig_iat.
+func TestRevocationFeedCutoffAndOrigIat(t *testing.T) {
+	t.Parallel()
+	a := keysA()
+	unix := func(d int64) int64 { return t0.Unix() + d }
+	feed := `{"version":"e.1","sessions":[],"subjects":[{"sub":"user-gone","iat_max":` +
+		strconv.FormatInt(unix(-10), 10) + `}],"cutoff":` + strconv.FormatInt(unix(-100), 10) + `}`
+	srv := newFeedServer(t, "e.1", feed)
+	v, _ := feedVerifier(t, srv.URL)
+	tok := func(kv ...any) string {
+		return sign(t, jwt.SigningMethodHS256, a.hmac, "", with(claims(issHMAC), kv...))
+	}
+	for _, tt := range []struct {
+		name  string
+		token string
+		want  error
+	}{
+		{name: "issued after the cutoff", token: tok("iat", unix(-99)), want: nil},
+		{name: "issued in the cutoff's second", token: tok("iat", unix(-100)), want: ErrRevoked},
+		{name: "issued before the cutoff", token: tok("iat", unix(-3600)), want: ErrRevoked},
+		{name: "no iat", token: tok("iat", nil), want: ErrRevoked},
+		{name: "anonymous, no sid", token: tok("sub", AnonymousSubject, "iat", unix(-200)), want: nil},
+		{name: "anonymous with a sid", token: tok("sub", AnonymousSubject, "sid", "s1", "iat", unix(-200)), want: ErrRevoked},
+		{name: "fresh, orig_iat before the cutoff", token: tok("orig_iat", unix(-100)), want: ErrRevoked},
+		{name: "fresh, orig_iat after the cutoff", token: tok("orig_iat", unix(-99)), want: nil},
+		{name: "subject, fresh, orig_iat in the revocation's second", token: tok("sub", "user-gone", "orig_iat", unix(-10)), want: ErrRevoked},
+		{name: "subject, fresh, orig_iat after", token: tok("sub", "user-gone", "orig_iat", unix(-9)), want: nil},
+		{name: "subject, orig_iat later than iat", token: tok("sub", "user-gone", "iat", unix(-10), "orig_iat", unix(0)), want: ErrRevoked},
+		{name: "orig_iat not a number", token: tok("orig_iat", "1"), want: ErrInvalidToken},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for range 2 { // the second from the verified-token cache
+				_, err := v.Verify(context.Background(), tt.token)
+				if tt.want == nil && err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				if tt.want != nil && (!errors.Is(err, tt.want) || !errors.Is(err, ErrInvalidToken)) {
+					t.Fatalf("Verify = %v, want %v (an invalid token)", err, tt.want)
+				}
+			}
+		})
+	}
+}
+
 func TestRevocationFeedFollowsChanges(t *testing.T) {
 	t.Parallel()
 	a := keysA()
@@ -254,6 +301,12 @@ func TestParseRevocationFeed(t *testing.T) {
 		{name: "trailing data", in: emptyFeed + `{}`},
 		{name: "not an object", in: `[]`},
 		{name: "iat_max not a number", in: `{"version":"v","subjects":[{"sub":"u","iat_max":"1"}]}`},
+		{name: "cutoff", in: `{"version":"v","sessions":[],"subjects":[],"cutoff":1700000000}`,
+			want: &RevocationFeed{Version: "v", Sessions: []string{}, Subjects: []RevokedSubject{}, Cutoff: 1700000000}},
+		{name: "cutoff zero, as omitted", in: `{"version":"v","cutoff":0}`, want: &RevocationFeed{Version: "v"}},
+		{name: "negative cutoff", in: `{"version":"v","cutoff":-1}`},
+		{name: "cutoff not a number", in: `{"version":"v","cutoff":"1700000000"}`},
+		{name: "cutoff fractional", in: `{"version":"v","cutoff":1.5}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -282,6 +335,9 @@ func FuzzParseRevocationFeed(f *testing.F) {
 	f.Add([]byte(`{"version":"a.2","sessions":["x","y"],"subjects":[{"sub":"u","iat_max":7},{"sub":"u","iat_max":9}]}`))
 	f.Add([]byte(`{"version":"v","sessions":null,"subjects":null}`))
 	f.Add([]byte(`{"version":"v","subjects":[{"sub":"u","iat_max":1e30}]}`))
+	f.Add([]byte(`{"version":"c.3","sessions":[],"subjects":[],"cutoff":1700000000}`))
+	f.Add([]byte(`{"version":"v","cutoff":-1}`))
+	f.Add([]byte(`{"version":"v","cutoff":null,"Cutoff":5}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		feed, err := ParseRevocationFeed(b)
 		if err != nil {
@@ -299,6 +355,19 @@ func FuzzParseRevocationFeed(f *testing.F) {
 		for _, s := range feed.Subjects {
 			if s.Subject == "" || set.revoked(&Claims{Subject: s.Subject}) == "" {
 				t.Fatalf("subject %q accepted but not revoked", s.Subject)
+			}
+		}
+		if feed.Cutoff < 0 {
+			t.Fatalf("accepted a negative cutoff %d", feed.Cutoff)
+		}
+		if feed.Cutoff > 0 {
+			at := &Claims{Subject: "cutoff-probe", IssuedAt: jwt.NewNumericDate(time.Unix(feed.Cutoff, 0))}
+			if set.revoked(at) == "" {
+				t.Fatalf("cutoff %d accepted but a token issued at it not revoked", feed.Cutoff)
+			}
+			_, listed := set.subjects[AnonymousSubject]
+			if anon := (&Claims{Subject: AnonymousSubject, IssuedAt: at.IssuedAt}); !listed && set.revoked(anon) != "" {
+				t.Fatalf("cutoff %d revokes an anonymous token", feed.Cutoff)
 			}
 		}
 	})

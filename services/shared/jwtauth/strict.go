@@ -25,11 +25,11 @@ const maxNumericDate = 253402300799
 // exactly.
 var claimNames = [...]string{
 	"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "roles", "tid", "sid",
-	"applicationId", "email", "name", "preferred_username", "nonce",
+	"applicationId", "email", "name", "preferred_username", "nonce", "orig_iat",
 }
 
 // dateClaims must be plain JSON numbers within [0, maxNumericDate].
-var dateClaims = [...]string{"exp", "nbf", "iat"}
+var dateClaims = [...]string{"exp", "nbf", "iat", "orig_iat"}
 
 // inspect decodes the header and the payload of a syntactically valid
 // compact JWS, refuses the ambiguous JSON that parsers disagree about, and
@@ -39,7 +39,7 @@ var dateClaims = [...]string{"exp", "nbf", "iat"}
 // Refused: a header or payload that is not exactly one JSON object; a member
 // name given twice (RFC 7515 section 4 and RFC 7519 section 4 allow "last
 // one wins", but other consumers of the same token may read the first); a
-// payload member that only case-folds to a claim name; exp, nbf or iat that
+// payload member that only case-folds to a claim name; exp, nbf, iat or orig_iat that
 // is not a JSON number in range.
 func inspect(token string) (string, map[string]json.RawMessage, error) {
 	header, rest, _ := strings.Cut(token, ".")
