@@ -33,7 +33,7 @@ import (
 // default.
 type Options struct {
 	// Bin holds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
-	// kube-proxy, kube-router and coredns (hack/kubebin/build.sh all).
+	// kube-proxy, kube-router and coredns (hack/kubebin/build.sh kube net traefik).
 	Bin []string
 	// Images are image tarballs imported into containerd before the node starts
 	// (image.Build's output): the pause image, the add-ons' and the workloads'.
@@ -234,7 +234,7 @@ func (c *Cluster) bin(name string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s not found in %v (hack/kubebin/build.sh all builds it)", name, c.opts.Bin)
+	return "", fmt.Errorf("%s not found in %v (hack/kubebin/build.sh kube net traefik builds it)", name, c.opts.Bin)
 }
 
 // startIn starts a binary inside the namespace.
