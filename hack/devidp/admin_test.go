@@ -41,7 +41,7 @@ func TestRevokeOneToken(t *testing.T) {
 		t.Errorf("refreshToken.insertInstant %v: want milliseconds", obj["insertInstant"])
 	}
 	refresh := func(tok string) int {
-		return f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}}, true).status
+		return f.post(f.http, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}}, true).status
 	}
 	if st := refresh(rt); st != http.StatusBadRequest {
 		t.Errorf("revoked token refreshed: %d", st)
@@ -67,7 +67,7 @@ func TestSetRoles(t *testing.T) {
 		}
 		req.Header.Set("Authorization", key)
 		req.Header.Set("Content-Type", "application/json")
-		return do(t, http.DefaultClient, req).status
+		return do(t, f.http, req).status
 	}
 	body := `{"registration":{"applicationId":"` + f.srv.ClientID() + `","roles":["customer"]}}`
 	if st := put(body, "wrong"); st != http.StatusUnauthorized {
@@ -133,7 +133,7 @@ func TestRevokeApplicationTokens(t *testing.T) {
 		t.Fatalf("event %v: want applicationId and no userId", e)
 	}
 	for _, tok := range []map[string]any{a, b} {
-		if st := f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true).status; st != http.StatusBadRequest {
+		if st := f.post(f.http, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true).status; st != http.StatusBadRequest {
 			t.Errorf("revoked token refreshed: %d", st)
 		}
 	}

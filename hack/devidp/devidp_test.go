@@ -16,7 +16,7 @@ import (
 func TestDiscoveryMatchesFusionAuth(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	res := f.get(http.DefaultClient, "/.well-known/openid-configuration", nil)
+	res := f.get(f.http, "/.well-known/openid-configuration", nil)
 	if res.status != http.StatusOK || !strings.HasPrefix(res.header.Get("Content-Type"), "application/json") {
 		t.Fatalf("status %d, content type %q", res.status, res.header.Get("Content-Type"))
 	}
@@ -39,7 +39,7 @@ func TestDiscoveryMatchesFusionAuth(t *testing.T) {
 func TestJWKSPublishesOnlyTheRSAKey(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	jwks := decode(t, f.get(http.DefaultClient, "/.well-known/jwks.json", nil).body)
+	jwks := decode(t, f.get(f.http, "/.well-known/jwks.json", nil).body)
 	keys := jwks["keys"].([]any)
 	if len(keys) != 1 {
 		t.Fatalf("%d keys, want 1", len(keys))
@@ -96,7 +96,7 @@ func TestCodeFlowWithSSOAndLogout(t *testing.T) {
 	if q.Get("state") != "st-123" || q.Get("userState") != "Authenticated" || q.Get("code") == "" {
 		t.Fatalf("callback query = %v", q)
 	}
-	res = f.post(http.DefaultClient, "/oauth2/token", url.Values{
+	res = f.post(f.http, "/oauth2/token", url.Values{
 		"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {testRedirect}, "code_verifier": {verifier},
 	}, true)
 	if res.status != http.StatusOK || res.header.Get("Cache-Control") != "no-store" {
@@ -126,7 +126,7 @@ func TestCodeFlowWithSSOAndLogout(t *testing.T) {
 	}
 
 	// Logout revokes no refresh token, as in FusionAuth.
-	res = f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
+	res = f.post(f.http, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
 	if res.status != http.StatusOK {
 		t.Fatalf("refresh after logout: status %d, body %s", res.status, res.body)
 	}
@@ -239,13 +239,13 @@ func TestTokenCodeGrantErrors(t *testing.T) {
 		{name: "wrong verifier", change: func(v url.Values, _ *bool) { v.Set("code_verifier", randomToken(32)) }, wantStatus: 400, wantError: "invalid_grant", wantReason: "invalid_pkce_code_verifier"},
 		{name: "missing verifier", change: func(v url.Values, _ *bool) { v.Del("code_verifier") }, wantStatus: 400, wantError: "invalid_grant", wantReason: "invalid_pkce_code_verifier"},
 		{name: "code reuse", before: func(t *testing.T, _ string, v url.Values) {
-			if res := f.post(http.DefaultClient, "/oauth2/token", v, true); res.status != 200 {
+			if res := f.post(f.http, "/oauth2/token", v, true); res.status != 200 {
 				t.Errorf("first use: status %d", res.status)
 			}
 		}, wantStatus: 400, wantError: "invalid_grant", wantReason: "auth_code_not_found"},
 		{name: "code burnt by a failed attempt", before: func(t *testing.T, code string, _ url.Values) {
 			bad := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {randomToken(32)}}
-			if res := f.post(http.DefaultClient, "/oauth2/token", bad, true); res.status != 400 {
+			if res := f.post(f.http, "/oauth2/token", bad, true); res.status != 400 {
 				t.Errorf("bad verifier: status %d", res.status)
 			}
 		}, wantStatus: 400, wantError: "invalid_grant", wantReason: "auth_code_not_found"},
@@ -280,7 +280,7 @@ func TestTokenCodeGrantErrors(t *testing.T) {
 			if tt.change != nil {
 				tt.change(form, &basic)
 			}
-			res := f.post(http.DefaultClient, "/oauth2/token", form, basic)
+			res := f.post(f.http, "/oauth2/token", form, basic)
 			if res.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d; body %s", res.status, tt.wantStatus, res.body)
 			}
@@ -305,7 +305,7 @@ func TestExpiredCode(t *testing.T) {
 	verifier, challenge := pkce()
 	code := f.login(browser(t), authzParams(challenge), "customer@example.com", "customer-pass").Get("code")
 	f.clock.Advance(DefaultCodeTTL)
-	res := f.post(http.DefaultClient, "/oauth2/token", url.Values{
+	res := f.post(f.http, "/oauth2/token", url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {verifier},
 	}, true)
 	if body := decode(t, res.body); res.status != 400 || body["error_reason"] != "auth_code_not_found" {
@@ -331,7 +331,7 @@ func TestRefresh(t *testing.T) {
 			f.clock.Advance(10 * time.Minute)
 			rt := first["refresh_token"].(string)
 			refresh := func(token string) response {
-				return f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}, true)
+				return f.post(f.http, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}, true)
 			}
 			res := refresh(rt)
 			if res.status != http.StatusOK {
@@ -399,7 +399,7 @@ func TestRefreshTokenRevokedOrExpired(t *testing.T) {
 			f := start(t, nil)
 			tok := f.tokens("customer@example.com", "customer-pass")
 			tt.spoil(t, f, tok["userId"].(string))
-			res := f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
+			res := f.post(f.http, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
 			if body := decode(t, res.body); res.status != 400 || body["error"] != "invalid_grant" || body["error_reason"] != "refresh_token_not_found" {
 				t.Fatalf("status %d, body %v", res.status, body)
 			}
@@ -414,7 +414,7 @@ func TestNoRefreshTokenWithoutOfflineAccess(t *testing.T) {
 	p := authzParams(challenge)
 	p.Set("scope", "openid")
 	code := f.login(browser(t), p, "admin@example.com", "admin-pass").Get("code")
-	res := f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {verifier}}, true)
+	res := f.post(f.http, "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {verifier}}, true)
 	tok := decode(t, res.body)
 	if _, ok := tok["refresh_token"]; ok || tok["id_token"] == nil {
 		t.Fatalf("token response = %v", tok)
@@ -448,7 +448,7 @@ func TestClaimsPerUser(t *testing.T) {
 			if q.Get("userState") != wantState {
 				t.Errorf("userState = %q, want %q", q.Get("userState"), wantState)
 			}
-			res := f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {testRedirect}, "code_verifier": {verifier}}, true)
+			res := f.post(f.http, "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {testRedirect}, "code_verifier": {verifier}}, true)
 			tok := decode(t, res.body)
 			at := tok["access_token"].(string)
 			header, c := f.verify(at)
@@ -550,7 +550,7 @@ func TestUserinfo(t *testing.T) {
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)
 			}
-			res := do(t, http.DefaultClient, req)
+			res := do(t, f.http, req)
 			if res.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", res.status, tt.wantStatus, res.body)
 			}
@@ -579,7 +579,7 @@ func TestUserinfoExpiredToken(t *testing.T) {
 	f.clock.Advance(DefaultAccessTokenTTL + time.Second)
 	req, _ := http.NewRequest(http.MethodGet, f.ts.URL+"/oauth2/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+at)
-	res := do(t, http.DefaultClient, req)
+	res := do(t, f.http, req)
 	if body := decode(t, res.body); res.status != 401 || body["error_reason"] != "access_token_expired" {
 		t.Fatalf("status %d, body %v", res.status, body)
 	}
@@ -605,7 +605,7 @@ func TestIntrospect(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			res := f.post(http.DefaultClient, "/oauth2/introspect", url.Values{"token": {tt.token}}, tt.basic)
+			res := f.post(f.http, "/oauth2/introspect", url.Values{"token": {tt.token}}, tt.basic)
 			if res.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", res.status, tt.wantStatus, res.body)
 			}
@@ -665,7 +665,7 @@ func TestLogoutRedirects(t *testing.T) {
 func TestDeviceEndpointRefuses(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
-	res := f.post(http.DefaultClient, "/oauth2/device_authorize", url.Values{"client_id": {DefaultClientID}}, false)
+	res := f.post(f.http, "/oauth2/device_authorize", url.Values{"client_id": {DefaultClientID}}, false)
 	if body := decode(t, res.body); res.status != 400 || body["error_reason"] != "grant_type_disabled" {
 		t.Fatalf("status %d body %v", res.status, body)
 	}
@@ -675,7 +675,7 @@ func TestMethodsAreEnforced(t *testing.T) {
 	t.Parallel()
 	f := start(t, nil)
 	for _, path := range []string{"/oauth2/token", "/oauth2/introspect"} {
-		if res := f.get(http.DefaultClient, path, nil); res.status != http.StatusMethodNotAllowed {
+		if res := f.get(f.http, path, nil); res.status != http.StatusMethodNotAllowed {
 			t.Errorf("GET %s: status %d", path, res.status)
 		}
 	}

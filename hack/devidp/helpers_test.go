@@ -44,6 +44,10 @@ type fixture struct {
 	srv   *Server
 	ts    *httptest.Server
 	clock *testkit.Clock
+	// http is the fixture's own client: with f.http, another
+	// parallel test's httptest.Server.Close (which closes the default
+	// transport's idle connections) could break a request in flight.
+	http *http.Client
 }
 
 // start runs a devidp on 127.0.0.1 with the test key and clock; mutate adjusts the config.
@@ -73,7 +77,7 @@ func start(t *testing.T, mutate func(*Config)) *fixture {
 	ts.Listener = ln
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &fixture{t: t, srv: srv, ts: ts, clock: clk}
+	return &fixture{t: t, srv: srv, ts: ts, clock: clk, http: &http.Client{Transport: transport(t)}}
 }
 
 // browser is an HTTP client with a cookie jar that does not follow redirects.
@@ -83,7 +87,14 @@ func browser(t *testing.T) *http.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &http.Client{Jar: jar, Transport: transport(t), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// transport is a test's own HTTP transport, closed when the test ends.
+func transport(t *testing.T) *http.Transport {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
 }
 
 func pkce() (verifier, challenge string) {
@@ -186,7 +197,7 @@ func (f *fixture) tokens(email, password string) map[string]any {
 	f.t.Helper()
 	verifier, challenge := pkce()
 	q := f.login(browser(f.t), authzParams(challenge), email, password)
-	res := f.post(http.DefaultClient, "/oauth2/token", url.Values{
+	res := f.post(f.http, "/oauth2/token", url.Values{
 		"grant_type": {"authorization_code"}, "code": {q.Get("code")},
 		"redirect_uri": {testRedirect}, "code_verifier": {verifier},
 	}, true)
@@ -208,7 +219,7 @@ func decode(t *testing.T, body string) map[string]any {
 // verify checks a token against the server's published JWKS and returns header and claims.
 func (f *fixture) verify(raw string) (map[string]any, jwt.MapClaims) {
 	f.t.Helper()
-	jwks := decode(f.t, f.get(http.DefaultClient, "/.well-known/jwks.json", nil).body)
+	jwks := decode(f.t, f.get(f.http, "/.well-known/jwks.json", nil).body)
 	keys := map[string]*rsa.PublicKey{}
 	for _, k := range jwks["keys"].([]any) {
 		m := k.(map[string]any)

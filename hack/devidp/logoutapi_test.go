@@ -51,11 +51,11 @@ func TestLogoutAPIRevokesRefreshToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header.Set("Content-Type", "application/json")
-			if res := do(t, http.DefaultClient, req); res.status != http.StatusOK {
+			if res := do(t, f.http, req); res.status != http.StatusOK {
 				t.Fatalf("POST /api/logout: status %d, want 200", res.status)
 			}
 			for i, tok := range toks {
-				res := f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
+				res := f.post(f.http, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
 				gone := res.status == http.StatusBadRequest && decode(t, res.body)["error_reason"] == "refresh_token_not_found"
 				if gone != tt.wantGone[i] || (!gone && res.status != http.StatusOK) {
 					t.Errorf("token %d: refresh status %d, body %s; want revoked %v", i, res.status, res.body, tt.wantGone[i])

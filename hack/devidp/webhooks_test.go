@@ -102,7 +102,7 @@ func (f *fixture) admin(path, key string) int {
 		f.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", key)
-	return do(f.t, http.DefaultClient, req).status
+	return do(f.t, f.http, req).status
 }
 
 func checkEvent(t *testing.T, e map[string]any, typ string) {
@@ -131,7 +131,7 @@ func TestRevokeEmitsWebhookAndKillsRefreshTokens(t *testing.T) {
 	if events[0]["userId"] != userID || events[0]["applicationId"] != nil {
 		t.Fatalf("revoke event %v: want userId %s and no applicationId", events[0], userID)
 	}
-	res := f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
+	res := f.post(f.http, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
 	if res.status != http.StatusBadRequest {
 		t.Fatalf("revoked refresh token: status %d, want 400", res.status)
 	}
@@ -165,7 +165,7 @@ func disableUser(t *testing.T, query, typ string) {
 	if u, _ := events[0]["user"].(map[string]any); u["id"] != userID || u["active"] != false {
 		t.Fatalf("%s event user %v, want id %s, active false", typ, events[0]["user"], userID)
 	}
-	res := f.post(http.DefaultClient, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
+	res := f.post(f.http, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, true)
 	if res.status != http.StatusBadRequest {
 		t.Fatalf("deactivated user's refresh token: status %d, want 400", res.status)
 	}
