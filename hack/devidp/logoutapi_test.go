@@ -71,7 +71,9 @@ func TestLogoutAPIRevokesRefreshToken(t *testing.T) {
 			e := events[0]
 			checkEvent(t, e, EventRefreshTokenRevoke)
 			userWide := e["applicationId"] == nil && e["refreshToken"] == nil
-			if e["userId"] != toks[0]["userId"] || userWide != tt.wantUser || (!tt.wantUser && e["refreshToken"] != rt) {
+			// FusionAuth's RefreshToken object: the revoked token is its "token".
+			revoked, _ := e["refreshToken"].(map[string]any)
+			if e["userId"] != toks[0]["userId"] || userWide != tt.wantUser || (!tt.wantUser && revoked["token"] != rt) {
 				t.Errorf("event %v; want userId %v, user-wide %v", e, toks[0]["userId"], tt.wantUser)
 			}
 		})
