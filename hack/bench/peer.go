@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -32,14 +30,12 @@ func buildOAuth2Proxy(ctx context.Context) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nice", "-n", "10", filepath.Join(root, "hack", "kubebin", "build.sh"), "oauth2proxy")
 	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	bin, err := gobuild.Cached(ctx, root, "oauth2proxy", "oauth2-proxy", &stderr)
 	if err != nil {
-		return "", fmt.Errorf("hack/kubebin/build.sh oauth2proxy: %w: %s", err, stderr.String())
+		return "", fmt.Errorf("%w: %s", err, stderr.String())
 	}
-	return filepath.Join(strings.TrimSpace(string(out)), "oauth2-proxy"), nil
+	return bin, nil
 }
 
 func repoRoot() (string, error) {

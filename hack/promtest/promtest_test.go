@@ -86,13 +86,7 @@ func prometheusBinary(ctx context.Context, root string) (string, error) {
 	if p := os.Getenv("PROMTEST_PROMETHEUS"); p != "" {
 		return p, nil
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "kubebin", "build.sh"), "prom")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/kubebin/build.sh prom: %w", err)
-	}
-	return filepath.Join(strings.TrimSpace(string(out)), "prometheus"), nil
+	return gobuild.Cached(ctx, root, "prom", "prometheus", os.Stderr)
 }
 
 // TestChartRulesAndDashboard is the package's test (see the package comment).

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatewarden/gatewarden/hack/stack"
+	"github.com/gatewarden/gatewarden/hack/testkit/gobuild"
 )
 
 // Built once by TestMain (read-only after it).
@@ -48,12 +46,10 @@ func collectorBinary(ctx context.Context) (string, error) {
 		return p, nil
 	}
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "nice", "-n", "10", filepath.Join(repoRoot, "hack", "kubebin", "build.sh"), "otel")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	bin, err := gobuild.Cached(ctx, repoRoot, "otel", "otelcol", os.Stderr)
 	if err != nil {
-		return "", fmt.Errorf("hack/kubebin/build.sh otel: %w", err)
+		return "", err
 	}
 	fmt.Fprintf(os.Stderr, "tracetest: collector ready in %v\n", time.Since(start).Round(time.Millisecond))
-	return filepath.Join(strings.TrimSpace(string(out)), "otelcol"), nil
+	return bin, nil
 }

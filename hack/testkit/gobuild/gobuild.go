@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,4 +98,23 @@ func modulePath(gomod []byte) string {
 		}
 	}
 	return ""
+}
+
+// Cached returns the path of binary in the cache folder of set, a set of
+// hack/kubebin/build.sh under the repository at root: the script builds
+// it from the Go module proxy when the cache lacks it (minutes when cold,
+// run under nice -n 10) and prints the folder. The script's progress goes
+// to stderr; its failure is returned with the set named.
+func Cached(ctx context.Context, root, set, binary string, stderr io.Writer) (string, error) {
+	cmd := exec.CommandContext(ctx, "nice", "-n", "10", filepath.Join(root, "hack", "kubebin", "build.sh"), set)
+	cmd.Stderr = stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/kubebin/build.sh %s: %w", set, err)
+	}
+	dir := strings.TrimSpace(string(out))
+	if dir == "" || strings.ContainsAny(dir, "\n ") {
+		return "", fmt.Errorf("hack/kubebin/build.sh %s: want one folder, got %q", set, out)
+	}
+	return filepath.Join(dir, binary), nil
 }

@@ -2,6 +2,7 @@ package gobuild
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,5 +82,45 @@ func TestRepoRoot(t *testing.T) {
 	}
 	if _, err := RepoRoot(t.TempDir()); err == nil {
 		t.Error("found a repository root above a temporary directory")
+	}
+}
+
+// TestCached runs a stand-in build.sh: the folder it prints names the
+// binary, a failure names the set, and output that is not one folder is
+// refused.
+func TestCached(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, script, want, wantErr string
+	}{
+		{name: "folder", script: "echo /cache/promset-1", want: "/cache/promset-1/prometheus"},
+		{name: "failure", script: "echo boom >&2; exit 3", wantErr: "hack/kubebin/build.sh prom: exit status 3"},
+		{name: "two lines", script: "echo a; echo b", wantErr: "want one folder"},
+		{name: "nothing", script: "true", wantErr: "want one folder"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			dir := filepath.Join(root, "hack", "kubebin")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			script := "#!/bin/sh\n[ \"$1\" = prom ] || { echo \"set $1\" >&2; exit 9; }\n" + tt.script + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "build.sh"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			var stderr strings.Builder
+			got, err := Cached(context.Background(), root, "prom", "prometheus", &stderr)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("Cached = %q, %v; want %q", got, err, tt.want)
+			}
+		})
 	}
 }
