@@ -175,3 +175,65 @@ func TestBearerGatewayTokenOrigIat(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionRevokedInFeed (issue 14, long session-cache lifetimes): a
+// session the store still serves (a replica's cache that missed the
+// pub/sub invalidation) is refused once authproxy's copy of the revocations
+// names it: by its sid, or by its user or the application-wide cutoff in a
+// later second than its creation. A stale copy refuses nothing: the store
+// decides then.
+func TestSessionRevokedInFeed(t *testing.T) {
+	t.Parallel()
+	src := &memRevocations{}
+	_, ps := newEnv(t, envOpts{revocations: src})
+	p := ps[0]
+	cookie, _ := loggedIn(t, p, "admin@example.com")
+	created := loadSession(t, p, cookie).CreatedAt.Unix()
+	sid := session.SID(cookie)
+
+	tests := []struct {
+		name   string
+		revs   session.Revocations
+		down   bool
+		status int
+	}{
+		{name: "nothing revoked", revs: session.Revocations{Version: "s.1"}, status: http.StatusOK},
+		{name: "session revoked", revs: session.Revocations{Version: "s.2", Sessions: []string{sid}}, status: http.StatusUnauthorized},
+		{name: "other session revoked", revs: session.Revocations{Version: "s.3", Sessions: []string{"other"}}, status: http.StatusOK},
+		{name: "user revoked after creation", revs: session.Revocations{Version: "s.4", Subjects: map[string]int64{adminID: created + 1}}, status: http.StatusUnauthorized},
+		{name: "user revoked in the second of creation", revs: session.Revocations{Version: "s.5", Subjects: map[string]int64{adminID: created}}, status: http.StatusOK},
+		{name: "cutoff after creation", revs: session.Revocations{Version: "s.6", Cutoff: created + 1}, status: http.StatusUnauthorized},
+		{name: "cutoff before creation", revs: session.Revocations{Version: "s.7", Cutoff: created - 1}, status: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Not parallel: the cases share the revocation store.
+			src.set(tt.revs, false)
+			if err := p.srv.revoked.Poll(t.Context()); err != nil {
+				t.Fatalf("poll: %v", err)
+			}
+			resp, body := fwd{uri: "/admin/x", cookie: cookie, accept: jsonAccept}.send(t, p, dialectForwarded)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+			if tt.status == http.StatusUnauthorized && resp.Header.Get("Authorization") != "" {
+				t.Error("a revoked session was answered with a gateway token")
+			}
+		})
+	}
+	t.Run("stale copy", func(t *testing.T) {
+		// The copy was never read (the store does not answer): the session
+		// store decides.
+		stale := &memRevocations{down: true}
+		_, ps := newEnv(t, envOpts{revocations: stale})
+		p := ps[0]
+		cookie, _ := loggedIn(t, p, "admin@example.com")
+		if err := p.srv.revoked.Poll(t.Context()); err == nil {
+			t.Fatal("poll of a store that does not answer succeeded")
+		}
+		resp, body := fwd{uri: "/admin/x", cookie: cookie, accept: jsonAccept}.send(t, p, dialectForwarded)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d with a stale copy, want 200: %s", resp.StatusCode, body)
+		}
+	})
+}

@@ -288,6 +288,9 @@ func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, e
 		return nil, err
 	}
 	sid := session.SID(cookie)
+	if err := s.checkSessionRevoked(ctx, sid, sess); err != nil {
+		return nil, err
+	}
 	return &principal{
 		userID: sess.UserID, email: sess.Email, name: sess.Name, tenantID: sess.TenantID,
 		roles: sess.Roles, branches: sess.Branches, accessToken: sess.AccessToken, sid: sid,

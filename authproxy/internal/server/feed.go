@@ -173,3 +173,23 @@ func (s *Server) checkRevoked(ctx context.Context, c *jwtauth.Claims) error {
 		return fmt.Errorf("%w: %w", oidc.ErrAccessToken, err)
 	}
 }
+
+// checkSessionRevoked refuses a session that the store still served but
+// authproxy's copy of the revocations names (its sid, or its user or the
+// application-wide cutoff after its creation): the entry of a session
+// cache that missed the invalidation on pub/sub. It bounds how long a
+// revoked session lives in any replica's cache by the copy's poll interval
+// (1 s), whatever --session-cache-ttl is and whether or not pub/sub
+// delivered. While the copy is stale the store's answer stands (the
+// cache's own subscription check bypasses it when pub/sub is down).
+func (s *Server) checkSessionRevoked(ctx context.Context, sid string, sess *session.Session) error {
+	if s.revoked == nil {
+		return nil
+	}
+	err := s.revoked.CheckSession(sid, sess.UserID, sess.CreatedAt.Unix())
+	if err == nil || errors.Is(err, jwtauth.ErrRevocationsUnavailable) {
+		return nil
+	}
+	s.log.WarnContext(ctx, "revoked session refused", slog.String(keySubject, sess.UserID), slog.String(keyError, err.Error()))
+	return fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+}

@@ -105,16 +105,22 @@ func newRevocationSet(f *RevocationFeed) *revocationSet {
 // revoked reports why c is revoked ("" when it is not). The subject and
 // cutoff rules compare the earlier of iat and orig_iat (see issuedAt).
 func (s *revocationSet) revoked(c *Claims) string {
-	if c.SessionID != "" {
-		if _, ok := s.sessions[c.SessionID]; ok {
+	iat, known := issuedAt(c)
+	return s.match(c.SessionID, c.Subject, iat, known)
+}
+
+// match is revoked for a session id, a subject and an issue time (unix s;
+// known false: issued before any revocation).
+func (s *revocationSet) match(sid, sub string, iat int64, known bool) string {
+	if sid != "" {
+		if _, ok := s.sessions[sid]; ok {
 			return "session revoked"
 		}
 	}
-	iat, known := issuedAt(c)
-	if last, ok := s.subjects[c.Subject]; ok && (!known || iat <= last) {
+	if last, ok := s.subjects[sub]; ok && (!known || iat <= last) {
 		return "subject revoked"
 	}
-	if s.cutoff > 0 && (!known || iat <= s.cutoff) && !(c.Subject == AnonymousSubject && c.SessionID == "") {
+	if s.cutoff > 0 && (!known || iat <= s.cutoff) && !(sub == AnonymousSubject && sid == "") {
 		return "application-wide revocation"
 	}
 	return ""

@@ -207,16 +207,26 @@ func (h *httpSource) RevocationFeed(ctx context.Context, held string) (*Revocati
 	return ParseRevocationFeed(body)
 }
 
+// current is the held set, or an error wrapping ErrRevocationsUnavailable
+// when it has not been read within the staleness bound.
+func (f *follower) current() (*revocationSet, error) {
+	set, ok := f.set.Load(), f.okAt.Load()
+	if set == nil || ok == 0 || f.now().Sub(time.Unix(0, ok)) > f.stale {
+		return nil, fmt.Errorf("%w: %s not read for more than %s", ErrRevocationsUnavailable, f.name, f.stale)
+	}
+	return set, nil
+}
+
 // check refuses c when the feed revokes it, or when the feed has not been
 // read for longer than the staleness bound, unless no revocation can
 // match c (see unrevocable).
 func (f *follower) check(c *Claims) error {
-	set, ok := f.set.Load(), f.okAt.Load()
-	if set == nil || ok == 0 || f.now().Sub(time.Unix(0, ok)) > f.stale {
+	set, err := f.current()
+	if err != nil {
 		if f.unrevocable(c) {
 			return nil
 		}
-		return fmt.Errorf("%w: not read for more than %s", ErrRevocationsUnavailable, f.stale)
+		return err
 	}
 	if why := set.revoked(c); why != "" {
 		return verifyErr(ErrRevoked, errors.New(why))
@@ -238,11 +248,8 @@ func (f *follower) unrevocable(c *Claims) bool {
 
 // fresh is nil while the feed is fresh.
 func (f *follower) fresh() error {
-	ok := f.okAt.Load()
-	if ok == 0 || f.now().Sub(time.Unix(0, ok)) > f.stale {
-		return fmt.Errorf("%w: %s not read for more than %s", ErrRevocationsUnavailable, f.name, f.stale)
-	}
-	return nil
+	_, err := f.current()
+	return err
 }
 
 // RevocationFollower holds an in-process copy of a revocation set read
@@ -280,6 +287,29 @@ func (r *RevocationFollower) Run(ctx context.Context) {
 // wrapping ErrRevoked for revoked ones, and one wrapping
 // ErrRevocationsUnavailable while the copy is stale.
 func (r *RevocationFollower) Check(c *Claims) error { return r.f.check(c) }
+
+// CheckSession is Check for a gateway session rather than a token: its
+// sid (the sid of the gateway tokens minted for it), its user and its
+// creation time (unix s). A session is revoked by its sid, and by a
+// revocation of its user or the application-wide cutoff in a later second
+// than its creation: one created in the same second may be the user's new
+// login right after "log out everywhere", and refusing it would lock the
+// user out for the revocation's retention (a session created before the
+// revocation in that second was deleted from the store by it). It returns
+// an error wrapping ErrRevocationsUnavailable while the copy is stale;
+// authproxy then relies on its session store alone.
+func (r *RevocationFollower) CheckSession(sid, sub string, created int64) error {
+	set, err := r.f.current()
+	if err != nil {
+		return err
+	}
+	// A token's rule is iat <= the revocation's second; a session's is
+	// created < that second.
+	if why := set.match(sid, sub, created+1, true); why != "" {
+		return verifyErr(ErrRevoked, errors.New(why))
+	}
+	return nil
+}
 
 // Fresh is nil while the copy is within its staleness bound.
 func (r *RevocationFollower) Fresh() error { return r.f.fresh() }

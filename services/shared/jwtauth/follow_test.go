@@ -206,3 +206,65 @@ func TestStaleFeedRefusalsLoggedAtDebug(t *testing.T) {
 		t.Errorf("warn lines %d, debug rejections %d; want 1 (the outage) and 3:\n%s", warns, debugs, logs.String())
 	}
 }
+
+// fixedSource always answers one document.
+type fixedSource struct{ feed RevocationFeed }
+
+func (s fixedSource) RevocationFeed(context.Context, string) (*RevocationFeed, error) {
+	f := s.feed
+	return &f, nil
+}
+
+// TestCheckSession: a session (sid, user, creation time) is revoked by its
+// sid, and by its user's revocation or a cutoff in a later second than its
+// creation (not in the same second: that may be the user's new login); a
+// stale copy says it is unavailable, not revoked.
+func TestCheckSession(t *testing.T) {
+	t.Parallel()
+	const created = 1_000_000
+	feed := RevocationFeed{
+		Version:  "e.1",
+		Sessions: []string{"gone"},
+		Subjects: []RevokedSubject{
+			{Subject: "u-after", IssuedAtMax: created + 1}, {Subject: "u-same", IssuedAtMax: created},
+			{Subject: "u-before", IssuedAtMax: created - 1},
+		},
+	}
+	tests := []struct {
+		name     string
+		cutoff   int64
+		sid, sub string
+		want     error
+	}{
+		{name: "nothing matches", sid: "live", sub: "u", want: nil},
+		{name: "session revoked", sid: "gone", sub: "u", want: ErrRevoked},
+		{name: "user revoked a second after creation", sid: "live", sub: "u-after", want: ErrRevoked},
+		{name: "user revoked in the second of creation", sid: "live", sub: "u-same", want: nil},
+		{name: "user revoked before creation", sid: "live", sub: "u-before", want: nil},
+		{name: "cutoff a second after creation", cutoff: created + 1, sid: "live", sub: "u", want: ErrRevoked},
+		{name: "cutoff in the second of creation", cutoff: created, sid: "live", sub: "u", want: nil},
+		{name: "cutoff before creation", cutoff: created - 1, sid: "live", sub: "u", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := feed
+			f.Cutoff = tt.cutoff
+			r := NewRevocationFollower(fixedSource{feed: f}, time.Second, 5*time.Second, nil, nil)
+			if err := r.Poll(t.Context()); err != nil {
+				t.Fatalf("poll: %v", err)
+			}
+			err := r.CheckSession(tt.sid, tt.sub, created)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("CheckSession = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	t.Run("never read", func(t *testing.T) {
+		t.Parallel()
+		r := NewRevocationFollower(fixedSource{feed: feed}, time.Second, 5*time.Second, nil, nil)
+		if err := r.CheckSession("gone", "u", created); !errors.Is(err, ErrRevocationsUnavailable) {
+			t.Errorf("CheckSession before any read = %v, want ErrRevocationsUnavailable", err)
+		}
+	})
+}
