@@ -110,7 +110,7 @@ func (p *Parser) Nginx(r *http.Request) (Request, error) {
 	if err := p.checkPeer(r); err != nil {
 		return Request{}, err
 	}
-	raw, err := single(r.Header, "X-Original-URL")
+	raw, err := single(r.Header, "X-Original-Url")
 	if err != nil {
 		return Request{}, err
 	}
@@ -168,7 +168,7 @@ func (p *Parser) Envoy(r *http.Request, prefix string) (Request, error) {
 		return Request{}, fmt.Errorf("%w: path is not under the ext_authz prefix", ErrMalformed)
 	}
 	proto := "http"
-	if vs := r.Header.Values("X-Forwarded-Proto"); len(vs) > 0 {
+	if _, ok := r.Header["X-Forwarded-Proto"]; ok {
 		var err error
 		if proto, err = single(r.Header, "X-Forwarded-Proto"); err != nil {
 			return Request{}, err
@@ -179,8 +179,11 @@ func (p *Parser) Envoy(r *http.Request, prefix string) (Request, error) {
 
 // single returns the only value of a header; a missing, empty or repeated
 // header is malformed (never pick one of several: one may be the attacker's).
+// name is looked up as given, without canonicalising it on every request,
+// so it must be in canonical form (net/http stores received headers so):
+// "X-Original-Url", not "X-Original-URL".
 func single(h http.Header, name string) (string, error) {
-	vs := h.Values(name)
+	vs := h[name]
 	switch {
 	case len(vs) == 0:
 		return "", fmt.Errorf("%w: missing %s", ErrMalformed, name)

@@ -254,7 +254,11 @@ var errBadBearer = errors.New("malformed bearer credential")
 // credential finds who the request acts as: a bearer FusionAuth access token
 // (API clients) or the session cookie. nil, nil means no credential.
 func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, error) {
-	if h := r.Header.Get("Authorization"); h != "" && hasScheme(h, "bearer") {
+	var h string
+	if vs := r.Header["Authorization"]; len(vs) > 0 { // canonical key: no Get
+		h = vs[0]
+	}
+	if h != "" && hasScheme(h, "bearer") {
 		raw, err := jwtauth.BearerToken(h)
 		if err != nil {
 			return nil, errors.Join(ErrUnauthenticated, errBadBearer)

@@ -2,8 +2,9 @@ package httpkit
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"math/rand/v2"
 	"net/http"
 )
 
@@ -45,7 +46,10 @@ func RequestID(next http.Handler) http.Handler {
 // text into log lines or response headers. RequestID and the gin adapter
 // (ginkit.RequestID) are built on it.
 func WithRequestID(w http.ResponseWriter, r *http.Request) *http.Request {
-	id := r.Header.Get(HeaderRequestID)
+	var id string
+	if vs := r.Header[HeaderRequestID]; len(vs) > 0 { // the key is canonical: no Get
+		id = vs[0]
+	}
 	if !ValidRequestID(id) {
 		id = NewRequestID()
 	}
@@ -69,9 +73,13 @@ func ValidRequestID(id string) bool {
 	return true
 }
 
-// NewRequestID returns 16 random bytes, hex encoded.
+// NewRequestID returns 16 random bytes, hex encoded. An id must be unique,
+// not secret, so they come from math/rand/v2's runtime generator (per-thread
+// ChaCha8, no lock, no system call) rather than crypto/rand, which cost a
+// tenth of a cached decision.
 func NewRequestID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64()) //nolint:gosec // G404: an id must be unique, not secret
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64()) //nolint:gosec // G404: as above
 	return hex.EncodeToString(b[:])
 }
