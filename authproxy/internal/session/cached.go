@@ -69,8 +69,9 @@ type Cached struct {
 
 	mu      sync.RWMutex
 	entries map[[32]byte]*cacheEntry
-	epoch   uint64 // bumped by every invalidation and subscription change
-	up      bool   // subscription confirmed
+	epoch   uint64    // bumped by every invalidation and subscription change
+	swept   time.Time // the last pass that dropped expired entries (put)
+	up      bool      // subscription confirmed
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -191,10 +192,16 @@ func (c *Cached) put(h [32]byte, epoch uint64, e *cacheEntry) {
 		return
 	}
 	if _, ok := c.entries[h]; !ok && len(c.entries) >= c.max {
-		now := c.now()
-		for k, old := range c.entries { // expired first, else any one
-			if !now.Before(old.until) {
-				delete(c.entries, k)
+		// Expired entries first, in one pass at most once per TTL (a full
+		// cache under many distinct sessions would otherwise walk every
+		// entry under the lock on every miss), else any one: map order is
+		// random.
+		if now := c.now(); !now.Before(c.swept.Add(c.ttl)) {
+			c.swept = now
+			for k, old := range c.entries {
+				if !now.Before(old.until) {
+					delete(c.entries, k)
+				}
 			}
 		}
 		for k := range c.entries {

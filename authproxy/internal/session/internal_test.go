@@ -122,3 +122,64 @@ func BenchmarkSID(b *testing.B) {
 		_ = SID(cookie)
 	}
 }
+
+// TestCachedBoundedEntries: a full cache drops its expired entries first
+// (in one pass at most once per TTL), else arbitrary ones, and never holds
+// more than MaxEntries.
+func TestCachedBoundedEntries(t *testing.T) {
+	t.Parallel()
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	clock := testkit.NewClock(time.Now())
+	st, err := NewRedisStore(Config{Client: c, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const maxEntries = 3
+	cache, err := NewCached(CacheConfig{Store: st, Client: c, TTL: time.Second, MaxEntries: maxEntries, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cache.Close() })
+	deadline := time.Now().Add(5 * time.Second)
+	for !cache.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("cache subscription never confirmed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx := t.Context()
+	load := func() {
+		t.Helper()
+		cookie, err := st.Create(ctx, &Session{UserID: "u1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cache.Load(ctx, cookie); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := func() int {
+		cache.mu.RLock()
+		defer cache.mu.RUnlock()
+		return len(cache.entries)
+	}
+	for range maxEntries {
+		load()
+	}
+	if n := held(); n != maxEntries {
+		t.Fatalf("after %d loads: %d entries, want %d", maxEntries, n, maxEntries)
+	}
+	clock.Advance(2 * time.Second) // every entry expired
+	load()
+	if n := held(); n != 1 {
+		t.Errorf("full cache of expired entries, one more load: %d entries, want 1 (expired dropped first)", n)
+	}
+	for range 2 * maxEntries {
+		load()
+		if n := held(); n > maxEntries {
+			t.Fatalf("%d entries, want at most %d", n, maxEntries)
+		}
+	}
+}
