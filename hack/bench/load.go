@@ -44,7 +44,12 @@ type loadResult struct {
 	bad       int64 // non-2xx/3xx answers
 	sockErrs  int64 // connect/read/write errors and timeouts
 	generator string
-	genCPU    time.Duration // the load generator's CPU time (wrk's; 0 for the built-in loop)
+	genCPU    time.Duration // the load generator's CPU time (wrk's; this process's for the fixed-rate loop; 0 for the built-in loop)
+	// genInProcess: genCPU is this process's, already among the bench's
+	// processes (not to be added to them again).
+	genInProcess bool
+	// slopP99 is the fixed-rate generator's p99 timer lateness (see fixedrate.go).
+	slopP99 time.Duration
 }
 
 // runWrk drives spec with wrk (--latency) and parses its report. The run is

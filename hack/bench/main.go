@@ -296,7 +296,10 @@ func measure(ctx context.Context, st *stack, sc scenario, all []proc, spec loadS
 	}
 	elapsed := time.Since(t0)
 	s := sample{res: res}
-	ours := sum(all) - all0 + procCPU(st.redis.PID()) - rcpu0 + res.genCPU
+	ours := sum(all) - all0 + procCPU(st.redis.PID()) - rcpu0
+	if !res.genInProcess {
+		ours += res.genCPU
+	}
 	s.other = max(float64(machineCPU()-mach0-ours)/float64(elapsed), 0)
 	cmds1, err := redisCommands(ctx, st.rdb)
 	if err != nil {
