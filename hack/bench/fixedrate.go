@@ -11,6 +11,7 @@ import (
 	"math/bits"
 	"net"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -180,33 +181,40 @@ func (c *fixedConn) do(ctx context.Context, due, stop time.Time) (status int, la
 	if d > 0 { // idle at due: the server is charged from the send
 		from, slop = now, now.Sub(due)
 	}
+	status, err = c.roundTrip(ctx, c.spec.request, now)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	lat = time.Since(from)
+	return status, lat, slop, nil
+}
+
+// roundTrip sends req on the connection (dialing it first if needed) and
+// reads the answer, all within c.spec.timeout from now. The connection is
+// closed after an error or an answer that ends it.
+func (c *fixedConn) roundTrip(ctx context.Context, req []byte, now time.Time) (int, error) {
 	if c.conn == nil {
 		d := net.Dialer{Timeout: c.spec.timeout}
 		conn, err := d.DialContext(ctx, "tcp", c.spec.addr)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, err
 		}
 		c.conn = conn
 		c.br.Reset(conn)
 	}
 	if err := c.conn.SetDeadline(now.Add(c.spec.timeout)); err != nil {
 		c.close()
-		return 0, 0, 0, err
+		return 0, err
 	}
-	if _, err := c.conn.Write(c.spec.request); err != nil {
+	if _, err := c.conn.Write(req); err != nil {
 		c.close()
-		return 0, 0, 0, err
+		return 0, err
 	}
 	status, keepAlive, err := readResponse(c.br)
-	if err != nil {
-		c.close()
-		return 0, 0, 0, err
-	}
-	lat = time.Since(from)
-	if !keepAlive {
+	if err != nil || !keepAlive {
 		c.close()
 	}
-	return status, lat, slop, nil
+	return status, err
 }
 
 func (c *fixedConn) close() {
@@ -516,14 +524,19 @@ func (h *histogram) countAtLeast(d time.Duration) uint64 {
 }
 
 // runFixedRate drives spec (whose rate is set) with the fixed-rate
-// generator on conns connections. genCPU is this process's CPU time during
-// the run: the generator's own when this process's servers are idle (the
-// fixed row loads authproxy, a child), so it is marked in-process.
+// generator on conns connections. It runs the Go scheduler on one P
+// meanwhile: the generator's goroutines then take turns on one thread
+// instead of waking a second one for each answer, which halves the
+// generator's CPU per request (BenchmarkFixedRateGenerator -cpu 1,2); the
+// fixed row loads authproxy, a child, and this process's servers are idle.
+// genCPU is this process's CPU time during the run, so the generator's
+// own, and is marked in-process.
 func runFixedRate(ctx context.Context, spec loadSpec, conns int) (loadResult, error) {
 	fs, err := newFixedSpec(spec.url, spec.headers, spec.rate, conns, spec.duration)
 	if err != nil {
 		return loadResult{}, err
 	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	cpu0 := processCPU()
 	r := runFixed(ctx, fs)
 	res := loadResult{

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -428,4 +429,52 @@ func BenchmarkFixedRateGenerator(b *testing.B) {
 		}
 		report(b, cpu, res.requests, res.p99)
 	})
+}
+
+// The warm-up sends every cookie once and fails when a session is refused.
+func TestWarmSessions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		refuse  string // this cookie's session is refused
+		wantErr bool
+	}{
+		{name: "all valid"},
+		{name: "one refused", refuse: "c7", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			seen := map[string]int{}
+			url := localServer(t, func(w http.ResponseWriter, r *http.Request) {
+				ck, err := r.Cookie("gw")
+				if err != nil || r.Header.Get("X-Forwarded-Uri") != "/admin" {
+					w.WriteHeader(http.StatusBadRequest)
+					return
+				}
+				mu.Lock()
+				seen[ck.Value]++
+				mu.Unlock()
+				if ck.Value == tt.refuse {
+					w.WriteHeader(http.StatusUnauthorized)
+				}
+			})
+			var cookies []string
+			want := map[string]int{}
+			for i := range 50 {
+				cookies = append(cookies, fmt.Sprintf("c%d", i))
+				want[cookies[i]] = 1
+			}
+			err := warmSessions(t.Context(), url+"/authz", map[string]string{"X-Forwarded-Uri": "/admin"}, "gw", cookies, 3)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if diff := cmp.Diff(want, seen); diff != "" {
+				t.Fatalf("requests per cookie (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
