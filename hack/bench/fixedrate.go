@@ -26,14 +26,16 @@ import (
 // per run on raw keep-alive TCP connections and reads only what it must of
 // each answer (status line, Content-Length or chunked framing,
 // Connection). As wrk2 does, each connection has its own schedule (rate /
-// conns, staggered) and a request that was due while its connection still
-// waited for the previous answer counts from its scheduled send time, so a
-// stall is charged to every request scheduled during it (coordinated
-// omission corrected). A request due while its connection was idle counts
-// from its send: Go's timers wake up to about 1 ms late (the netpoller
-// sleeps in whole milliseconds), and that lateness is the generator's, not
-// the server's; it is measured apart (slop). One goroutine per connection,
-// no allocation per request.
+// conns, staggered), and latency counts from each request's scheduled time
+// (coordinated omission corrected), on the timeline a punctual generator
+// would have had: request k is sent at v(k) = max(due(k), done(k-1)) and
+// done(k) = v(k) + its service time (answer read less the actual send). A
+// stall of the server thus delays and is charged to every request scheduled
+// during it, while the generator's own lateness is not: Go's timers wake up
+// to about 1 ms late (the netpoller sleeps in whole milliseconds), and a
+// late wake-up would otherwise show as server latency for that request and
+// the ones queued behind it. That lateness (actual send less v(k)) is
+// measured apart. One goroutine per connection, no allocation per request.
 
 // fixedSpec is one fixed-rate run.
 type fixedSpec struct {
@@ -52,7 +54,7 @@ type fixedSpec struct {
 // fixedResult is what a fixed-rate run measured.
 type fixedResult struct {
 	hist      histogram // latencies, as above
-	slop      histogram // how late the timer woke an idle connection after a request's due time
+	slop      histogram // generator lateness: actual send less the punctual send time v(k)
 	scheduled int64     // requests the schedule held
 	answered  int64     // responses read (hist holds their latencies)
 	bad       int64     // answers outside 2xx/3xx
@@ -102,6 +104,7 @@ func runFixed(ctx context.Context, spec fixedSpec) fixedResult {
 		r := &results[i]
 		wg.Go(func() {
 			c := fixedConn{spec: spec, br: bufio.NewReaderSize(nil, 16<<10)}
+			var vdone time.Time // when the previous answer would have come with a punctual generator
 			// Connection i sends the schedule's requests i, i+conns, i+2*conns, ...
 			for k := int64(0); ; k++ {
 				due := start.Add(time.Duration(float64(k*int64(spec.conns)+int64(i)) / spec.rate * float64(time.Second)))
@@ -109,16 +112,17 @@ func runFixed(ctx context.Context, spec fixedSpec) fixedResult {
 					break
 				}
 				r.scheduled++
-				status, lat, slop, err := c.do(ctx, due, end.Add(spec.timeout))
+				status, sent, service, err := c.do(ctx, due, end.Add(spec.timeout))
 				switch {
 				case err != nil:
 					r.errs++
+					vdone = time.Time{}
 				default:
+					var v time.Time
+					v, vdone = punctual(due, vdone, service)
 					r.answered++
-					r.hist.record(lat)
-					if slop >= 0 {
-						r.slop.record(slop)
-					}
+					r.hist.record(vdone.Sub(due))
+					r.slop.record(sent.Sub(v))
 					if status < 200 || status >= 400 {
 						r.bad++
 					}
@@ -141,6 +145,18 @@ func runFixed(ctx context.Context, spec fixedSpec) fixedResult {
 	return res
 }
 
+// punctual is when a punctual generator would have sent a request due at
+// due on a connection whose previous answer came at prevDone (v), and when
+// its answer, taking service, would have come (done). The request's
+// latency is done - due.
+func punctual(due, prevDone time.Time, service time.Duration) (v, done time.Time) {
+	v = due
+	if prevDone.After(v) {
+		v = prevDone
+	}
+	return v, v.Add(service)
+}
+
 // errNotSent is a scheduled request that the run's end or ctx left unsent.
 var errNotSent = errors.New("scheduled request not sent before the run's end")
 
@@ -153,14 +169,11 @@ type fixedConn struct {
 	timer *time.Timer
 }
 
-// do waits until due, sends the request and reads its answer. The latency
-// counts from due when the connection was still busy at due, else from the
-// send; slop is how late the wait ended (-1 when there was no wait). Past
-// stop (or with ctx done) it sends nothing.
-func (c *fixedConn) do(ctx context.Context, due, stop time.Time) (status int, lat, slop time.Duration, err error) {
-	slop = -1
-	d := time.Until(due)
-	if d > 0 {
+// do waits until due, sends the request and reads its answer: it returns
+// the status, when it sent and how long the answer took from the send.
+// Past stop (or with ctx done) it sends nothing.
+func (c *fixedConn) do(ctx context.Context, due, stop time.Time) (status int, sent time.Time, service time.Duration, err error) {
+	if d := time.Until(due); d > 0 {
 		if c.timer == nil {
 			c.timer = time.NewTimer(d)
 		} else {
@@ -169,24 +182,16 @@ func (c *fixedConn) do(ctx context.Context, due, stop time.Time) (status int, la
 		select {
 		case <-ctx.Done():
 			c.timer.Stop()
-			return 0, 0, 0, errNotSent
+			return 0, sent, 0, errNotSent
 		case <-c.timer.C:
 		}
 	}
-	now := time.Now()
-	if ctx.Err() != nil || !now.Before(stop) {
-		return 0, 0, 0, errNotSent
+	sent = time.Now()
+	if ctx.Err() != nil || !sent.Before(stop) {
+		return 0, sent, 0, errNotSent
 	}
-	from := due
-	if d > 0 { // idle at due: the server is charged from the send
-		from, slop = now, now.Sub(due)
-	}
-	status, err = c.roundTrip(ctx, c.spec.request, now)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	lat = time.Since(from)
-	return status, lat, slop, nil
+	status, err = c.roundTrip(ctx, c.spec.request, sent)
+	return status, sent, time.Since(sent), err
 }
 
 // roundTrip sends req on the connection (dialing it first if needed) and

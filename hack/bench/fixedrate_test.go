@@ -263,6 +263,36 @@ func TestFixedRateStall(t *testing.T) {
 	t.Logf("p50 %v, p99 %v, max %v", res.hist.quantile(0.5), res.hist.quantile(0.99), res.hist.max)
 }
 
+// The latency of a request counts from its due time on a punctual
+// generator's timeline: waiting behind a slow answer is charged, the
+// generator's own lateness (sent after v) is not.
+func TestPunctual(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1000, 0)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	tests := []struct {
+		name     string
+		due      time.Time
+		prevDone time.Time
+		service  time.Duration
+		wantV    time.Time
+		wantLat  time.Duration
+	}{
+		{name: "first request", due: ms(0), service: time.Millisecond, wantV: ms(0), wantLat: time.Millisecond},
+		{name: "connection idle at due", due: ms(10), prevDone: ms(5), service: time.Millisecond, wantV: ms(10), wantLat: time.Millisecond},
+		{name: "queued behind a stalled answer", due: ms(10), prevDone: ms(100), service: time.Millisecond, wantV: ms(100), wantLat: 91 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v, done := punctual(tt.due, tt.prevDone, tt.service)
+			if !v.Equal(tt.wantV) || done.Sub(tt.due) != tt.wantLat {
+				t.Fatalf("punctual = send %v, latency %v; want %v, %v", v.Sub(t0), done.Sub(tt.due), tt.wantV.Sub(t0), tt.wantLat)
+			}
+		})
+	}
+}
+
 // An answer that never comes is an error (after the timeout), refusals are
 // counted as bad answers, and every scheduled request is accounted for.
 func TestFixedRateAccounting(t *testing.T) {
