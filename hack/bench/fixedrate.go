@@ -549,6 +549,7 @@ func runFixedRate(ctx context.Context, spec loadSpec, conns int) (loadResult, er
 		p50: r.hist.quantile(0.50), p99: r.hist.quantile(0.99),
 		generator: fmt.Sprintf("fixed rate %.0f/s on %d connections", spec.rate, conns),
 		genCPU:    processCPU() - cpu0, genInProcess: true, slopP99: r.slop.quantile(0.99),
+		p999: r.hist.quantile(0.999), maxLat: r.hist.max,
 	}
 	if r.answered == 0 {
 		return res, fmt.Errorf("fixed rate: no answer of %d scheduled requests (%d errors)", r.scheduled, r.errs)

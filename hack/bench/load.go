@@ -48,8 +48,9 @@ type loadResult struct {
 	// genInProcess: genCPU is this process's, already among the bench's
 	// processes (not to be added to them again).
 	genInProcess bool
-	// slopP99 is the fixed-rate generator's p99 timer lateness (see fixedrate.go).
-	slopP99 time.Duration
+	// slopP99 is the fixed-rate generator's p99 timer lateness (see
+	// fixedrate.go); p999 and maxLat its tail (0 for wrk and the built-in loop).
+	slopP99, p999, maxLat time.Duration
 }
 
 // runWrk drives spec with wrk (--latency) and parses its report. The run is

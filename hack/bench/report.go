@@ -228,6 +228,9 @@ func progress(sc scenario, s sample, samples map[string][]sample, round int, st 
 	if g := genPerRequest(r); g > 0 {
 		line += fmt.Sprintf(", gen CPU/req %s (%s)", fmtMicros(g), r.generator)
 	}
+	if r.maxLat > 0 {
+		line += fmt.Sprintf(", p99.9 %s, max %s", fmtDur(r.p999), fmtDur(r.maxLat))
+	}
 	if r.slopP99 > 0 {
 		line += fmt.Sprintf(", generator timer lateness p99 %s (not charged)", fmtMicros(r.slopP99))
 	}
