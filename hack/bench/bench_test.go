@@ -127,6 +127,7 @@ func TestFlags(t *testing.T) {
 		{name: "no rounds", args: []string{"-rounds", "0"}, code: 2},
 		{name: "fan-out of one", args: []string{"-fanout", "1"}, code: 2},
 		{name: "negative sessions", args: []string{"-sessions", "-1"}, code: 2},
+		{name: "no fixed-rate connections", args: []string{"-fixed-conns", "0"}, code: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,9 +29,10 @@ type loadSpec struct {
 	script     string
 	cookies    []string
 	cookieName string
-	// rate, when > 0, sends that many requests per second in all (the
-	// built-in loop, wrk2-style: latency counted from each request's
-	// scheduled time, so a stall is not hidden).
+	// rate, when > 0, sends that many requests per second in all: the
+	// fixed-rate generator (fixedrate.go) for the fixed row; the built-in
+	// loop also honours it (its CPU per request is compared with the fixed-
+	// rate generator's in BenchmarkFixedRateGenerator).
 	rate float64
 }
 
