@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +261,31 @@ func TestRandomRowMemoryAndGeneratorCPU(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// A fixed-rate row brings the row it takes half the rate of.
+func TestSelectScenarios(t *testing.T) {
+	t.Parallel()
+	all := []scenario{{name: "bare"}, {name: "authz-session-cached"}, {name: "authz-session-random"}, {name: "authz-session-cached-fixed", halfOf: "authz-session-cached"}}
+	tests := []struct {
+		run  string
+		want []string
+	}{
+		{run: "bare|fixed|random", want: []string{"bare", "authz-session-cached", "authz-session-random", "authz-session-cached-fixed"}},
+		{run: "^bare$", want: []string{"bare"}},
+		{run: "nothing", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.run, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, sc := range selectScenarios(all, regexp.MustCompile(tt.run)) {
+				got = append(got, sc.name)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Fatalf("selected (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
