@@ -11,7 +11,6 @@ import (
 	"math/bits"
 	"net"
 	"net/url"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -526,34 +525,4 @@ func (h *histogram) countAtLeast(d time.Duration) uint64 {
 		n += h.counts[i]
 	}
 	return n
-}
-
-// runFixedRate drives spec (whose rate is set) with the fixed-rate
-// generator on conns connections. It runs the Go scheduler on one P
-// meanwhile: the generator's goroutines then take turns on one thread
-// instead of waking a second one for each answer, which halves the
-// generator's CPU per request (BenchmarkFixedRateGenerator -cpu 1,2); the
-// fixed row loads authproxy, a child, and this process's servers are idle.
-// genCPU is this process's CPU time during the run, so the generator's
-// own, and is marked in-process.
-func runFixedRate(ctx context.Context, spec loadSpec, conns int) (loadResult, error) {
-	fs, err := newFixedSpec(spec.url, spec.headers, spec.rate, conns, spec.duration)
-	if err != nil {
-		return loadResult{}, err
-	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	cpu0 := processCPU()
-	r := runFixed(ctx, fs)
-	res := loadResult{
-		requests: r.answered, elapsed: r.elapsed, bad: r.bad, sockErrs: r.errs,
-		p50: r.hist.quantile(0.50), p99: r.hist.quantile(0.99),
-		generator: fmt.Sprintf("fixed rate %.0f/s on %d connections", spec.rate, conns),
-		genCPU:    processCPU() - cpu0, genInProcess: true, slopP99: r.slop.quantile(0.99),
-		p999: r.hist.quantile(0.999), maxLat: r.hist.max,
-	}
-	if r.answered == 0 {
-		return res, fmt.Errorf("fixed rate: no answer of %d scheduled requests (%d errors)", r.scheduled, r.errs)
-	}
-	res.rps = float64(r.answered) / r.elapsed.Seconds()
-	return res, nil
 }

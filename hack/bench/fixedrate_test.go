@@ -343,6 +343,9 @@ func TestFixedRateAccounting(t *testing.T) {
 const cannedEnv = "GW_BENCH_CANNED_SERVER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(fixedChildEnv) == "1" {
+		os.Exit(fixedChild(os.Stdin, os.Stdout))
+	}
 	if os.Getenv(cannedEnv) == "1" {
 		if err := cannedServer(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -506,5 +509,23 @@ func TestWarmSessions(t *testing.T) {
 				t.Fatalf("requests per cookie (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// The fixed-rate generator runs as a child process (this test binary
+// re-executed) and reports its figures and its own CPU time.
+func TestRunFixedRateChild(t *testing.T) {
+	t.Parallel()
+	url := localServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Cookie") != "gw=1" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	})
+	res, err := runFixedRate(t.Context(), loadSpec{url: url + "/authz", headers: map[string]string{"Cookie": "gw=1"}, rate: 500, duration: 200 * time.Millisecond}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.requests != 100 || res.bad != 0 || res.sockErrs != 0 || res.genCPU <= 0 || res.p99 < res.p50 || res.maxLat < res.p99 {
+		t.Fatalf("implausible result %+v", res)
 	}
 }

@@ -45,10 +45,7 @@ type loadResult struct {
 	bad       int64 // non-2xx/3xx answers
 	sockErrs  int64 // connect/read/write errors and timeouts
 	generator string
-	genCPU    time.Duration // the load generator's CPU time (wrk's; this process's for the fixed-rate loop; 0 for the built-in loop)
-	// genInProcess: genCPU is this process's, already among the bench's
-	// processes (not to be added to them again).
-	genInProcess bool
+	genCPU    time.Duration // the load generator's CPU time (wrk's or the fixed-rate child's; 0 for the built-in loop)
 	// slopP99 is the fixed-rate generator's p99 timer lateness (see
 	// fixedrate.go); p999 and maxLat its tail (0 for wrk and the built-in loop).
 	slopP99, p999, maxLat time.Duration

@@ -87,6 +87,9 @@ type options struct {
 }
 
 func main() {
+	if os.Getenv(fixedChildEnv) == "1" { // the fixed-rate generator (fixedchild.go)
+		os.Exit(fixedChild(os.Stdin, os.Stdout))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -266,7 +269,7 @@ func bench(o options) error {
 	if !useWrk {
 		gen = fmt.Sprintf("built-in Go loop, %d connections, %s (inside the measured process)", o.conns, o.duration)
 	}
-	gen += fmt.Sprintf(" per row (the fixed-rate row: this program's lean generator, %d connections, one P)", o.fixed)
+	gen += fmt.Sprintf(" per row (the fixed-rate rows: this program's lean generator in a child process, %d connections, GOMAXPROCS=1)", o.fixed)
 	report(o.stdout, reportInfo{gen: gen, load: load1, rounds: o.rounds, busy: o.busy, st: st, sessions: o.sessions, conns: o.conns}, selected, samples)
 	return nil
 }
@@ -321,10 +324,7 @@ func measure(ctx context.Context, st *stack, sc scenario, all []proc, gen func(c
 	}
 	elapsed := time.Since(t0)
 	s := sample{res: res}
-	ours := sum(all) - all0 + procCPU(st.redis.PID()) - rcpu0
-	if !res.genInProcess {
-		ours += res.genCPU
-	}
+	ours := sum(all) - all0 + procCPU(st.redis.PID()) - rcpu0 + res.genCPU
 	s.other = max(float64(machineCPU()-mach0-ours)/float64(elapsed), 0)
 	cmds1, err := redisCommands(ctx, st.rdb)
 	if err != nil {

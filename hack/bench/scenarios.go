@@ -83,6 +83,8 @@ func (st *stack) scenarios() []scenario {
 	}
 	sc = append(sc, scenario{name: "authz-session-cached-fixed", what: "authz-session-cached at a fixed rate of half its req/s in the same round " +
 		"(the lean fixed-rate generator on raw keep-alive connections, wrk2-style: a request due while its connection waited for an answer counts from its scheduled time)",
-		url: st.cached.url + "/authz", headers: sessionHeaders, check: gatewayToken, procs: []proc{st.cached}, halfOf: "authz-session-cached"})
+		url: st.cached.url + "/authz", headers: sessionHeaders, check: gatewayToken, procs: []proc{st.cached}, halfOf: "authz-session-cached"},
+		scenario{name: "bare-decision-fixed", what: "bare-decision at the same fixed rate (half authz-session-cached's req/s in the same round): the latency a net/http server answering a decision's bytes reaches at that rate on this machine",
+			url: st.bareDecision.url + "/authz", headers: sessionHeaders, check: gatewayToken, procs: []proc{self{}}, halfOf: "authz-session-cached"})
 	return sc
 }
