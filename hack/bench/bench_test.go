@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,7 @@ func TestFlags(t *testing.T) {
 		{name: "no rounds", args: []string{"-rounds", "0"}, code: 2},
 		{name: "fan-out of one", args: []string{"-fanout", "1"}, code: 2},
 		{name: "negative sessions", args: []string{"-sessions", "-1"}, code: 2},
+		{name: "no fixed-rate connections", args: []string{"-fixed-conns", "0"}, code: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,5 +223,69 @@ func TestReport(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// The random row reports bytes per cached session from its authproxy's RSS
+// growth, and its progress line sets wrk's CPU per request beside the
+// static row's; the closing table compares the cached decision with
+// bare-decision without a target.
+func TestRandomRowMemoryAndGeneratorCPU(t *testing.T) {
+	t.Parallel()
+	st := &stack{spreadRSS0: 20 << 20, spreadEntries: 1100, cookies: make([]string, 1000)}
+	res := func(rps float64, genCPU time.Duration) sample {
+		return sample{res: loadResult{rps: rps, requests: 1000, genCPU: genCPU, generator: "wrk", p50: time.Millisecond, p99: time.Millisecond}}
+	}
+	random := res(900, 12*time.Millisecond)
+	random.rss = 30 << 20
+	samples := map[string][]sample{
+		"bare-decision":        {res(1000, 8*time.Millisecond)},
+		"authz-session-cached": {res(850, 10*time.Millisecond)},
+		"authz-session-random": {random},
+	}
+	randomRow := scenario{name: "authz-session-random", random: true, ref: "authz-session-cached"}
+	line := progress(randomRow, random, samples, 1, st)
+	for _, want := range []string{"gen CPU/req 12.0 µs (wrk) vs 10.0 µs for authz-session-cached's static request", "10485 bytes per cached session (1000 sessions)"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress line lacks %q: %s", want, line)
+		}
+	}
+	var b strings.Builder
+	report(&b, reportInfo{gen: "test", rounds: 1, busy: 0.15, st: st},
+		[]scenario{{name: "bare-decision"}, {name: "authz-session-cached", ref: "bare-decision"}, randomRow}, samples)
+	for _, want := range []string{
+		"RSS was 20 MiB before any random load and 30 MiB after the row (largest over the rounds): 10485 bytes per cached session over 1000 distinct sessions served",
+		"| cached decision req/s / bare-decision (no target; bare-decision is the ceiling for a decision's bytes) | 0.85 | - |",
+		"| random sessions req/s / one session >= 0.9 | 1.06 | yes |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// A fixed-rate row brings the row it takes half the rate of.
+func TestSelectScenarios(t *testing.T) {
+	t.Parallel()
+	all := []scenario{{name: "bare"}, {name: "authz-session-cached"}, {name: "authz-session-random"}, {name: "authz-session-cached-fixed", halfOf: "authz-session-cached"}}
+	tests := []struct {
+		run  string
+		want []string
+	}{
+		{run: "bare|fixed|random", want: []string{"bare", "authz-session-cached", "authz-session-random", "authz-session-cached-fixed"}},
+		{run: "^bare$", want: []string{"bare"}},
+		{run: "nothing", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.run, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, sc := range selectScenarios(all, regexp.MustCompile(tt.run)) {
+				got = append(got, sc.name)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Fatalf("selected (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -29,9 +29,10 @@ type loadSpec struct {
 	script     string
 	cookies    []string
 	cookieName string
-	// rate, when > 0, sends that many requests per second in all (the
-	// built-in loop, wrk2-style: latency counted from each request's
-	// scheduled time, so a stall is not hidden).
+	// rate, when > 0, sends that many requests per second in all: the
+	// fixed-rate generator (fixedrate.go) for the fixed row; the built-in
+	// loop also honours it (its CPU per request is compared with the fixed-
+	// rate generator's in BenchmarkFixedRateGenerator).
 	rate float64
 }
 
@@ -44,7 +45,10 @@ type loadResult struct {
 	bad       int64 // non-2xx/3xx answers
 	sockErrs  int64 // connect/read/write errors and timeouts
 	generator string
-	genCPU    time.Duration // the load generator's CPU time (wrk's; 0 for the built-in loop)
+	genCPU    time.Duration // the load generator's CPU time (wrk's or the fixed-rate child's; 0 for the built-in loop)
+	// slopP99 is the fixed-rate generator's p99 timer lateness (see
+	// fixedrate.go); p999 and maxLat its tail (0 for wrk and the built-in loop).
+	slopP99, p999, maxLat time.Duration
 }
 
 // runWrk drives spec with wrk (--latency) and parses its report. The run is

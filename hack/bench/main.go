@@ -76,6 +76,7 @@ type options struct {
 	duration  time.Duration
 	threads   int
 	conns     int
+	fixed     int // connections of the fixed-rate generator (and the warm-up)
 	wrk       string
 	builtin   bool
 	redisBin  string
@@ -86,6 +87,9 @@ type options struct {
 }
 
 func main() {
+	if os.Getenv(fixedChildEnv) == "1" { // the fixed-rate generator (fixedchild.go)
+		os.Exit(fixedChild(os.Stdin, os.Stdout))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -104,6 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "load duration per scenario (wrk -d; whole seconds with wrk)")
 	fs.IntVar(&o.threads, "t", 2, "load generator threads (wrk -t)")
 	fs.IntVar(&o.conns, "c", 32, "open connections (wrk -c)")
+	fs.IntVar(&o.fixed, "fixed-conns", 8, "connections of the fixed-rate generator (the -fixed row) and of the random row's warm-up")
 	fs.StringVar(&o.wrk, "wrk", "wrk", "wrk binary (name on PATH or path)")
 	fs.BoolVar(&o.builtin, "builtin", false, "use the built-in Go load loop even when wrk is found")
 	fs.StringVar(&o.redisBin, "redis-server", "redis-server", "redis-server binary")
@@ -125,8 +130,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() > 0 || o.duration <= 0 || o.duration > 10*time.Minute || o.threads < 1 || o.conns < o.threads || o.conns > 1000 ||
-		o.rounds < 1 || o.rounds > 10 || o.sessions < 0 || o.sessions > 1000000 || o.keepalive < 1 {
-		fmt.Fprintln(stderr, "bench: need 0 < -d <= 10m, 1 <= -t <= -c <= 1000, 1 <= -rounds <= 10, 0 <= -sessions <= 1e6, -keepalive >= 1, and no arguments")
+		o.fixed < 1 || o.fixed > 1000 || o.rounds < 1 || o.rounds > 10 || o.sessions < 0 || o.sessions > 1000000 || o.keepalive < 1 {
+		fmt.Fprintln(stderr, "bench: need 0 < -d <= 10m, 1 <= -t <= -c <= 1000, 1 <= -fixed-conns <= 1000, 1 <= -rounds <= 10, 0 <= -sessions <= 1e6, -keepalive >= 1, and no arguments")
 		return 2
 	}
 	re, err := regexp.Compile(*runExpr)
@@ -215,12 +220,7 @@ func bench(o options) error {
 	defer st.close()
 
 	scenarios := st.scenarios()
-	var selected []scenario
-	for _, sc := range scenarios {
-		if o.run.MatchString(sc.name) {
-			selected = append(selected, sc)
-		}
-	}
+	selected := selectScenarios(scenarios, o.run)
 	if len(selected) == 0 {
 		return fmt.Errorf("no scenario matches -run %q", o.run)
 	}
@@ -232,32 +232,65 @@ func bench(o options) error {
 			if sc.random {
 				spec.script, spec.cookies, spec.cookieName = st.cookieScript, st.cookies, st.cookieName
 			}
-			builtin := !useWrk
+			gen := func(ctx context.Context) (loadResult, error) { return runBuiltin(ctx, spec) }
+			if useWrk {
+				gen = func(ctx context.Context) (loadResult, error) { return runWrk(ctx, o.wrk, spec) }
+			}
 			if sc.halfOf != "" {
 				base := samples[sc.halfOf]
 				if len(base) < round || base[round-1].res.rps <= 0 {
 					fmt.Fprintf(o.stderr, "bench: %s: no %s row in round %d; skipped\n", sc.name, sc.halfOf, round)
 					continue
 				}
-				spec.rate, builtin = base[round-1].res.rps/2, true
+				spec.rate = base[round-1].res.rps / 2
+				gen = func(ctx context.Context) (loadResult, error) { return runFixedRate(ctx, spec, o.fixed) }
 			}
 			if err := probe(ctx, sc, st); err != nil {
 				return fmt.Errorf("%s: %w", sc.name, err)
 			}
+			if sc.random {
+				t0 := time.Now()
+				if err := warmSessions(ctx, sc.url, sc.headers, st.cookieName, st.cookies, o.fixed); err != nil {
+					return fmt.Errorf("%s: %w", sc.name, err)
+				}
+				fmt.Fprintf(o.stderr, "bench: round %d/%d: %s: warm-up: %d sessions sent once in %s (not counted)\n",
+					round, o.rounds, sc.name, len(st.cookies), time.Since(t0).Round(time.Millisecond))
+			}
 			fmt.Fprintf(o.stderr, "bench: round %d/%d: %s: %s of load\n", round, o.rounds, sc.name, o.duration)
-			s, err := measure(ctx, st, sc, all, spec, builtin, o.wrk)
+			s, err := measure(ctx, st, sc, all, gen)
 			if err != nil {
 				return fmt.Errorf("%s: %w", sc.name, err)
 			}
 			samples[sc.name] = append(samples[sc.name], s)
+			fmt.Fprintf(o.stderr, "bench: round %d/%d: %s: %s\n", round, o.rounds, sc.name, progress(sc, s, samples, round, st))
 		}
 	}
 	gen := fmt.Sprintf("wrk -t%d -c%d -d%s --latency", o.threads, o.conns, o.duration)
 	if !useWrk {
 		gen = fmt.Sprintf("built-in Go loop, %d connections, %s (inside the measured process)", o.conns, o.duration)
 	}
+	gen += fmt.Sprintf(" per row (the fixed-rate rows: this program's lean generator in a child process, %d connections, GOMAXPROCS=1)", o.fixed)
 	report(o.stdout, reportInfo{gen: gen, load: load1, rounds: o.rounds, busy: o.busy, st: st, sessions: o.sessions, conns: o.conns}, selected, samples)
 	return nil
+}
+
+// selectScenarios keeps the scenarios whose name matches re, in order,
+// and the rows a kept fixed-rate row takes its rate from (halfOf), so
+// -run fixed measures authz-session-cached's max rate first.
+func selectScenarios(all []scenario, re *regexp.Regexp) []scenario {
+	need := make(map[string]bool)
+	for _, sc := range all {
+		if re.MatchString(sc.name) && sc.halfOf != "" {
+			need[sc.halfOf] = true
+		}
+	}
+	var out []scenario
+	for _, sc := range all {
+		if re.MatchString(sc.name) || need[sc.name] {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // sample is one row's measurement in one round.
@@ -271,7 +304,7 @@ type sample struct {
 	other     float64       // CPUs used by processes outside the bench, on average
 }
 
-func measure(ctx context.Context, st *stack, sc scenario, all []proc, spec loadSpec, builtin bool, wrk string) (sample, error) {
+func measure(ctx context.Context, st *stack, sc scenario, all []proc, gen func(context.Context) (loadResult, error)) (sample, error) {
 	sum := func(ps []proc) time.Duration {
 		var d time.Duration
 		for _, p := range ps {
@@ -285,12 +318,7 @@ func measure(ctx context.Context, st *stack, sc scenario, all []proc, spec loadS
 	}
 	cpu0, all0, rcpu0, mach0 := sum(sc.procs), sum(all), procCPU(st.redis.PID()), machineCPU()
 	t0 := time.Now()
-	var res loadResult
-	if builtin {
-		res, err = runBuiltin(ctx, spec)
-	} else {
-		res, err = runWrk(ctx, wrk, spec)
-	}
+	res, err := gen(ctx)
 	if err != nil {
 		return sample{}, err
 	}

@@ -67,7 +67,7 @@ func report(w io.Writer, info reportInfo, scs []scenario, samples map[string][]s
 		}
 	}
 	fmt.Fprintf(w, "## authproxy decision load (hack/bench)\n\n")
-	fmt.Fprintf(w, "Load: %s per row, %d interleaved rounds. Machine: %d CPUs, %s, load average %s at start.\n",
+	fmt.Fprintf(w, "Load: %s, %d interleaved rounds. Machine: %d CPUs, %s, load average %s at start.\n",
 		info.gen, info.rounds, runtime.NumCPU(), runtime.Version(), info.load)
 	if len(busyRows) == 0 {
 		fmt.Fprintf(w, "Run: **clean** (other processes used at most %.2f CPUs during any row; limit %.2f).\n\n", busiest, info.busy)
@@ -126,6 +126,13 @@ func report(w io.Writer, info reportInfo, scs []scenario, samples map[string][]s
 		fmt.Fprintf(w, " Redis memory per session (used_memory growth over %d seeded sessions, index included): %d bytes.", info.sessions, st.redisPerSession)
 	}
 	fmt.Fprintln(w)
+	if r, ok := rows["authz-session-random"]; ok {
+		if b, ok := bytesPerSession(r.mean.rss, st); ok {
+			fmt.Fprintf(w, "\nauthz-session-random: its authproxy's RSS was %s before any random load and %s after the row (largest over the rounds):"+
+				" %d bytes per cached session over %d distinct sessions served (each seeded session once in the warm-up; cache bound %d entries).\n",
+				fmtMiB(st.spreadRSS0), fmtMiB(r.mean.rss), b, len(st.cookies), st.spreadEntries)
+		}
+	}
 	targets(w, rows)
 }
 
@@ -165,12 +172,14 @@ func targets(w io.Writer, rows map[string]row) {
 		}
 		return float64(ra.mean.rss) / float64(rb.mean.rss), true
 	}
-	p99 := func() (float64, bool) {
-		r, ok := rows["authz-session-cached-fixed"]
-		if !ok || r.bad {
-			return 0, false
+	p99 := func(name string) func() (float64, bool) {
+		return func() (float64, bool) {
+			r, ok := rows[name]
+			if !ok || r.bad {
+				return 0, false
+			}
+			return float64(r.mean.res.p99) / float64(time.Millisecond), true
 		}
-		return float64(r.mean.res.p99) / float64(time.Millisecond), true
 	}
 	atLeast := func(x float64) func(float64) bool { return func(v float64) bool { return v >= x } }
 	atMost := func(x float64) func(float64) bool { return func(v float64) bool { return v <= x } }
@@ -181,7 +190,9 @@ func targets(w io.Writer, rows map[string]row) {
 		{"cache off req/s / one Redis GET >= 0.8", ratio("authz-session-redis", "bare-redis-get"), "%.2f", atLeast(0.8)},
 		{"nginx with authproxy / nginx alone >= 0.5", ratio("nginx-authproxy", "nginx-alone"), "%.2f", atLeast(0.5)},
 		{"authproxy RSS / oauth2-proxy RSS <= 1", rssRatio, "%.2f", atMost(1)},
-		{"p99 at half the max rate (cached) < 1 ms", p99, "%.3f ms", func(v float64) bool { return v < 1 }},
+		{"p99 at half the max rate (cached) < 1 ms", p99("authz-session-cached-fixed"), "%.3f ms", func(v float64) bool { return v < 1 }},
+		{"p99 of bare-decision at the same rate (no target; the ceiling)", p99("bare-decision-fixed"), "%.3f ms", nil},
+		{"cached decision req/s / bare-decision (no target; bare-decision is the ceiling for a decision's bytes)", ratio("authz-session-cached", "bare-decision"), "%.2f", nil},
 		{"authproxy cached req/s / oauth2-proxy (no target; the lead)", ratio("authz-session-cached", "oauth2-proxy-auth"), "%.2f", nil},
 		{"nginx with oauth2-proxy / nginx alone (no target)", ratio("nginx-oauth2-proxy", "nginx-alone"), "%.2f", nil},
 	}
@@ -206,4 +217,57 @@ func fmtMiB(b int64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}
+
+// progress is the stderr line after one row's run: its figures and the
+// load generator's CPU per request (wrk's, or this process's for the
+// fixed-rate generator). For the random row it adds the static row's
+// generator CPU of the same round (wrk's Lua script should cost next to
+// nothing) and the bytes per cached session.
+func progress(sc scenario, s sample, samples map[string][]sample, round int, st *stack) string {
+	r := s.res
+	line := fmt.Sprintf("%.0f req/s, p50 %s, p99 %s, %d non-2xx, %d socket errors, server CPU/req %s",
+		r.rps, fmtDur(r.p50), fmtDur(r.p99), r.bad, r.sockErrs, fmtDur(s.serverCPU))
+	if g := genPerRequest(r); g > 0 {
+		line += fmt.Sprintf(", gen CPU/req %s (%s)", fmtMicros(g), r.generator)
+	}
+	if r.maxLat > 0 {
+		line += fmt.Sprintf(", p99.9 %s, max %s", fmtDur(r.p999), fmtDur(r.maxLat))
+	}
+	if r.slopP99 > 0 {
+		line += fmt.Sprintf(", generator timer lateness p99 %s (not charged)", fmtMicros(r.slopP99))
+	}
+	if sc.random {
+		if base := samples["authz-session-cached"]; len(base) >= round {
+			if g := genPerRequest(base[round-1].res); g > 0 {
+				line += fmt.Sprintf(" vs %s for authz-session-cached's static request", fmtMicros(g))
+			}
+		}
+		if b, ok := bytesPerSession(s.rss, st); ok {
+			line += fmt.Sprintf("; RSS %s before any random load, %s after: %d bytes per cached session (%d sessions)",
+				fmtMiB(st.spreadRSS0), fmtMiB(s.rss), b, len(st.cookies))
+		}
+	}
+	return line
+}
+
+func genPerRequest(r loadResult) time.Duration {
+	if r.requests <= 0 {
+		return 0
+	}
+	return r.genCPU / time.Duration(r.requests)
+}
+
+// bytesPerSession is the random row's authproxy RSS growth over its RSS
+// before any random load, per distinct session served (every seeded one:
+// the warm-up sends each).
+func bytesPerSession(rss int64, st *stack) (int64, bool) {
+	if st == nil || st.spreadRSS0 <= 0 || rss <= 0 || len(st.cookies) == 0 {
+		return 0, false
+	}
+	return (rss - st.spreadRSS0) / int64(len(st.cookies)), true
+}
+
+func fmtMicros(d time.Duration) string {
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -41,6 +42,8 @@ func (st *stack) scenarios() []scenario {
 	sessionHeaders := withHeaders("/admin/users", "Cookie", cookie)
 	sc := []scenario{
 		{name: "bare", what: "net/http handler answering 200 (in this process)", url: st.bare.url + "/", procs: []proc{self{}}},
+		{name: "bare-decision", what: "net/http handler (in this process) fed authz-session-cached's request headers and answering authproxy's allow headers with values of the same lengths: " + st.answer.describe(),
+			url: st.bareDecision.url + "/authz", headers: sessionHeaders, check: gatewayToken, procs: []proc{self{}}, ref: "bare"},
 		{name: "bare-redis-get", what: "same handler plus one Redis GET of a value the size of the sealed session record (authproxy's client options)",
 			url: st.bareRedis.url + "/", procs: []proc{self{}}, ref: "bare"},
 		{name: "authz-public", what: "/authz, public rule, no credential (anonymous gateway JWT, token cache)",
@@ -53,7 +56,9 @@ func (st *stack) scenarios() []scenario {
 			url: st.uncached.url + "/authz", headers: sessionHeaders, check: gatewayToken, procs: []proc{st.uncached}, ref: "bare-redis-get"},
 	}
 	if len(st.cookies) > 0 {
-		sc = append(sc, scenario{name: "authz-session-random", what: "as authz-session-cached (on an authproxy of its own, so its cache and RSS stay apart), the session cookie picked at random per request among the seeded sessions",
+		sc = append(sc, scenario{name: "authz-session-random", what: fmt.Sprintf("as authz-session-cached, on an authproxy of its own (its cache and RSS apart) configured for its set: "+
+			"--session-cache-ttl 60s --session-cache-entries %[1]d --token-cache-entries %[1]d (sessions + 10%%); before each measured run every seeded cookie is sent once (not counted), "+
+			"then the session cookie is picked at random per request among the %[2]d seeded sessions (wrk Lua script indexing requests formatted once in init)", st.spreadEntries, len(st.cookies)),
 			url: st.spread.url + "/authz", headers: withHeaders("/admin/users"), random: true, check: gatewayToken, procs: []proc{st.spread}, ref: "authz-session-cached"})
 	}
 	sc = append(sc, scenario{name: "authz-bearer", what: "/authz, authenticated rule, FusionAuth access token as Bearer (verified-token cache)",
@@ -76,7 +81,10 @@ func (st *stack) scenarios() []scenario {
 				procs: []proc{st.peer, st.front, self{}}, ref: "nginx-alone"})
 		}
 	}
-	sc = append(sc, scenario{name: "authz-session-cached-fixed", what: "authz-session-cached at a fixed rate of half its req/s in the same round (built-in loop, latency from each request's scheduled time)",
-		url: st.cached.url + "/authz", headers: sessionHeaders, check: gatewayToken, procs: []proc{st.cached}, halfOf: "authz-session-cached"})
+	sc = append(sc, scenario{name: "authz-session-cached-fixed", what: "authz-session-cached at a fixed rate of half its req/s in the same round " +
+		"(the lean fixed-rate generator on raw keep-alive connections, wrk2-style: a request due while its connection waited for an answer counts from its scheduled time)",
+		url: st.cached.url + "/authz", headers: sessionHeaders, check: gatewayToken, procs: []proc{st.cached}, halfOf: "authz-session-cached"},
+		scenario{name: "bare-decision-fixed", what: "bare-decision at the same fixed rate (half authz-session-cached's req/s in the same round): the latency a net/http server answering a decision's bytes reaches at that rate on this machine",
+			url: st.bareDecision.url + "/authz", headers: sessionHeaders, check: gatewayToken, procs: []proc{self{}}, halfOf: "authz-session-cached"})
 	return sc
 }

@@ -80,29 +80,36 @@ func (s *httpServer) close() {
 
 // stack is everything the scenarios hit.
 type stack struct {
-	redis      *testkit.Redis
-	bare       *httpServer
-	bareRedis  *httpServer
-	idp        *httpServer
-	cached     *child // authproxy, session-cache-ttl default (1s)
-	quiet      *child // the same with --log-level warn
-	spread     *child // the same as cached, for the random-session row (its cache and RSS apart)
-	uncached   *child // authproxy, session-cache-ttl 0
-	peer       *child // oauth2-proxy (nil without -peer)
-	front      *nginxFront
-	rdb        redis.UniversalClient // INFO commandstats, the bare GET
-	closers    []func()
-	cookie     string // admin's session cookie (valid on every authproxy: same Redis)
-	accessTok  string // admin's FusionAuth access token
-	cookieName string
-	peerCookie string // admin's oauth2-proxy session cookie
-	recordLen  int64  // bytes of admin's sealed session record in Redis
+	redis     *testkit.Redis
+	bare      *httpServer
+	bareRedis *httpServer
+	// bareDecision answers authproxy's allow headers (answer) from this process.
+	bareDecision *httpServer
+	answer       decisionAnswer
+	idp          *httpServer
+	cached       *child // authproxy, session-cache-ttl default (1s)
+	quiet        *child // the same with --log-level warn
+	spread       *child // the same as cached, for the random-session row (its cache and RSS apart)
+	uncached     *child // authproxy, session-cache-ttl 0
+	peer         *child // oauth2-proxy (nil without -peer)
+	front        *nginxFront
+	rdb          redis.UniversalClient // INFO commandstats, the bare GET
+	closers      []func()
+	cookie       string // admin's session cookie (valid on every authproxy: same Redis)
+	accessTok    string // admin's FusionAuth access token
+	cookieName   string
+	peerCookie   string // admin's oauth2-proxy session cookie
+	recordLen    int64  // bytes of admin's sealed session record in Redis
 	// cookiesFile holds -sessions cookies of admin sessions, one a line.
 	cookiesFile  string
 	cookieScript string // wrk script sending one of them at random
 	cookies      []string
 	// redisPerSession is Redis's used_memory growth per seeded session.
 	redisPerSession int64
+	// spreadEntries is the spread authproxy's session and token cache
+	// bound (sessions + 10%); spreadRSS0 its RSS before any random load.
+	spreadEntries int
+	spreadRSS0    int64
 }
 
 // stackOptions says what startStack starts besides Redis, devidp, the bare
@@ -194,6 +201,10 @@ func startStack(ctx context.Context, so stackOptions) (st *stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	bareDecisionLn, bareDecisionURL, err := listen()
+	if err != nil {
+		return nil, err
+	}
 	idpLn, idpURL, err := listen()
 	if err != nil {
 		return nil, err
@@ -258,7 +269,11 @@ func startStack(ctx context.Context, so stackOptions) (st *stack, err error) {
 		return nil, err
 	}
 	if so.sessions > 0 {
-		if st.spread, err = newProxy(spreadURL, spreadPort, "1s"); err != nil {
+		// Configured for its set: every seeded session stays cached for the
+		// row (60 s), and both caches hold them all.
+		st.spreadEntries = so.sessions + (so.sessions+9)/10
+		n := strconv.Itoa(st.spreadEntries)
+		if st.spread, err = newProxy(spreadURL, spreadPort, "60s", "--session-cache-entries", n, "--token-cache-entries", n); err != nil {
 			return nil, err
 		}
 	}
@@ -307,6 +322,15 @@ func startStack(ctx context.Context, so stackOptions) (st *stack, err error) {
 	}))
 	st.closers = append(st.closers, st.bareRedis.close)
 
+	// bare-decision answers what authproxy answers the cached-session request.
+	areq := authzRequest(cachedURL, "/admin/users")
+	areq.AddCookie(&http.Cookie{Name: cookieName, Value: st.cookie})
+	if st.answer, err = captureAnswer(ctx, areq); err != nil {
+		return nil, err
+	}
+	st.bareDecision = serve(bareDecisionLn, bareDecisionURL, st.answer)
+	st.closers = append(st.closers, st.bareDecision.close)
+
 	if st.peer != nil {
 		if st.peerCookie, err = login(ctx, peerURL, oauth2ProxyCookie, "admin@example.com"); err != nil {
 			return nil, fmt.Errorf("oauth2-proxy login: %w", err)
@@ -327,6 +351,7 @@ func startStack(ctx context.Context, so stackOptions) (st *stack, err error) {
 		if err := st.seed(ctx, seedBin, dir, so.sessions); err != nil {
 			return nil, err
 		}
+		st.spreadRSS0 = st.spread.rss()
 	}
 	return st, nil
 }
