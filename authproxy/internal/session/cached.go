@@ -54,7 +54,9 @@ type CacheConfig struct {
 // sub-millisecond window on a LAN). Absolute and idle expiry are checked on
 // every hit, and a hit requires the full cookie (secret included) to match.
 // LastSeen is refreshed by the wrapped store on misses, so an active user's
-// session is touched at most every TTL from each replica.
+// session is touched at most every TTL from each replica. A hit returns the
+// session without its ID token (see cachedCopy): load from the wrapped
+// store to read it.
 type Cached struct {
 	inner   Store
 	rdb     redis.UniversalClient
@@ -178,10 +180,35 @@ func (c *Cached) Load(ctx context.Context, cookie string) (*Session, error) {
 	}
 	if up {
 		c.put(p.hash, epoch, &cacheEntry{
-			cookie: cookie, userTag: userTag(sess.UserID), sess: sess.Clone(), until: now.Add(c.ttl),
+			cookie: cookie, userTag: userTag(sess.UserID), sess: cachedCopy(sess), until: now.Add(c.ttl),
 		})
 	}
 	return sess, nil
+}
+
+// cachedCopy is what an entry keeps of s: every field but the ID token,
+// each copied out of the decoded record. A decoded record's text fields
+// share one string (codec.go), which an entry would otherwise pin whole,
+// ID token included: about half of the heap a cached session holds. The
+// ID token is only read at logout, which loads the session past the cache.
+func cachedCopy(s *Session) *Session {
+	return &Session{
+		UserID: strings.Clone(s.UserID), Email: strings.Clone(s.Email), Name: strings.Clone(s.Name),
+		Roles: cloneStrings(s.Roles), TenantID: strings.Clone(s.TenantID), Branches: cloneStrings(s.Branches),
+		AccessToken: strings.Clone(s.AccessToken), RefreshToken: strings.Clone(s.RefreshToken),
+		AccessExpiry: s.AccessExpiry, CreatedAt: s.CreatedAt, LastSeen: s.LastSeen,
+	}
+}
+
+func cloneStrings(in []string) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = strings.Clone(v)
+	}
+	return out
 }
 
 // put stores e unless an invalidation arrived since the load began.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
@@ -233,6 +234,44 @@ func TestCachedEnforcesExpiryOnHits(t *testing.T) {
 		if s, err := cached.Load(ctx, cookie); err == nil {
 			t.Fatalf("%s: expired session served from cache: %v", tc.name, s)
 		}
+	}
+}
+
+// A cache hit returns every field of the session but its ID token, which
+// the entry does not keep (logout reads it past the cache); the record in
+// Redis keeps it.
+func TestCachedHitLeavesOutIDToken(t *testing.T) {
+	t.Parallel()
+	m := miniredis.RunT(t)
+	c := newClient(t, m.Addr())
+	st := newStore(t, c, sessiontest.Options{Prefix: "idt"})
+	cached := newCached(t, st, c, session.CacheConfig{TTL: time.Hour})
+	ctx := t.Context()
+	in := &session.Session{
+		UserID: "u1", Email: "u1@example.com", Name: "U One", Roles: []string{"admin"}, TenantID: "t1",
+		Branches: []string{"b1"}, AccessToken: "at", RefreshToken: "rt", IDToken: "idt",
+		AccessExpiry: time.Now().Add(time.Hour).Round(0),
+	}
+	cookie, err := cached.Create(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	miss, err := cached.Load(ctx, cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Del("idt:{" + session.KeyTag(cookie) + "}:s") // only the cache has it now
+	hit, err := cached.Load(ctx, cookie)
+	if err != nil {
+		t.Fatalf("cache not used: %v", err)
+	}
+	if miss.IDToken != "idt" {
+		t.Errorf("miss: ID token %q, want idt", miss.IDToken)
+	}
+	want := miss.Clone()
+	want.IDToken = ""
+	if diff := cmp.Diff(want, hit); diff != "" {
+		t.Errorf("hit (-want +got):\n%s", diff)
 	}
 }
 
