@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 )
 
 // Defaults for CacheConfig.
@@ -68,6 +70,8 @@ type Cached struct {
 	health  time.Duration
 	now     func() time.Time
 	log     *slog.Logger
+
+	flight singleflight.Group // concurrent misses of one cookie (load)
 
 	mu      sync.RWMutex
 	entries map[[32]byte]*cacheEntry
@@ -171,19 +175,63 @@ func (c *Cached) Load(ctx context.Context, cookie string) (*Session, error) {
 		}
 		c.drop(p.hash) // expired: the inner store deletes it and says so
 	}
-	sess, err := c.inner.Load(ctx, cookie)
+	sess, err := c.load(ctx, cookie, p, up, epoch, now)
 	if err != nil {
-		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrNotFound) && ctx.Err() == nil {
 			c.drop(p.hash)
 		}
 		return nil, err
 	}
-	if up {
-		c.put(p.hash, epoch, &cacheEntry{
-			cookie: cookie, userTag: userTag(sess.UserID), sess: cachedCopy(sess), until: now.Add(c.ttl),
-		})
-	}
 	return sess, nil
+}
+
+// loaded is one load from the wrapped store, shared by the misses that
+// wait for it.
+type loaded struct {
+	sess  *Session
+	epoch uint64 // the cache's epoch when the load began
+}
+
+// load reads the session from the wrapped store and caches it. Misses on
+// the same cookie at the same time share one read (the full cookie is the
+// key, so only holders of the same secret share): when a busy session's
+// entry expires, the requests arriving during that read wait for it instead
+// of each sending a GET. A miss joins a read only if no invalidation came
+// between that read's start and its own (the epochs match); otherwise it
+// reads on its own, so it never gets a session read before a logout it
+// came after.
+func (c *Cached) load(ctx context.Context, cookie string, p *cookieParts, up bool, epoch uint64, now time.Time) (*Session, error) {
+	ch := c.flight.DoChan(cookie, func() (any, error) {
+		// Detached from this caller's cancellation: others may share it.
+		// The store's own timeouts bound it.
+		sess, err := c.inner.Load(context.WithoutCancel(ctx), cookie)
+		if err != nil {
+			return nil, err
+		}
+		if up {
+			c.put(p.hash, epoch, &cacheEntry{
+				cookie: cookie, userTag: userTag(sess.UserID), sess: cachedCopy(sess), until: now.Add(c.ttl),
+			})
+		}
+		return loaded{sess: sess, epoch: epoch}, nil
+	})
+	var res singleflight.Result
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("session: load: %w", ctx.Err())
+	case res = <-ch:
+	}
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	l, shared := res.Val.(loaded), res.Shared
+	if l.epoch != epoch {
+		return c.inner.Load(ctx, cookie)
+	}
+	if shared {
+		return l.sess.Clone(), nil
+	}
+	return l.sess, nil
 }
 
 // cachedCopy is what an entry keeps of s: every field but the ID token,
