@@ -287,12 +287,12 @@ func (s *Server) credential(ctx context.Context, r *http.Request) (*principal, e
 		s.metrics.storeErr("load", err)
 		return nil, err
 	}
-	sess, err = s.refresher.maybeRefresh(ctx, cookie, sess)
-	if err != nil {
+	sid := session.SID(cookie)
+	if err := s.checkSessionRevoked(ctx, cookie, sid, sess); err != nil {
 		return nil, err
 	}
-	sid := session.SID(cookie)
-	if err := s.checkSessionRevoked(ctx, sid, sess); err != nil {
+	sess, err = s.refresher.maybeRefresh(ctx, cookie, sess)
+	if err != nil {
 		return nil, err
 	}
 	return &principal{

@@ -180,14 +180,25 @@ func (s *Server) checkRevoked(ctx context.Context, c *jwtauth.Claims) error {
 // cache that missed the invalidation on pub/sub. It bounds how long a
 // revoked session lives in any replica's cache by the copy's poll interval
 // (1 s), whatever --session-cache-ttl is and whether or not pub/sub
-// delivered. While the copy is stale the store's answer stands (the
-// cache's own subscription check bypasses it when pub/sub is down).
-func (s *Server) checkSessionRevoked(ctx context.Context, sid string, sess *session.Session) error {
+// delivered. A revocation within a second of the session's creation cannot
+// be ordered from whole seconds (a new login right after "log out
+// everywhere" must pass): the store, read past any cache, decides; it
+// holds the session only if the revocation did not delete it. While the
+// copy is stale the store's answer stands (the cache's own subscription
+// check bypasses it when pub/sub is down).
+func (s *Server) checkSessionRevoked(ctx context.Context, cookie, sid string, sess *session.Session) error {
 	if s.revoked == nil {
 		return nil
 	}
 	err := s.revoked.CheckSession(sid, sess.UserID, sess.CreatedAt.Unix())
-	if err == nil || errors.Is(err, jwtauth.ErrRevocationsUnavailable) {
+	switch {
+	case err == nil, errors.Is(err, jwtauth.ErrRevocationsUnavailable):
+		return nil
+	case errors.Is(err, jwtauth.ErrRevokedNearCreation):
+		if _, ferr := s.fresh.Load(ctx, cookie); ferr != nil {
+			s.metrics.storeErr("load", ferr)
+			return ferr
+		}
 		return nil
 	}
 	s.log.WarnContext(ctx, "revoked session refused", slog.String(keySubject, sess.UserID), slog.String(keyError, err.Error()))

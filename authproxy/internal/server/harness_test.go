@@ -94,6 +94,9 @@ type envOpts struct {
 	tracer trace.Tracer
 	// revocations, when set, is the server's (Deps.Revocations).
 	revocations Revocations
+	// cache, when set, wraps the env's store as the server's Store (a
+	// session cache); the unwrapped store is its Fresh.
+	cache func(session.Store) session.Store
 }
 
 // proxy is one authproxy instance.
@@ -138,8 +141,12 @@ func newEnv(t testing.TB, o envOpts) (*env, []*proxy) {
 			p.provider = e.provider(cfg, logger, o)
 			provider = p.provider
 		}
+		var store session.Store = e.store
+		if o.cache != nil {
+			store = o.cache(e.store)
+		}
 		srv, err := New(Deps{
-			Config: cfg, Store: e.store, States: e.store, Provider: provider, Ping: e.store.Ping,
+			Config: cfg, Store: store, Fresh: e.store, States: e.store, Provider: provider, Ping: e.store.Ping,
 			Logger: logger, Now: o.now, Tracer: o.tracer, Revocations: o.revocations,
 		})
 		if err != nil {

@@ -366,6 +366,12 @@ func (s *Server) currentSession(r *http.Request) (*session.Session, error) {
 		}
 		return nil, err
 	}
+	if err := s.checkSessionRevoked(r.Context(), c.Value, session.SID(c.Value), sess); err != nil {
+		if classify(err) == kindUnauthenticated {
+			return nil, nil
+		}
+		return nil, err
+	}
 	if s.refresher.spent(sess) {
 		return nil, nil
 	}

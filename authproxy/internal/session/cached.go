@@ -57,8 +57,9 @@ type CacheConfig struct {
 // every hit, and a hit requires the full cookie (secret included) to match.
 // LastSeen is refreshed by the wrapped store on misses, so an active user's
 // session is touched at most every TTL from each replica. A hit returns the
-// session without its ID token (see cachedCopy): load from the wrapped
-// store to read it.
+// session without its ID token (see cachedCopy): a caller that needs the ID
+// token, or that saves what it loaded, loads from the wrapped store (as
+// logout and refresh do), or a Save would store the session without it.
 type Cached struct {
 	inner   Store
 	rdb     redis.UniversalClient
@@ -201,7 +202,15 @@ type loaded struct {
 // reads on its own, so it never gets a session read before a logout it
 // came after.
 func (c *Cached) load(ctx context.Context, cookie string, p *cookieParts, up bool, epoch uint64, now time.Time) (*Session, error) {
-	ch := c.flight.DoChan(cookie, func() (any, error) {
+	ch := c.flight.DoChan(cookie, func() (_ any, err error) {
+		// DoChan would re-panic on a goroutine of its own, where no
+		// handler's recover reaches it: one bad record would end the
+		// process. A panic is this load's error instead.
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("session: load: panic: %T", v)
+			}
+		}()
 		// Detached from this caller's cancellation: others may share it.
 		// The store's own timeouts bound it.
 		sess, err := c.inner.Load(context.WithoutCancel(ctx), cookie)
@@ -347,6 +356,10 @@ func (c *Cached) Delete(ctx context.Context, cookie string) error {
 	if err != nil {
 		return c.inner.Delete(ctx, cookie)
 	}
+	// Dropped before and after, as Save does: a miss that begins during
+	// the delete neither joins a read begun before it nor keeps what it
+	// read (the epoch moved).
+	c.drop(p.hash)
 	err = c.inner.Delete(ctx, cookie)
 	if errors.Is(err, ErrNotFound) {
 		return err // not the owner: nothing changed
@@ -361,8 +374,10 @@ func (c *Cached) Delete(ctx context.Context, cookie string) error {
 // ErrUnavailable), so a caller that must be sure (a webhook) fails and is
 // retried; a retry deletes nothing new and publishes again.
 func (c *Cached) DeleteUser(ctx context.Context, userID string) error {
+	tag := userTag(userID)
+	c.dropUser(tag) // before and after, as Delete
 	err := c.inner.DeleteUser(ctx, userID)
-	c.dropUser(userTag(userID))
+	c.dropUser(tag)
 	pubErr := c.inval.User(ctx, userID)
 	c.published(ctx, pubErr)
 	return errors.Join(err, pubErr)

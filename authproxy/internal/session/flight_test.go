@@ -110,3 +110,25 @@ func TestCachedMissAfterInvalidationReadsItself(t *testing.T) {
 		t.Errorf("store read %d times, want 2 (the later miss must not share the earlier read)", n)
 	}
 }
+
+// panickyStore panics on Load, like a bug in a decoder or a client hook.
+type panickyStore struct{ *session.RedisStore }
+
+func (panickyStore) Load(context.Context, string) (*session.Session, error) { panic("decoder bug") }
+
+// A panic while a miss reads the store is that load's error: the shared
+// read runs where no handler's recover would reach a panic.
+func TestCachedLoadPanicIsAnError(t *testing.T) {
+	t.Parallel()
+	m := miniredis.RunT(t)
+	c := newClient(t, m.Addr())
+	st := newStore(t, c, sessiontest.Options{Prefix: "panic"})
+	cached := newCached(t, panickyStore{st}, c, session.CacheConfig{TTL: time.Hour, Limits: st.Limits()})
+	cookie, err := st.Create(t.Context(), &session.Session{UserID: "u1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := cached.Load(t.Context(), cookie); err == nil {
+		t.Fatalf("Load = %v, want an error", s)
+	}
+}

@@ -43,6 +43,11 @@ var (
 	// within its staleness bound, so no token can be known not to be
 	// revoked. Not a token error: the middleware answers 503.
 	ErrRevocationsUnavailable = errors.New("jwtauth: revocation feed unavailable")
+	// ErrRevokedNearCreation: a revocation of a session's user, or the
+	// application-wide cutoff, fell within a second of the session's
+	// creation (RevocationFollower.CheckSession), too close to tell which
+	// came first; the session's store decides.
+	ErrRevokedNearCreation = errors.New("jwtauth: revocation near the session's creation")
 	// ErrConfig: the configuration or an issuer spec is invalid.
 	ErrConfig = errors.New("jwtauth: invalid config")
 )

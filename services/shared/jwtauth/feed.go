@@ -126,6 +126,30 @@ func (s *revocationSet) match(sid, sub string, iat int64, known bool) string {
 	return ""
 }
 
+// sessionMatch is match for a session created at created (unix s): its
+// sid, or a revocation of its user or the application-wide cutoff in a
+// later second than the one after its creation. A revocation in the second
+// of its creation or the one after is near: whole seconds (and two
+// replicas' clocks) cannot tell whether it came first.
+func (s *revocationSet) sessionMatch(sid, sub string, created int64) (why string, near bool) {
+	if _, ok := s.sessions[sid]; ok && sid != "" {
+		return "session revoked", false
+	}
+	for _, r := range []struct {
+		at  int64
+		why string
+	}{{s.subjects[sub], "subject revoked"}, {s.cutoff, "application-wide revocation"}} {
+		switch {
+		case r.at <= 0:
+		case created < r.at-1:
+			return r.why, false
+		case created <= r.at:
+			near = true
+		}
+	}
+	return "", near
+}
+
 // issuedAt is the earlier of c's iat and orig_iat (the iat of the access
 // token a gateway token was minted from), in unix seconds; known is false
 // when c carries neither, and such a token counts as issued before any

@@ -290,23 +290,26 @@ func (r *RevocationFollower) Check(c *Claims) error { return r.f.check(c) }
 
 // CheckSession is Check for a gateway session rather than a token: its
 // sid (the sid of the gateway tokens minted for it), its user and its
-// creation time (unix s). A session is revoked by its sid, and by a
-// revocation of its user or the application-wide cutoff in a later second
-// than its creation: one created in the same second may be the user's new
-// login right after "log out everywhere", and refusing it would lock the
-// user out for the revocation's retention (a session created before the
-// revocation in that second was deleted from the store by it). It returns
-// an error wrapping ErrRevocationsUnavailable while the copy is stale;
-// authproxy then relies on its session store alone.
+// creation time (unix s). It returns an error wrapping ErrRevoked when the
+// session's sid is revoked, or its user or the application-wide cutoff was
+// revoked more than a second after the second of its creation; one
+// wrapping ErrRevokedNearCreation when such a revocation falls in that
+// second or the next, where whole seconds and two replicas' clocks cannot
+// tell which came first (a new login right after "log out everywhere"
+// must pass: the caller asks its session store); and one wrapping
+// ErrRevocationsUnavailable while the copy is stale, when authproxy relies
+// on its session store alone.
 func (r *RevocationFollower) CheckSession(sid, sub string, created int64) error {
 	set, err := r.f.current()
 	if err != nil {
 		return err
 	}
-	// A token's rule is iat <= the revocation's second; a session's is
-	// created < that second.
-	if why := set.match(sid, sub, created+1, true); why != "" {
+	why, near := set.sessionMatch(sid, sub, created)
+	switch {
+	case why != "":
 		return verifyErr(ErrRevoked, errors.New(why))
+	case near:
+		return ErrRevokedNearCreation
 	}
 	return nil
 }

@@ -216,9 +216,9 @@ func (s fixedSource) RevocationFeed(context.Context, string) (*RevocationFeed, e
 }
 
 // TestCheckSession: a session (sid, user, creation time) is revoked by its
-// sid, and by its user's revocation or a cutoff in a later second than its
-// creation (not in the same second: that may be the user's new login); a
-// stale copy says it is unavailable, not revoked.
+// sid, and by its user's revocation or a cutoff more than a second after
+// the second of its creation; one in that second or the next is near (the
+// store decides); a stale copy says it is unavailable, not revoked.
 func TestCheckSession(t *testing.T) {
 	t.Parallel()
 	const created = 1_000_000
@@ -226,8 +226,8 @@ func TestCheckSession(t *testing.T) {
 		Version:  "e.1",
 		Sessions: []string{"gone"},
 		Subjects: []RevokedSubject{
-			{Subject: "u-after", IssuedAtMax: created + 1}, {Subject: "u-same", IssuedAtMax: created},
-			{Subject: "u-before", IssuedAtMax: created - 1},
+			{Subject: "u-later", IssuedAtMax: created + 2}, {Subject: "u-next", IssuedAtMax: created + 1},
+			{Subject: "u-same", IssuedAtMax: created}, {Subject: "u-before", IssuedAtMax: created - 1},
 		},
 	}
 	tests := []struct {
@@ -238,12 +238,15 @@ func TestCheckSession(t *testing.T) {
 	}{
 		{name: "nothing matches", sid: "live", sub: "u", want: nil},
 		{name: "session revoked", sid: "gone", sub: "u", want: ErrRevoked},
-		{name: "user revoked a second after creation", sid: "live", sub: "u-after", want: ErrRevoked},
-		{name: "user revoked in the second of creation", sid: "live", sub: "u-same", want: nil},
+		{name: "session revoked, user near", sid: "gone", sub: "u-same", want: ErrRevoked},
+		{name: "user revoked two seconds after creation", sid: "live", sub: "u-later", want: ErrRevoked},
+		{name: "user revoked the second after creation", sid: "live", sub: "u-next", want: ErrRevokedNearCreation},
+		{name: "user revoked in the second of creation", sid: "live", sub: "u-same", want: ErrRevokedNearCreation},
 		{name: "user revoked before creation", sid: "live", sub: "u-before", want: nil},
-		{name: "cutoff a second after creation", cutoff: created + 1, sid: "live", sub: "u", want: ErrRevoked},
-		{name: "cutoff in the second of creation", cutoff: created, sid: "live", sub: "u", want: nil},
+		{name: "cutoff two seconds after creation", cutoff: created + 2, sid: "live", sub: "u", want: ErrRevoked},
+		{name: "cutoff in the second of creation", cutoff: created, sid: "live", sub: "u", want: ErrRevokedNearCreation},
 		{name: "cutoff before creation", cutoff: created - 1, sid: "live", sub: "u", want: nil},
+		{name: "cutoff later, user near", cutoff: created + 5, sid: "live", sub: "u-same", want: ErrRevoked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
