@@ -1,9 +1,7 @@
 package main
 
 import (
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -81,22 +79,15 @@ func TestRunBuiltin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			url := localServer(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.Header.Get("X-Bench") != "1" {
 					w.WriteHeader(http.StatusTeapot)
 					return
 				}
 				w.WriteHeader(tt.status)
-			}))
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv.Listener = ln
-			srv.Start()
-			t.Cleanup(srv.Close)
+			})
 			res, err := runBuiltin(t.Context(), loadSpec{
-				url: srv.URL, headers: map[string]string{"X-Bench": "1"},
+				url: url, headers: map[string]string{"X-Bench": "1"},
 				threads: 1, conns: 2, duration: 200 * time.Millisecond,
 			})
 			if err != nil {

@@ -14,10 +14,10 @@ import (
 	"github.com/gatewarden/gatewarden/hack/testkit"
 )
 
-// A touch computed from an old read must not undo a Save made meanwhile
-// (a refresh on another replica storing a rotated refresh token).
-func TestTouchDoesNotClobberSave(t *testing.T) {
-	t.Parallel()
+// miniStore is a RedisStore on a miniredis of the test's own, with a
+// test clock.
+func miniStore(t *testing.T) (*redis.Client, *testkit.Clock, *RedisStore) {
+	t.Helper()
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = c.Close() })
@@ -26,6 +26,14 @@ func TestTouchDoesNotClobberSave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, clock, st
+}
+
+// A touch computed from an old read must not undo a Save made meanwhile
+// (a refresh on another replica storing a rotated refresh token).
+func TestTouchDoesNotClobberSave(t *testing.T) {
+	t.Parallel()
+	_, clock, st := miniStore(t)
 	ctx := t.Context()
 	cookie, err := st.Create(ctx, &Session{UserID: "u1", RefreshToken: "rt-1"})
 	if err != nil {
@@ -128,14 +136,7 @@ func BenchmarkSID(b *testing.B) {
 // more than MaxEntries.
 func TestCachedBoundedEntries(t *testing.T) {
 	t.Parallel()
-	m := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { _ = c.Close() })
-	clock := testkit.NewClock(time.Now())
-	st, err := NewRedisStore(Config{Client: c, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, clock, st := miniStore(t)
 	const maxEntries = 3
 	cache, err := NewCached(CacheConfig{Store: st, Client: c, TTL: time.Second, MaxEntries: maxEntries, Now: clock.Now})
 	if err != nil {
