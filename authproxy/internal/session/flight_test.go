@@ -2,6 +2,9 @@ package session_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -130,5 +133,45 @@ func TestCachedLoadPanicIsAnError(t *testing.T) {
 	}
 	if s, err := cached.Load(t.Context(), cookie); err == nil {
 		t.Fatalf("Load = %v, want an error", s)
+	}
+}
+
+// A cookie with the session's id but another secret, loaded while the
+// real cookie's read is out, does not share that read: it gets not found.
+func TestCachedForgedCookieDoesNotShareALoad(t *testing.T) {
+	t.Parallel()
+	g, cached := newCounting(t)
+	ctx := t.Context()
+	cookie, err := cached.Create(ctx, &session.Session{UserID: "u1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := session.SplitCookie(cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := id + "." + strings.Repeat("A", 43) // same id, another secret
+	real := make(chan error, 1)
+	go func() {
+		_, err := cached.Load(ctx, cookie)
+		real <- err
+	}()
+	testkit.WaitFor(t, "the real cookie's load to reach the store", func() bool { return g.loads.Load() >= 1 })
+	fake := make(chan error, 1)
+	go func() {
+		s, err := cached.Load(ctx, forged)
+		if err == nil {
+			err = fmt.Errorf("forged cookie loaded %v", s)
+		} else if errors.Is(err, session.ErrNotFound) {
+			err = nil
+		}
+		fake <- err
+	}()
+	close(g.gate)
+	if err := <-real; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-fake; err != nil {
+		t.Fatalf("forged cookie: %v, want not found", err)
 	}
 }
