@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatewarden/gatewarden/authproxy/internal/links"
 	"github.com/gatewarden/gatewarden/authproxy/internal/session"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestEnderEndsExactlyTheLinkedSession against a real redis-server: of a
@@ -18,16 +19,8 @@ import (
 // another user ends nothing, and ending it again is a no-op.
 func TestEnderEndsExactlyTheLinkedSession(t *testing.T) {
 	t.Parallel()
-	rdb := startRedis(t)
+	rdb, store, idx := startStoreAndIndex(t)
 	ctx := context.Background()
-	store, err := session.NewRedisStore(session.Config{Client: rdb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := links.New(rdb, "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sub := rdb.Subscribe(ctx, session.DefaultChannel)
 	t.Cleanup(func() { _ = sub.Close() })
 	if _, err := sub.Receive(ctx); err != nil { // the subscription's confirmation
@@ -81,16 +74,8 @@ func TestEnderEndsExactlyTheLinkedSession(t *testing.T) {
 // link names, or a link to another user's session, is not Linked.
 func TestEndLinkedRecordsAGoneSession(t *testing.T) {
 	t.Parallel()
-	rdb := startRedis(t)
+	rdb, store, idx := startStoreAndIndex(t)
 	ctx := context.Background()
-	store, err := session.NewRedisStore(session.Config{Client: rdb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := links.New(rdb, "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := links.Ender{Index: idx, Store: store, Replica: session.NewInvalidator(rdb, ""), Revoker: store}
 	c, err := store.Create(ctx, &session.Session{UserID: "u2", RefreshToken: "rt-c"})
 	if err != nil {
@@ -131,12 +116,8 @@ func TestEndLinkedRecordsAGoneSession(t *testing.T) {
 // channel), and ending a user without sessions counts none.
 func TestEndUser(t *testing.T) {
 	t.Parallel()
-	rdb := startRedis(t)
+	rdb, store, _ := startStoreAndIndex(t)
 	ctx := context.Background()
-	store, err := session.NewRedisStore(session.Config{Client: rdb})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sub := rdb.Subscribe(ctx, session.DefaultChannel)
 	t.Cleanup(func() { _ = sub.Close() })
 	if _, err := sub.Receive(ctx); err != nil {
@@ -167,4 +148,20 @@ func TestEndUser(t *testing.T) {
 	if n, err := e.EndUser(ctx, "u2"); n != 0 || err != nil {
 		t.Errorf("EndUser of a user without sessions = %d, %v; want 0", n, err)
 	}
+}
+
+// startStoreAndIndex is a session store and a links index on a
+// redis-server of the test's own.
+func startStoreAndIndex(t *testing.T) (*redis.Client, *session.RedisStore, *links.Index) {
+	t.Helper()
+	rdb := startRedis(t)
+	store, err := session.NewRedisStore(session.Config{Client: rdb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := links.New(rdb, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rdb, store, idx
 }
